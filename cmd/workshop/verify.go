@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// testResult is one top-level test of a `go test -json` run.
+type testResult struct {
+	Package, Name string
+	Failed        bool
+	Output        []string // the test's own output lines, subtests included
+}
+
+// goTest runs `go test -json` in dir and returns its top-level tests, and whether the
+// build failed (then the output says why).
+func goTest(ctx context.Context, dir string) (results []*testResult, buildOut string, err error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-json", "./...")
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var exit *exec.ExitError
+	if runErr != nil && !errors.As(runErr, &exit) {
+		return nil, "", fmt.Errorf("go test in %s: %w", dir, runErr)
+	}
+	byName := map[string]*testResult{}
+	var build strings.Builder
+	build.WriteString(stderr.String())
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			Action, Package, Test, Output string
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			build.WriteString(sc.Text() + "\n")
+			continue
+		}
+		if ev.Action == "build-output" {
+			build.WriteString(ev.Output)
+		}
+		if ev.Test == "" {
+			if ev.Action == "output" && strings.Contains(ev.Output, "[setup failed]") {
+				build.WriteString(ev.Output)
+			}
+			continue
+		}
+		top, _, _ := strings.Cut(ev.Test, "/")
+		key := ev.Package + "." + top
+		r := byName[key]
+		if r == nil {
+			r = &testResult{Package: ev.Package, Name: top}
+			byName[key] = r
+			results = append(results, r)
+		}
+		switch ev.Action {
+		case "output":
+			r.Output = append(r.Output, ev.Output)
+		case "fail":
+			r.Failed = true
+		}
+	}
+	if strings.Contains(build.String(), "build failed") || strings.Contains(build.String(), "setup failed") ||
+		(len(results) == 0 && runErr != nil) {
+		return results, build.String(), nil
+	}
+	return results, "", nil
+}
+
+// verify checks each step's exercise is real: the step compiles and vets, its tests
+// that check the exercise fail and name its TODOs, every TODO is named by a failing
+// test, and the solution carries no TODO markers of its own step.
+func (w *workshop) verify(ctx context.Context, steps []step) error {
+	var errs []error
+	for _, s := range steps {
+		if err := w.verifyStep(ctx, s); err != nil {
+			errs = append(errs, fmt.Errorf("steps/%s: %w", s.Name, err))
+			fmt.Fprintf(w.out, "✗ steps/%s\n", s.Name)
+			continue
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (w *workshop) verifyStep(ctx context.Context, s step) error {
+	todos, err := w.todos(s)
+	if err != nil {
+		return err
+	}
+	if len(todos) == 0 {
+		return fmt.Errorf("no TODO(%s.k) marker in the step's code: there is no exercise", s.Number)
+	}
+	if marked, err := grepMarkers(w.solution(s), s.Number); err != nil {
+		return err
+	} else if len(marked) > 0 {
+		return fmt.Errorf("solutions/%s still has TODO(%s.k) markers in %s: they belong in the step only", s.Name, s.Number, strings.Join(marked, ", "))
+	}
+	vet := exec.CommandContext(ctx, "go", "vet", "./...")
+	vet.Dir = w.starter(s)
+	if out, err := vet.CombinedOutput(); err != nil {
+		return fmt.Errorf("the starting code does not compile or vet cleanly: attendees could not even start:\n%s", out)
+	}
+	results, buildOut, err := goTest(ctx, w.starter(s))
+	if err != nil {
+		return err
+	}
+	if buildOut != "" {
+		return fmt.Errorf("the step's tests do not build:\n%s", buildOut)
+	}
+	named := map[string]bool{}
+	var passed, failed []string
+	var errs []error
+	for _, r := range results {
+		if !r.Failed {
+			passed = append(passed, r.Name)
+			continue
+		}
+		failed = append(failed, r.Name)
+		out := strings.Join(r.Output, "")
+		ids := markerIDs(out, s.Number)
+		if len(ids) == 0 {
+			errs = append(errs, fmt.Errorf("%s fails without naming a TODO(%s.k), so an attendee cannot tell what to do:\n%s",
+				r.Name, s.Number, indent(out)))
+		}
+		for _, id := range ids {
+			named[id] = true
+		}
+	}
+	if len(failed) == 0 {
+		return errors.New("every test passes on the starting code: the exercise is already solved")
+	}
+	for _, t := range todos {
+		id, _, _ := strings.Cut(t, ":")
+		if !named[id] {
+			errs = append(errs, fmt.Errorf("%s is named by no failing test: that task is untested, or already done in the starting code", id))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	fmt.Fprintf(w.out, "✓ steps/%s: compiles; %d tests keep passing; %d fail naming %s\n",
+		s.Name, len(passed), len(failed), strings.Join(sortedKeys(named), ", "))
+	return nil
+}
+
+var markerID = regexp.MustCompile(`TODO\((\d\d)\.(\d+)\)`)
+
+func markerIDs(text, number string) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, m := range markerID.FindAllStringSubmatch(text, -1) {
+		if m[1] == number && !seen[m[0]] {
+			seen[m[0]] = true
+			ids = append(ids, m[0])
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func grepMarkers(dir, number string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if len(markerIDs(string(data), number)) > 0 {
+			out = append(out, filepath.Base(f))
+		}
+	}
+	return out, nil
+}
+
+// check runs an attendee's step and prints what passes, what fails and what to do next.
+func (w *workshop) check(ctx context.Context, s step) error {
+	fmt.Fprintf(w.out, "Checking steps/%s (go test ./...)…\n\n", s.Name)
+	results, buildOut, err := goTest(ctx, w.starter(s))
+	if err != nil {
+		return err
+	}
+	if buildOut != "" {
+		fmt.Fprintf(w.out, "✗ The step does not compile:\n%s\n", indent(buildOut))
+		return errReported
+	}
+	var next []string
+	failures := 0
+	for _, r := range results {
+		if !r.Failed {
+			fmt.Fprintf(w.out, "✓ %s\n", r.Name)
+			continue
+		}
+		failures++
+		fmt.Fprintf(w.out, "✗ %s\n", r.Name)
+		fmt.Fprint(w.out, indent(testMessages(r.Output)))
+		next = append(next, markerIDs(strings.Join(r.Output, ""), s.Number)...)
+	}
+	fmt.Fprintf(w.out, "\n%d of %d tests pass.\n", len(results)-failures, len(results))
+	if failures == 0 {
+		fmt.Fprintf(w.out, "Step %s is done. Run it: go run ./steps/%s demo\n", s.Number, s.Name)
+		return nil
+	}
+	if len(next) > 0 {
+		sort.Strings(next)
+		fmt.Fprintf(w.out, "Next: %s in steps/%s (see its README).\n", next[0], s.Name)
+	}
+	return errReported
+}
+
+// testMessages keeps what a test said, dropping go test's own bookkeeping lines.
+func testMessages(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- PASS") || strings.HasPrefix(t, "--- FAIL") ||
+			strings.HasPrefix(t, "--- SKIP") {
+			continue
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("    " + l + "\n")
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,43 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ot2otel/workshop/shared/broker"
+)
+
+// reachTimeout bounds the check that decides between RabbitMQ and the in-memory broker.
+const reachTimeout = 2 * time.Second
+
+// OpenBroker connects to RabbitMQ for the services of cmd, or returns nil when none of
+// them needs a broker.
+//
+// When every service runs in this process (all, demo) and RabbitMQ cannot be reached,
+// it falls back to the in-memory broker and says so, unless cfg.RequireRabbitMQ is set.
+// A single service always needs RabbitMQ, because its peers are in other processes;
+// it retries the connection for a while, since RabbitMQ may still be starting.
+func OpenBroker(ctx context.Context, cfg Config, cmd Command, logger *slog.Logger) (broker.Broker, error) {
+	if !cmd.NeedsBroker() {
+		return nil, nil
+	}
+	inProcess := cmd.Runs(Checkout) && cmd.Runs(Stock)
+	if inProcess && !cfg.RequireRabbitMQ {
+		rctx, cancel := context.WithTimeout(ctx, reachTimeout)
+		err := broker.Reachable(rctx, cfg.Broker.URL)
+		cancel()
+		if err != nil {
+			logger.Warn("RabbitMQ is not reachable; using the in-memory broker for this process",
+				"err", err, "hint", "start RabbitMQ (docker compose up -d rabbitmq, or rabbitmq-server -detached) to use it")
+			return broker.NewMemory(cfg.Broker), nil
+		}
+	}
+	b, err := broker.Dial(ctx, cfg.Broker, logger)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is RabbitMQ running? docker compose up -d rabbitmq, or rabbitmq-server -detached)", err)
+	}
+	logger.Info("connected to RabbitMQ", "exchange", cfg.Broker.Exchange, "queue", cfg.Broker.Queue)
+	return b, nil
+}

@@ -1,0 +1,72 @@
+// Package app is the scaffolding every step's binary shares: configuration from the
+// environment, subcommands, logging, the broker choice, and running services with a
+// graceful shutdown. None of it changes during the migration.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/ot2otel/workshop/shared/broker"
+)
+
+// Config is the contract every step keeps: addresses, broker and topology.
+type Config struct {
+	GatewayAddr  string // GATEWAY_ADDR, default localhost:8080
+	CheckoutAddr string // CHECKOUT_ADDR, default localhost:8081
+	StockAddr    string // STOCK_ADDR, default localhost:8082
+	CheckoutURL  string // CHECKOUT_URL, default http://localhost:8081
+	Broker       broker.Config
+	// RequireRabbitMQ (WORKSHOP_REQUIRE_RABBITMQ=1) turns the in-memory fallback off.
+	RequireRabbitMQ bool
+	// LogFormat (LOG_FORMAT) is "text" (the default) or "json".
+	LogFormat string
+}
+
+// Defaults of the contract.
+const (
+	DefaultGatewayAddr  = "localhost:8080"
+	DefaultCheckoutAddr = "localhost:8081"
+	DefaultStockAddr    = "localhost:8082"
+	DefaultCheckoutURL  = "http://localhost:8081"
+	DefaultAMQPURL      = "amqp://guest:guest@localhost:5672/"
+	DefaultExchange     = "shop"
+	DefaultQueue        = "stock"
+)
+
+// LoadConfig reads the configuration from getenv, filling in the defaults.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	env := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := Config{
+		GatewayAddr:  env("GATEWAY_ADDR", DefaultGatewayAddr),
+		CheckoutAddr: env("CHECKOUT_ADDR", DefaultCheckoutAddr),
+		StockAddr:    env("STOCK_ADDR", DefaultStockAddr),
+		CheckoutURL:  strings.TrimRight(env("CHECKOUT_URL", DefaultCheckoutURL), "/"),
+		Broker: broker.Config{
+			URL:        env("AMQP_URL", DefaultAMQPURL),
+			Exchange:   env("AMQP_EXCHANGE", DefaultExchange),
+			Queue:      env("AMQP_QUEUE", DefaultQueue),
+			BindingKey: broker.RoutingKey,
+		},
+		RequireRabbitMQ: env("WORKSHOP_REQUIRE_RABBITMQ", "") == "1",
+		LogFormat:       env("LOG_FORMAT", "text"),
+	}
+	u, err := url.Parse(cfg.CheckoutURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Config{}, fmt.Errorf("CHECKOUT_URL %q: want an http:// or https:// URL", cfg.CheckoutURL)
+	}
+	if !strings.HasPrefix(cfg.Broker.URL, "amqp://") && !strings.HasPrefix(cfg.Broker.URL, "amqps://") {
+		return Config{}, errors.New("AMQP_URL: want an amqp:// or amqps:// URL")
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return Config{}, fmt.Errorf("LOG_FORMAT %q: want text or json", cfg.LogFormat)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,195 @@
+// Package demo is every step's demo command: start the system, place one order, wait for
+// the stock service, shut down (which flushes the spans), and print what happened: the
+// trace as a waterfall, and the log lines that carry the order's correlation ID.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/tracecheck"
+)
+
+// NewReceiver starts an in-process trace receiver (an OTLP or jaeger collector).
+type NewReceiver func() (tracecheck.Receiver, error)
+
+// Run runs the demo for a step's run function. Each receiver collects the spans its
+// tracers export, unless the environment already points them at a real backend.
+func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, stdout io.Writer, receivers ...NewReceiver) error {
+	say := func(format string, args ...any) { fmt.Fprintf(stdout, "demo: "+format+"\n", args...) }
+	cfg, err := app.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+
+	env := map[string]string{}
+	var started []tracecheck.Receiver
+	defer func() {
+		for _, r := range started {
+			r.Close()
+		}
+	}()
+	var external []string
+	for _, newReceiver := range receivers {
+		r, err := newReceiver()
+		if err != nil {
+			return fmt.Errorf("start a trace receiver: %w", err)
+		}
+		if k := configured(r.Env(), getenv); k != "" {
+			// The user pointed this tracer at Jaeger: send the spans there, not here.
+			external = append(external, k+"="+getenv(k))
+			r.Close()
+			continue
+		}
+		started = append(started, r)
+		for k, v := range r.Env() {
+			env[k] = v
+		}
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	reachErr := broker.Reachable(rctx, cfg.Broker.URL)
+	cancel()
+	if reachErr != nil {
+		if cfg.RequireRabbitMQ {
+			return fmt.Errorf("WORKSHOP_REQUIRE_RABBITMQ=1 but RabbitMQ is not reachable: %w", reachErr)
+		}
+		say("RabbitMQ is not reachable (%v): using the in-memory broker", reachErr)
+	} else {
+		say("using RabbitMQ at %s", redact(cfg.Broker.URL))
+	}
+
+	f, err := fleet.Start(ctx, run, envWith(env, getenv))
+	if err != nil {
+		return err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			f.Stop()
+		}
+	}()
+	say("started gateway %s, checkout %s, stock %s", f.GatewayURL, f.CheckoutURL, f.StockURL)
+
+	order := shop.Order{CustomerID: "cust-42", Items: []shop.Item{{SKU: "gopher-plush", Quantity: 2}}}
+	requestID := "demo-" + shop.NewRequestID()[:8]
+	say("POST /checkout %s  (X-Request-ID: %s)", order.Encode(), requestID)
+	resp, err := f.PlaceOrder(ctx, order, http.Header{"X-Request-ID": {requestID}})
+	if err != nil {
+		return err
+	}
+	say("%d %s %s", resp.Status, http.StatusText(resp.Status), strings.TrimSpace(string(resp.Body)))
+	traceID := ""
+	if tr := resp.Header.Get("traceresponse"); tr != "" {
+		say("traceresponse: %s", tr)
+		if parts := strings.Split(tr, "-"); len(parts) == 4 {
+			traceID = parts[1]
+		}
+	}
+	if resp.Status == http.StatusAccepted {
+		if err := f.WaitReserved(ctx, "gopher-plush", 2); err != nil {
+			return err
+		}
+		say("stock reserved 2 gopher-plush")
+	}
+	stopped = true
+	if err := f.Stop(); err != nil {
+		return err
+	}
+	say("stopped all services")
+
+	if len(started) > 0 {
+		var spans []tracecheck.Span
+		for _, r := range started {
+			spans = append(spans, r.Spans()...)
+		}
+		if traceID != "" {
+			spans = tracecheck.Filter(spans, traceID)
+		}
+		fmt.Fprintf(stdout, "\nThe order's trace, %d spans:\n\n", len(spans))
+		if len(spans) == 0 {
+			fmt.Fprintln(stdout, "  (no spans arrived)")
+		}
+		tracecheck.Render(stdout, spans, tracecheck.RenderOptions{Color: isTerminal(stdout)})
+	}
+	for _, e := range external {
+		fmt.Fprintf(stdout, "\nSpans went to %s", e)
+		if traceID != "" {
+			fmt.Fprintf(stdout, ": open http://localhost:16686/trace/%s", traceID)
+		}
+		fmt.Fprintln(stdout)
+	}
+	printLogs(stdout, f.Logs(), requestID)
+	return nil
+}
+
+// printLogs prints the log records that carry the order's correlation ID.
+func printLogs(w io.Writer, records []map[string]any, requestID string) {
+	var lines []string
+	for _, rec := range records {
+		if rec["request_id"] != requestID {
+			continue
+		}
+		var extra []string
+		for k, v := range rec {
+			switch k {
+			case "time", "level", "msg", "service", "request_id":
+			default:
+				extra = append(extra, fmt.Sprintf("%s=%v", k, v))
+			}
+		}
+		sort.Strings(extra)
+		lines = append(lines, fmt.Sprintf("  %-9v %-30v %s", rec["service"], rec["msg"], strings.Join(extra, " ")))
+	}
+	fmt.Fprintf(w, "\nLog lines with request_id=%s: %d\n", requestID, len(lines))
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+}
+
+func configured(env map[string]string, getenv func(string) string) string {
+	for k := range env {
+		if strings.HasSuffix(k, "_ENDPOINT") && getenv(k) != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+func envWith(env map[string]string, getenv func(string) string) map[string]string {
+	// Keep the caller's AMQP and tracing settings; the fleet picks its own ports and names.
+	for _, k := range []string{"AMQP_URL", "WORKSHOP_REQUIRE_RABBITMQ"} {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func redact(u string) string {
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		if i := strings.Index(u, "://"); i >= 0 && i < at {
+			return u[:i+3] + "…@" + u[at+1:]
+		}
+	}
+	return u
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
+}

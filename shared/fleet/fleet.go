@@ -1,0 +1,313 @@
+// Package fleet starts a step's whole system in this process, the way its binary's
+// `all` command would, on free loopback ports and with its own exchange and queue, and
+// talks to it over real HTTP. The step tests and the demo both use it.
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/shop"
+)
+
+// RunFunc is a step's run: what main calls, and what a fleet starts.
+type RunFunc func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error
+
+// Fleet is a running system.
+type Fleet struct {
+	GatewayURL  string
+	CheckoutURL string
+	StockURL    string
+	// Env is the environment the fleet was started with (on top of the process's).
+	Env map[string]string
+
+	logs   *Buffer
+	cancel context.CancelFunc
+	done   chan error
+	client *http.Client
+	broker broker.Config
+}
+
+// Start runs run(ctx, {"fleet", "all"}, ...) with free addresses, a unique exchange and
+// queue, JSON logs captured in memory, and env on top of the process's environment, and
+// waits until every service answers /healthz.
+func Start(ctx context.Context, run RunFunc, env map[string]string) (*Fleet, error) {
+	addrs, err := freeAddrs(3)
+	if err != nil {
+		return nil, err
+	}
+	suffix := randomSuffix()
+	merged := map[string]string{
+		"GATEWAY_ADDR":  addrs[0],
+		"CHECKOUT_ADDR": addrs[1],
+		"STOCK_ADDR":    addrs[2],
+		"CHECKOUT_URL":  "http://" + addrs[1],
+		"AMQP_EXCHANGE": "ws-" + suffix,
+		"AMQP_QUEUE":    "ws-stock-" + suffix,
+		"LOG_FORMAT":    "json",
+	}
+	for k, v := range env {
+		merged[k] = v
+	}
+	getenv := func(key string) string {
+		if v, ok := merged[key]; ok {
+			return v
+		}
+		return os.Getenv(key)
+	}
+	cfg, err := app.LoadConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f := &Fleet{
+		GatewayURL:  "http://" + addrs[0],
+		CheckoutURL: "http://" + addrs[1],
+		StockURL:    "http://" + addrs[2],
+		Env:         merged,
+		logs:        &Buffer{},
+		cancel:      cancel,
+		done:        make(chan error, 1),
+		client:      &http.Client{Timeout: 10 * time.Second},
+		broker:      cfg.Broker,
+	}
+	go func() { f.done <- run(rctx, []string{"fleet", "all"}, getenv, f.logs) }()
+	if err := f.waitReady(ctx); err != nil {
+		stopErr := f.Stop()
+		return nil, errors.Join(err, stopErr)
+	}
+	return f, nil
+}
+
+func (f *Fleet) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, base := range []string{f.StockURL, f.CheckoutURL, f.GatewayURL} {
+		for {
+			select {
+			case err := <-f.done:
+				f.done <- err // Stop reads it again
+				return fmt.Errorf("the fleet stopped while starting: %v\nlogs:\n%s", err, f.logs)
+			default:
+			}
+			resp, err := f.client.Get(base + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("%s/healthz never answered 200 (last error: %v)\nlogs:\n%s", base, err, f.logs)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// Stop asks the fleet to shut down, as SIGTERM would, waits for run to return and
+// deletes the fleet's exchange and queues. It returns run's error.
+func (f *Fleet) Stop() error {
+	f.cancel()
+	var err error
+	select {
+	case err = <-f.done:
+		f.done <- err
+	case <-time.After(2*app.ShutdownTimeout + 5*time.Second):
+		err = errors.New("the fleet did not stop within its shutdown timeout")
+	}
+	if err != nil {
+		err = fmt.Errorf("run returned an error on shutdown: %w\nlogs:\n%s", err, f.logs)
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if rerr := broker.Reachable(dctx, f.broker.URL); rerr == nil {
+		if derr := broker.DeleteTopology(dctx, f.broker); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
+	return err
+}
+
+// Response is an answer from the fleet.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// OrderID is the order_id of a 202 response's body, or "".
+func (r Response) OrderID() string {
+	var v struct {
+		OrderID string `json:"order_id"`
+	}
+	_ = json.Unmarshal(r.Body, &v)
+	return v.OrderID
+}
+
+// Error is the error of an error response's body, or "".
+func (r Response) Error() string {
+	var v app.ErrorBody
+	_ = json.Unmarshal(r.Body, &v)
+	return v.Error
+}
+
+// PlaceOrder posts body (an order, or raw JSON as []byte or string) to the gateway's
+// POST /checkout with the given headers.
+func (f *Fleet) PlaceOrder(ctx context.Context, body any, header http.Header) (Response, error) {
+	return f.Post(ctx, f.GatewayURL+"/checkout", body, header)
+}
+
+// Post posts body as JSON to url.
+func (f *Fleet) Post(ctx context.Context, url string, body any, header http.Header) (Response, error) {
+	var raw []byte
+	switch b := body.(type) {
+	case []byte:
+		raw = b
+	case string:
+		raw = []byte(b)
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			return Response{}, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
+	if err != nil {
+		return Response{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return Response{}, fmt.Errorf("POST %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Response{}, fmt.Errorf("POST %s: read body: %w", url, err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// Stock returns stock's view of one SKU.
+func (f *Fleet) Stock(ctx context.Context, sku string) (shop.StockItem, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.StockURL+"/stock/"+sku, nil)
+	if err != nil {
+		return shop.StockItem{}, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return shop.StockItem{}, fmt.Errorf("GET /stock/%s: %w", sku, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return shop.StockItem{}, fmt.Errorf("GET /stock/%s: %s", sku, resp.Status)
+	}
+	var item shop.StockItem
+	if err := json.NewDecoder(resp.Body).Decode(&item); err != nil {
+		return shop.StockItem{}, fmt.Errorf("GET /stock/%s: %w", sku, err)
+	}
+	return item, nil
+}
+
+// WaitReserved waits until stock has reserved at least n of sku.
+func (f *Fleet) WaitReserved(ctx context.Context, sku string, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var last shop.StockItem
+	for {
+		item, err := f.Stock(ctx, sku)
+		if err == nil {
+			last = item
+			if item.Reserved >= n {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stock never reserved %d of %s (reserved %d): the event did not reach the stock consumer\nlogs:\n%s",
+				n, sku, last.Reserved, f.logs)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Logs returns the log records written so far, each decoded from one JSON line.
+func (f *Fleet) Logs() []map[string]any { return f.logs.Records() }
+
+// LogText returns everything logged so far.
+func (f *Fleet) LogText() string { return f.logs.String() }
+
+// Buffer is an io.Writer safe for concurrent use that keeps what was written.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Records decodes the buffer as JSON lines, skipping lines that are not JSON objects.
+func (b *Buffer) Records() []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(b.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+func freeAddrs(n int) ([]string, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs, nil
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

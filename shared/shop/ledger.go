@@ -1,0 +1,101 @@
+package shop
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// StockItem is one SKU's stock, as GET /stock lists it.
+type StockItem struct {
+	SKU       string `json:"sku"`
+	Available int    `json:"available"`
+	Reserved  int    `json:"reserved"`
+}
+
+// ErrUnknownSKU and ErrOutOfStock are wrapped by Reserve's errors.
+var (
+	ErrUnknownSKU = errors.New("unknown SKU")
+	ErrOutOfStock = errors.New("not enough stock")
+)
+
+// DemoCatalogue is the stock the stock service starts with.
+func DemoCatalogue() []StockItem {
+	return []StockItem{
+		{SKU: "gopher-plush", Available: 100},
+		{SKU: "trace-mug", Available: 50},
+		{SKU: "span-sticker", Available: 1000},
+	}
+}
+
+// Ledger holds stock and reserves it for orders, at most once per order ID, because a
+// message broker delivers at least once: a redelivered event must not reserve twice.
+// It is safe for concurrent use.
+type Ledger struct {
+	mu     sync.Mutex
+	items  map[string]*StockItem
+	orders map[string]bool
+}
+
+// NewLedger returns a ledger holding the given stock.
+func NewLedger(stock []StockItem) *Ledger {
+	l := &Ledger{items: make(map[string]*StockItem), orders: make(map[string]bool)}
+	for _, s := range stock {
+		s := s
+		l.items[s.SKU] = &s
+	}
+	return l
+}
+
+// Reserve reserves every item of the order, or none of them. It reports duplicate=true,
+// and changes nothing, when the order was reserved before.
+func (l *Ledger) Reserve(orderID string, items []Item) (duplicate bool, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.orders[orderID] {
+		return true, nil
+	}
+	need := make(map[string]int)
+	for _, it := range items {
+		need[it.SKU] += it.Quantity
+	}
+	for sku, n := range need {
+		s, ok := l.items[sku]
+		if !ok {
+			return false, fmt.Errorf("reserve order %s: %w %q", orderID, ErrUnknownSKU, sku)
+		}
+		if s.Available < n {
+			return false, fmt.Errorf("reserve order %s: %w for %q: want %d, have %d", orderID, ErrOutOfStock, sku, n, s.Available)
+		}
+	}
+	for sku, n := range need {
+		l.items[sku].Available -= n
+		l.items[sku].Reserved += n
+	}
+	l.orders[orderID] = true
+	return false, nil
+}
+
+// Items lists the stock, sorted by SKU.
+func (l *Ledger) Items() []StockItem {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]StockItem, 0, len(l.items))
+	for _, s := range l.items {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SKU < out[j].SKU })
+	return out
+}
+
+// Item returns one SKU's stock.
+func (l *Ledger) Item(sku string) (StockItem, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.items[sku]
+	if !ok {
+		return StockItem{}, false
+	}
+	return *s, true
+}

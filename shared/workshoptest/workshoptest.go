@@ -1,0 +1,153 @@
+// Package workshoptest holds the helpers every step's tests use: start the step's system
+// in the test process over real loopback HTTP and a real broker, place orders, wait for
+// the stock service, and stop it so every span is flushed before the checks run.
+package workshoptest
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/shop"
+)
+
+// DemoSKU is the SKU of DemoOrder.
+const DemoSKU = "gopher-plush"
+
+// DemoOrder is a valid order for the demo catalogue.
+func DemoOrder() shop.Order {
+	return shop.Order{CustomerID: "cust-42", Items: []shop.Item{{SKU: DemoSKU, Quantity: 2}}}
+}
+
+// Fleet is a step's system started for one test.
+type Fleet struct {
+	*fleet.Fleet
+	t        testing.TB
+	stopOnce sync.Once
+}
+
+// Start starts run's system with env on top of the test's environment, and stops it when
+// the test ends. It says once per test binary which broker the tests use.
+func Start(t testing.TB, run fleet.RunFunc, env map[string]string) *Fleet {
+	t.Helper()
+	CheckBroker(t)
+	f, err := fleet.Start(context.Background(), run, env)
+	if err != nil {
+		t.Fatalf("start the services: %v", err)
+	}
+	tf := &Fleet{Fleet: f, t: t}
+	t.Cleanup(tf.Stop)
+	return tf
+}
+
+// Stop shuts the system down as SIGTERM would, so every tracer flushes its spans, and
+// fails the test if the shutdown was not clean. Calling it again does nothing.
+func (f *Fleet) Stop() {
+	f.t.Helper()
+	f.stopOnce.Do(func() {
+		if err := f.Fleet.Stop(); err != nil {
+			f.t.Errorf("stop the services: %v", err)
+		}
+	})
+}
+
+// PlaceOrder posts an order (or raw JSON as []byte or string) to the gateway.
+func (f *Fleet) PlaceOrder(body any, header http.Header) fleet.Response {
+	f.t.Helper()
+	resp, err := f.Fleet.PlaceOrder(context.Background(), body, header)
+	if err != nil {
+		f.t.Fatalf("place order: %v", err)
+	}
+	return resp
+}
+
+// PlaceDemoOrder places DemoOrder, requires a 202, and returns the response.
+func (f *Fleet) PlaceDemoOrder(header http.Header) fleet.Response {
+	f.t.Helper()
+	resp := f.PlaceOrder(DemoOrder(), header)
+	if resp.Status != http.StatusAccepted || resp.OrderID() == "" {
+		f.t.Fatalf("POST /checkout: got %d %s, want 202 with an order_id\nlogs:\n%s", resp.Status, resp.Body, f.LogText())
+	}
+	return resp
+}
+
+// WaitReserved waits until stock has reserved at least n of sku.
+func (f *Fleet) WaitReserved(sku string, n int) {
+	f.t.Helper()
+	if err := f.Fleet.WaitReserved(context.Background(), sku, n); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+var (
+	brokerOnce sync.Once
+	brokerErr  error
+)
+
+// RabbitMQURL is the broker the tests use: AMQP_URL, or RabbitMQ on localhost.
+func RabbitMQURL() string {
+	if u := os.Getenv("AMQP_URL"); u != "" {
+		return u
+	}
+	return app.DefaultAMQPURL
+}
+
+// CheckBroker fails the test when RabbitMQ is unreachable and WORKSHOP_REQUIRE_RABBITMQ=1;
+// otherwise it says, once, that the tests fall back to the in-memory broker.
+func CheckBroker(t testing.TB) {
+	t.Helper()
+	brokerOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		brokerErr = broker.Reachable(ctx, RabbitMQURL())
+		if brokerErr != nil && os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") != "1" {
+			t.Logf("RabbitMQ is not reachable (%v): these tests use the in-memory broker. "+
+				"Start RabbitMQ (docker compose up -d rabbitmq) to test against the real one.", brokerErr)
+		}
+	})
+	if brokerErr != nil && os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") == "1" {
+		t.Fatalf("WORKSHOP_REQUIRE_RABBITMQ=1 but RabbitMQ is not reachable at %s: %v", RabbitMQURL(), brokerErr)
+	}
+}
+
+// Broker returns a broker with its own exchange and queue for one test: RabbitMQ when
+// reachable (the topology is deleted when the test ends), else the in-memory broker.
+func Broker(t testing.TB) broker.Broker {
+	t.Helper()
+	CheckBroker(t)
+	suffix := strings.ToLower(rand.Text()[:12])
+	cfg := broker.Config{
+		URL:        RabbitMQURL(),
+		Exchange:   "ws-test-" + suffix,
+		Queue:      "ws-test-stock-" + suffix,
+		BindingKey: broker.RoutingKey,
+	}
+	if brokerErr != nil {
+		b := broker.NewMemory(cfg)
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := broker.Dial(ctx, cfg, nil)
+	if err != nil {
+		t.Fatalf("connect to RabbitMQ: %v", err)
+	}
+	t.Cleanup(func() {
+		b.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := broker.DeleteTopology(ctx, cfg); err != nil {
+			t.Logf("delete test topology: %v", err)
+		}
+	})
+	return b
+}

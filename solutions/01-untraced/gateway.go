@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/shop"
+)
+
+// newGateway returns the gateway's routes: the public POST /checkout, which checks the
+// order and hands it to checkout.
+func newGateway(checkoutURL string, logger *slog.Logger) http.Handler {
+	client := &http.Client{Timeout: 10 * time.Second}
+	r := mux.NewRouter()
+	r.Handle("/checkout", placeOrder(client, checkoutURL, logger)).Methods(http.MethodPost)
+	r.Handle("/healthz", app.Healthz(nil)).Methods(http.MethodGet)
+	return r
+}
+
+func placeOrder(client *http.Client, checkoutURL string, logger *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		// The correlation ID is ours to give when the caller did not bring a usable one.
+		requestID := r.Header.Get(requestIDHeader)
+		if requestID == "" || len(requestID) > 128 {
+			requestID = shop.NewRequestID()
+		}
+		w.Header().Set(requestIDHeader, requestID)
+		logger := logger.With("request_id", requestID)
+
+		order, ok := app.ReadOrder(w, r)
+		if !ok {
+			logger.Info("rejected an invalid order")
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, checkoutURL+"/orders", bytes.NewReader(order.Encode()))
+		if err != nil {
+			app.CheckoutUnreachable(w, logger, err)
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(requestIDHeader, requestID)
+		resp, err := client.Do(req)
+		if err != nil {
+			app.CheckoutUnreachable(w, logger, err)
+			return
+		}
+		logger.Info("checkout answered", "status", resp.StatusCode)
+		app.RelayCheckout(w, logger, resp)
+	}
+}
+
+// requestIDHeader carries the correlation ID over HTTP.
+const requestIDHeader = "X-Request-ID"
