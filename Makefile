@@ -1,7 +1,7 @@
 # The workshop's two commands: `make test` and `make demo`.
 GO ?= go
 # Every module that must be green: the workshop command, the shared module, the solutions.
-MODULES := . shared $(sort $(wildcard solutions/[0-9][0-9]-*))
+MODULES := . shared benchmarks $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
 .PHONY: test vet test-modules exercises demo list

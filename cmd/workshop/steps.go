@@ -128,14 +128,25 @@ func (w *workshop) todos(s step) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range todoMarker.FindAllStringSubmatch(string(data), -1) {
-			if m[1] != s.Number {
+		lines := strings.Split(string(data), "\n")
+		for i, line := range lines {
+			m := todoMarker.FindStringSubmatch(line)
+			if m == nil || m[1] != s.Number {
 				continue
+			}
+			// A task's text goes on in the comment lines that follow its marker.
+			text := []string{strings.TrimSpace(m[3])}
+			for _, next := range lines[i+1:] {
+				c, ok := strings.CutPrefix(strings.TrimSpace(next), "//")
+				if !ok || todoMarker.MatchString(c) || strings.TrimSpace(c) == "" {
+					break
+				}
+				text = append(text, strings.TrimSpace(c))
 			}
 			id := fmt.Sprintf("TODO(%s.%s)", m[1], m[2])
 			if !seen[id] {
 				seen[id] = true
-				out = append(out, id+": "+strings.TrimSpace(m[3]))
+				out = append(out, id+": "+strings.Join(text, " "))
 			}
 		}
 	}

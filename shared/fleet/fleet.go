@@ -15,8 +15,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ot2otel/workshop/shared/app"
@@ -36,8 +38,8 @@ type Fleet struct {
 	Env map[string]string
 
 	logs   *Buffer
-	cancel context.CancelFunc
-	done   chan error
+	stop   func() error // stops what Start or StartProcesses started
+	exited chan error   // receives an error if the system stops by itself
 	client *http.Client
 	broker broker.Config
 }
@@ -46,9 +48,100 @@ type Fleet struct {
 // queue, JSON logs captured in memory, and env on top of the process's environment, and
 // waits until every service answers /healthz.
 func Start(ctx context.Context, run RunFunc, env map[string]string) (*Fleet, error) {
-	addrs, err := freeAddrs(3)
+	f, getenv, err := newFleet(env)
 	if err != nil {
 		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() {
+		err := run(rctx, []string{"fleet", "all"}, getenv, f.logs)
+		done <- err
+		if rctx.Err() == nil {
+			f.exited <- fmt.Errorf("run returned before it was asked to stop: %v", err)
+		}
+	}()
+	f.stop = sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(2*app.ShutdownTimeout + 5*time.Second):
+			return errors.New("the fleet did not stop within its shutdown timeout")
+		}
+	})
+	return f, f.start(ctx)
+}
+
+// StartProcesses runs the step binary at path as three processes, `stock`, `checkout`
+// and `gateway`, as they would be deployed, with the same environment as Start gives
+// (env on top of the process's). They can only meet through RabbitMQ.
+func StartProcesses(ctx context.Context, binary string, env map[string]string) (*Fleet, error) {
+	f, _, err := newFleet(env)
+	if err != nil {
+		return nil, err
+	}
+	environ := os.Environ()
+	for k, v := range f.Env {
+		environ = append(environ, k+"="+v)
+	}
+	type proc struct {
+		cmd  *exec.Cmd
+		done chan error
+	}
+	var procs []proc
+	stopping := make(chan struct{})
+	for _, service := range []string{app.Stock, app.Checkout, app.Gateway} {
+		cmd := exec.Command(binary, service)
+		cmd.Env = environ
+		w := &lineWriter{dst: f.logs}
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Start(); err != nil {
+			for _, p := range procs {
+				p.cmd.Process.Kill()
+			}
+			return nil, fmt.Errorf("start %s %s: %w", binary, service, err)
+		}
+		p := proc{cmd: cmd, done: make(chan error, 1)}
+		go func() {
+			err := cmd.Wait()
+			p.done <- err
+			select {
+			case <-stopping:
+			default:
+				f.exited <- fmt.Errorf("%s exited before it was asked to stop: %v", service, err)
+			}
+		}()
+		procs = append(procs, p)
+	}
+	f.stop = sync.OnceValue(func() error {
+		close(stopping)
+		var errs []error
+		// Upstream first, so nothing in flight loses the service it is calling.
+		for i := len(procs) - 1; i >= 0; i-- {
+			p := procs[i]
+			name := p.cmd.Args[1]
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-p.done:
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s did not exit cleanly on SIGTERM: %w", name, err))
+				}
+			case <-time.After(2*app.ShutdownTimeout + 5*time.Second):
+				p.cmd.Process.Kill()
+				errs = append(errs, fmt.Errorf("%s did not stop within its shutdown timeout", name))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	return f, f.start(ctx)
+}
+
+// newFleet picks the fleet's addresses and names.
+func newFleet(env map[string]string) (*Fleet, func(string) string, error) {
+	addrs, err := freeAddrs(3)
+	if err != nil {
+		return nil, nil, err
 	}
 	suffix := randomSuffix()
 	merged := map[string]string{
@@ -71,26 +164,26 @@ func Start(ctx context.Context, run RunFunc, env map[string]string) (*Fleet, err
 	}
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	f := &Fleet{
+	return &Fleet{
 		GatewayURL:  "http://" + addrs[0],
 		CheckoutURL: "http://" + addrs[1],
 		StockURL:    "http://" + addrs[2],
 		Env:         merged,
 		logs:        &Buffer{},
-		cancel:      cancel,
-		done:        make(chan error, 1),
+		exited:      make(chan error, 3),
 		client:      &http.Client{Timeout: 10 * time.Second},
 		broker:      cfg.Broker,
-	}
-	go func() { f.done <- run(rctx, []string{"fleet", "all"}, getenv, f.logs) }()
+	}, getenv, nil
+}
+
+// start waits for the system to be ready, and stops it if it never is.
+func (f *Fleet) start(ctx context.Context) error {
 	if err := f.waitReady(ctx); err != nil {
-		stopErr := f.Stop()
-		return nil, errors.Join(err, stopErr)
+		return errors.Join(err, f.Stop())
 	}
-	return f, nil
+	return nil
 }
 
 func (f *Fleet) waitReady(ctx context.Context) error {
@@ -98,9 +191,8 @@ func (f *Fleet) waitReady(ctx context.Context) error {
 	for _, base := range []string{f.StockURL, f.CheckoutURL, f.GatewayURL} {
 		for {
 			select {
-			case err := <-f.done:
-				f.done <- err // Stop reads it again
-				return fmt.Errorf("the fleet stopped while starting: %v\nlogs:\n%s", err, f.logs)
+			case err := <-f.exited:
+				return fmt.Errorf("the system stopped while starting: %v\nlogs:\n%s", err, f.logs)
 			default:
 			}
 			resp, err := f.client.Get(base + "/healthz")
@@ -119,19 +211,12 @@ func (f *Fleet) waitReady(ctx context.Context) error {
 	return nil
 }
 
-// Stop asks the fleet to shut down, as SIGTERM would, waits for run to return and
-// deletes the fleet's exchange and queues. It returns run's error.
+// Stop asks the system to shut down, as SIGTERM would, waits for it to stop and deletes
+// its exchange and queues. It returns an error unless the shutdown was clean.
 func (f *Fleet) Stop() error {
-	f.cancel()
-	var err error
-	select {
-	case err = <-f.done:
-		f.done <- err
-	case <-time.After(2*app.ShutdownTimeout + 5*time.Second):
-		err = errors.New("the fleet did not stop within its shutdown timeout")
-	}
+	err := f.stop()
 	if err != nil {
-		err = fmt.Errorf("run returned an error on shutdown: %w\nlogs:\n%s", err, f.logs)
+		err = fmt.Errorf("shutdown: %w\nlogs:\n%s", err, f.logs)
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -310,4 +395,20 @@ func randomSuffix() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// lineWriter passes whole lines to dst, so that the logs of several processes
+// interleave by line, never inside one.
+type lineWriter struct {
+	dst *Buffer
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	if i := bytes.LastIndexByte(w.buf, '\n'); i >= 0 {
+		w.dst.Write(w.buf[:i+1])
+		w.buf = append(w.buf[:0], w.buf[i+1:]...)
+	}
+	return len(p), nil
 }

@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -150,4 +152,29 @@ func Broker(t testing.TB) broker.Broker {
 		}
 	})
 	return b
+}
+
+// StartProcesses builds the step in the test's directory and runs its gateway, checkout
+// and stock as three processes, as they are deployed, with env on top of the test's
+// environment; it stops them with SIGTERM when the test ends (or at Stop) and fails the
+// test unless each exits 0. Three processes can only meet through RabbitMQ, so without
+// it the test is skipped, or fails when WORKSHOP_REQUIRE_RABBITMQ=1.
+func StartProcesses(t testing.TB, env map[string]string) *Fleet {
+	t.Helper()
+	CheckBroker(t)
+	if brokerErr != nil {
+		t.Skipf("separate processes need RabbitMQ, which is not reachable: %v", brokerErr)
+	}
+	binary := filepath.Join(t.TempDir(), "shop")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	f, err := fleet.StartProcesses(context.Background(), binary, env)
+	if err != nil {
+		t.Fatalf("start the services as processes: %v", err)
+	}
+	tf := &Fleet{Fleet: f, t: t}
+	t.Cleanup(tf.Stop)
+	return tf
 }

@@ -145,3 +145,10 @@ func logRecords(t *testing.T, out string) []map[string]any {
 	}
 	return recs
 }
+
+func TestSeparateProcesses(t *testing.T) {
+	f := workshoptest.StartProcesses(t, nil)
+	f.PlaceDemoOrder(nil)
+	f.WaitReserved(workshoptest.DemoSKU, 2)
+	f.Stop() // fails the test unless each process exits 0 on SIGTERM
+}

@@ -169,3 +169,6 @@ func (p *guardedProtocol) check(n int) error {
 	}
 	return nil
 }
+
+// NewReceiver starts a Collector as a tracecheck.Receiver, for demo.Run.
+func NewReceiver() (tracecheck.Receiver, error) { return NewCollector() }

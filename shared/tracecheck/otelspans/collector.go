@@ -199,3 +199,6 @@ func hexIDsToBase64(v any) {
 		}
 	}
 }
+
+// NewReceiver starts a Collector as a tracecheck.Receiver, for demo.Run.
+func NewReceiver() (tracecheck.Receiver, error) { return NewCollector() }
