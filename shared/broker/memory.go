@@ -150,10 +150,7 @@ func (m *Memory) handle(ctx context.Context, qm *memoryMessage, h Handler) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if qm.deliveries >= m.cfg.MaxAttempts {
-		dead := delivery
-		dead.Redelivered = false
-		dead.Exchange = m.cfg.deadLetterExchange()
-		m.dead = append(m.dead, dead)
+		m.dead = append(m.dead, m.deadLetter(qm))
 		return
 	}
 	// Requeue at the head, even after Close: nothing is lost that was not acked.
@@ -181,6 +178,32 @@ func (m *Memory) delivery(qm *memoryMessage) (Message, error) {
 	msg.Headers = headers
 	msg.Body = copyBody(msg.Body)
 	return msg, nil
+}
+
+// deadLetter returns qm as RabbitMQ puts it in the dead-letter queue when a consumer
+// rejects it: routed through the dead-letter exchange with its routing key, and with
+// the x-death and x-first-death-* headers added and x-delivery-count reset.
+func (m *Memory) deadLetter(qm *memoryMessage) Message {
+	msg, _ := m.delivery(qm)
+	msg.Redelivered = false
+	msg.Exchange = m.cfg.deadLetterExchange()
+	if msg.Headers == nil {
+		msg.Headers = amqp.Table{}
+	}
+	msg.Headers["x-death"] = []any{amqp.Table{
+		"count":        int64(1),
+		"exchange":     m.cfg.Exchange,
+		"queue":        m.cfg.Queue,
+		"reason":       "rejected",
+		"routing-keys": []any{msg.RoutingKey},
+		"time":         time.Unix(time.Now().Unix(), 0),
+	}}
+	// The dead-letter queue counts deliveries afresh, and RabbitMQ 3.10 says so.
+	msg.Headers[deliveryCountHeader] = int64(0)
+	msg.Headers["x-first-death-exchange"] = m.cfg.Exchange
+	msg.Headers["x-first-death-queue"] = m.cfg.Queue
+	msg.Headers["x-first-death-reason"] = "rejected"
+	return msg
 }
 
 // wakeLocked tells waiting consumers to look at the queue again. m.mu must be held.

@@ -131,8 +131,16 @@ func dial(ctx context.Context, cfg Config, logger *slog.Logger, opts dialOptions
 	conn, closes, attempts, err := r.connectLoop(dialCtx, true, slog.LevelInfo)
 	if err != nil {
 		r.cancel()
-		return nil, fmt.Errorf("connect to RabbitMQ at %s: gave up after %d attempts in %s: %w",
-			r.safeURL, attempts, time.Since(start).Round(time.Millisecond), err)
+		elapsed := time.Since(start).Round(time.Millisecond)
+		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("connect to RabbitMQ at %s: gave up after %d attempts in %s (%w): %w",
+				r.safeURL, attempts, elapsed, ctx.Err(), err)
+		case dialCtx.Err() != nil:
+			return nil, fmt.Errorf("connect to RabbitMQ at %s: gave up after %d attempts in %s (ConnectTimeout %s): %w",
+				r.safeURL, attempts, elapsed, cfg.ConnectTimeout, err)
+		}
+		return nil, fmt.Errorf("connect to RabbitMQ at %s: %w", r.safeURL, err)
 	}
 	if attempts > 1 {
 		r.log.Info("connected to RabbitMQ", "attempts", attempts, "after", time.Since(start).Round(time.Millisecond))
@@ -177,7 +185,7 @@ func (r *Rabbit) connectLoop(ctx context.Context, stopOnPermanent bool, firstFai
 			level = firstFailure
 		}
 		delay := backoff(attempt, r.opts.minBackoff, r.opts.maxBackoff)
-		r.log.Log(ctx, level, "RabbitMQ not reachable yet; retrying", "attempt", attempt, "retry_in", delay.Round(time.Millisecond), "error", err)
+		r.log.Log(ctx, level, "RabbitMQ connection attempt failed; retrying", "attempt", attempt, "retry_in", delay.Round(time.Millisecond), "error", err)
 		if !sleep(ctx, delay) {
 			return nil, nil, attempt, err
 		}
@@ -312,24 +320,35 @@ func (r *Rabbit) publish(ctx context.Context, msg Message) error {
 	}
 	defer func() { <-r.pubSem }()
 
-	p, err := r.publisher(ctx)
-	if err != nil {
-		return err
-	}
-	// Drop stale returns; publishes are serialised, so none can be ours.
-	for len(p.returns) > 0 {
-		<-p.returns
-	}
-	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, r.cfg.Exchange, msg.RoutingKey, true, false, amqp.Publishing{
-		Headers:      msg.Headers,
-		ContentType:  msg.ContentType,
-		DeliveryMode: amqp.Persistent,
-		MessageId:    msg.MessageID,
-		Body:         msg.Body,
-	})
-	if err != nil {
+	var (
+		p  *publisher
+		dc *amqp.DeferredConfirmation
+	)
+	for attempt := 1; ; attempt++ {
+		var err error
+		if p, err = r.publisher(ctx); err != nil {
+			return err
+		}
+		// Drop stale returns; publishes are serialised, so none can be ours.
+		for len(p.returns) > 0 {
+			<-p.returns
+		}
+		dc, err = p.ch.PublishWithDeferredConfirmWithContext(ctx, r.cfg.Exchange, msg.RoutingKey, true, false, amqp.Publishing{
+			Headers:      msg.Headers,
+			ContentType:  msg.ContentType,
+			DeliveryMode: amqp.Persistent,
+			MessageId:    msg.MessageID,
+			Body:         msg.Body,
+		})
+		if err == nil {
+			break
+		}
 		r.dropPublisher()
-		return err
+		// The connection died between our look at it and the send, so nothing went
+		// out: wait for the reconnect and send again.
+		if !errors.Is(err, amqp.ErrClosed) || attempt == 3 {
+			return err
+		}
 	}
 
 	select {
@@ -789,16 +808,14 @@ func Reachable(ctx context.Context, url string) error {
 	return nil
 }
 
-// backoff returns the delay before retry n (from 1): exponential from min, capped at
-// max, with jitter so that many clients do not reconnect in lockstep.
-func backoff(n int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 1; i < n && d < max; i++ {
+// backoff returns the delay before retry n (from 1): exponential from first, capped
+// at limit, with jitter so that many clients do not reconnect in lockstep.
+func backoff(n int, first, limit time.Duration) time.Duration {
+	d := first
+	for i := 1; i < n && d < limit; i++ {
 		d *= 2
 	}
-	if d > max {
-		d = max
-	}
+	d = min(d, limit)
 	// Somewhere in [d/2, d].
 	return d/2 + rand.N(d/2+1)
 }
