@@ -1,0 +1,239 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ot2otel/workshop/shared/broker"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := LoadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		GatewayAddr: "localhost:8080", CheckoutAddr: "localhost:8081", StockAddr: "localhost:8082",
+		CheckoutURL: "http://localhost:8081",
+		Broker: broker.Config{URL: "amqp://guest:guest@localhost:5672/", Exchange: "shop", Queue: "stock",
+			BindingKey: "checkout.processed"},
+		LogFormat: "text",
+	}
+	if cfg != want {
+		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestLoadConfigFromEnv(t *testing.T) {
+	cfg, err := LoadConfig(env(map[string]string{
+		"GATEWAY_ADDR": ":9000", "CHECKOUT_URL": "http://checkout:8081/", "AMQP_URL": "amqp://u:p@rabbit:5672/",
+		"AMQP_EXCHANGE": "x", "AMQP_QUEUE": "q", "WORKSHOP_REQUIRE_RABBITMQ": "1", "LOG_FORMAT": "json",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GatewayAddr != ":9000" || cfg.CheckoutURL != "http://checkout:8081" || cfg.Broker.Exchange != "x" ||
+		cfg.Broker.Queue != "q" || !cfg.RequireRabbitMQ || cfg.LogFormat != "json" {
+		t.Errorf("from env: %+v", cfg)
+	}
+	for k, v := range map[string]string{"CHECKOUT_URL": "localhost:8081", "AMQP_URL": "http://rabbit", "LOG_FORMAT": "xml"} {
+		if _, err := LoadConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: err = %v, want an error naming %s", k, v, err, k)
+		}
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		services []string
+		broker   bool
+	}{
+		{[]string{"shop", "gateway"}, []string{"gateway"}, false},
+		{[]string{"shop", "checkout"}, []string{"checkout"}, true},
+		{[]string{"shop", "stock"}, []string{"stock"}, true},
+		{[]string{"shop", "all"}, []string{"stock", "checkout", "gateway"}, true},
+	} {
+		cmd, err := ParseArgs(tc.args)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if strings.Join(cmd.Services, ",") != strings.Join(tc.services, ",") || cmd.NeedsBroker() != tc.broker || cmd.Demo() {
+			t.Errorf("%v: %+v", tc.args, cmd)
+		}
+	}
+	if cmd, _ := ParseArgs([]string{"shop", "demo"}); !cmd.Demo() {
+		t.Error("demo is not Demo()")
+	}
+	for _, args := range [][]string{nil, {"shop"}, {"shop", "bogus"}, {"shop", "all", "more"}} {
+		if _, err := ParseArgs(args); err == nil || !strings.Contains(err.Error(), "usage:") {
+			t.Errorf("%v: err = %v, want usage", args, err)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServeShutsDownInOrder checks a graceful shutdown: the request in flight finishes,
+// the consumer stops after the HTTP servers, and Close (where spans are flushed) runs
+// last, once nothing can make new spans.
+func TestServeShutsDownInOrder(t *testing.T) {
+	var mu sync.Mutex
+	var events []string
+	record := func(e string) { mu.Lock(); events = append(events, e); mu.Unlock() }
+
+	inFlight := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(inFlight)
+		time.Sleep(200 * time.Millisecond)
+		record("request finished")
+		w.WriteHeader(http.StatusAccepted)
+	})
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), broker.NewMemory(broker.Config{}),
+			Service{Name: "consumer", Addr: freeAddr(t), Handler: http.NotFoundHandler(),
+				Consume: func(ctx context.Context) error { <-ctx.Done(); record("consumer stopped"); return nil },
+				Close:   func(context.Context) error { record("consumer closed"); return nil }},
+			Service{Name: "web", Addr: addr, Handler: slow,
+				Close: func(context.Context) error { record("web closed"); return nil }},
+		)
+	}()
+	var resp *http.Response
+	var err error
+	got := make(chan struct{})
+	go func() {
+		for i := 0; i < 100; i++ {
+			if resp, err = http.Get("http://" + addr); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(got)
+	}()
+	<-inFlight
+	cancel()
+	<-got
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("the request in flight at shutdown: %v %v", resp, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	want := "request finished,consumer stopped,consumer closed,web closed"
+	if strings.Join(events, ",") != want {
+		t.Errorf("shutdown order: %v, want %s", events, want)
+	}
+}
+
+func TestServeReportsAPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed := false
+	err = Serve(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
+		Service{Name: "gateway", Addr: ln.Addr().String(), Handler: http.NotFoundHandler()},
+		Service{Name: "never", Addr: freeAddr(t), Handler: http.NotFoundHandler(), Close: func(context.Context) error { closed = true; return nil }})
+	if err == nil || !strings.Contains(err.Error(), "gateway: listen on") {
+		t.Errorf("err = %v, want gateway: listen on ...", err)
+	}
+	if closed {
+		t.Error("a service that never started was closed")
+	}
+}
+
+func TestOpenBrokerFallsBackOnlyInProcess(t *testing.T) {
+	// A port nothing listens on: RabbitMQ is unreachable.
+	cfg, err := LoadConfig(env(map[string]string{"AMQP_URL": "amqp://guest:guest@" + freeAddr(t) + "/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	all, _ := ParseArgs([]string{"shop", "all"})
+	b, err := OpenBroker(context.Background(), cfg, all, logger)
+	if err != nil {
+		t.Fatalf("all without RabbitMQ: %v", err)
+	}
+	if b.Info().System != "in-memory" || !strings.Contains(logs.String(), "in-memory broker") {
+		t.Errorf("all without RabbitMQ: %s broker, logs %q; want the in-memory broker, said out loud", b.Info().System, logs.String())
+	}
+	b.Close()
+
+	gateway, _ := ParseArgs([]string{"shop", "gateway"})
+	if b, err := OpenBroker(context.Background(), cfg, gateway, logger); b != nil || err != nil {
+		t.Errorf("gateway alone: %v, %v; want no broker", b, err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	stock, _ := ParseArgs([]string{"shop", "stock"})
+	if _, err := OpenBroker(ctx, cfg, stock, logger); err == nil || !strings.Contains(err.Error(), "is RabbitMQ running?") {
+		t.Errorf("stock alone without RabbitMQ: err = %v, want a hint to start RabbitMQ", err)
+	}
+
+	cfg.RequireRabbitMQ = true
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel2()
+	if _, err := OpenBroker(ctx2, cfg, all, logger); err == nil {
+		t.Error("all with WORKSHOP_REQUIRE_RABBITMQ=1 and no RabbitMQ: no error")
+	}
+}
+
+func TestRelayCheckout(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		want   int
+	}{
+		{202, `{"order_id":"ord_1"}`, 202},
+		{400, `{"error":"invalid order"}`, 400},
+		{503, `{"error":"broker down"}`, 502},
+		{500, `oops`, 502},
+		{202, `not json`, 502},
+	} {
+		rec := &recorder{header: http.Header{}}
+		RelayCheckout(rec, slog.New(slog.NewTextHandler(io.Discard, nil)),
+			&http.Response{StatusCode: tc.status, Status: http.StatusText(tc.status), Body: io.NopCloser(strings.NewReader(tc.body))})
+		if rec.status != tc.want || rec.header.Get("Content-Type") != "application/json" {
+			t.Errorf("checkout %d %q: relayed %d (%s)", tc.status, tc.body, rec.status, rec.header.Get("Content-Type"))
+		}
+	}
+	rec := &recorder{header: http.Header{}}
+	CheckoutUnreachable(rec, slog.New(slog.NewTextHandler(io.Discard, nil)), errors.New("connection refused"))
+	if rec.status != http.StatusBadGateway {
+		t.Errorf("unreachable: %d", rec.status)
+	}
+}
+
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(p []byte) (int, error) { return r.body.Write(p) }
+func (r *recorder) WriteHeader(s int)           { r.status = s }
