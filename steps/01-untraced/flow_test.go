@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -151,4 +152,17 @@ func TestSeparateProcesses(t *testing.T) {
 	f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop() // fails the test unless each process exits 0 on SIGTERM
+}
+
+func TestDemo(t *testing.T) {
+	workshoptest.CheckBroker(t)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"shop", "demo"}, os.Getenv, &out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"202 Accepted", "stock reserved 2 gopher-plush", "Log lines with request_id="} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
+		}
+	}
 }
