@@ -128,6 +128,10 @@ func copyTree(src, dst string) error {
 		if !d.Type().IsRegular() || skip(d.Name()) {
 			return nil
 		}
+		// A binary left by `go build` in the step is never part of it.
+		if info, err := d.Info(); err != nil || info.Mode()&0o111 != 0 {
+			return err
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
@@ -147,7 +151,7 @@ func compareTrees(a, b string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if d.Type().IsRegular() && !skip(d.Name()) {
+			if info, err := d.Info(); err == nil && d.Type().IsRegular() && !skip(d.Name()) && info.Mode()&0o111 == 0 {
 				r, _ := filepath.Rel(root, path)
 				files[r] = true
 			}

@@ -54,6 +54,11 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 		started = append(started, r)
 		for k, v := range r.Env() {
 			env[k] = v
+			// The tracing libraries read their endpoints from the process environment,
+			// never from run's getenv; the demo owns its process, so it may set them.
+			if err := os.Setenv(k, v); err != nil {
+				return err
+			}
 		}
 	}
 

@@ -1,0 +1,91 @@
+// Command shop runs the workshop's shop: a gateway, checkout and stock, each traced with
+// its own jaeger-client tracer through OpenTracing. The trace follows the order over
+// HTTP; it does not cross RabbitMQ yet. Each service still logs the request's
+// correlation ID, carried by hand from service to service.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/demo"
+	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run starts the services the command line names and serves until ctx is done.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd, err := app.ParseArgs(args)
+	if err != nil {
+		return err
+	}
+	if cmd.Demo() {
+		// The demo collects the spans in this process, at the JAEGER_ENDPOINT it exports.
+		return demo.Run(ctx, demo.ExportEnv(run, "JAEGER_ENDPOINT"), getenv, stdout, jaegerspans.NewReceiver)
+	}
+	cfg, err := app.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(stdout, cfg)
+	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
+	if err != nil {
+		return err
+	}
+
+	var services []app.Service
+	for _, name := range cmd.Services {
+		log := logger.With("service", name)
+		// Each service has its own tracer, as it would in a process of its own, and
+		// closes it when it stops, which flushes its spans.
+		tracer, closer, err := newTracer(name)
+		if err != nil {
+			return errors.Join(err, closeAll(services, b))
+		}
+		closeTracer := func(context.Context) error { return closer.Close() }
+		switch name {
+		case app.Gateway:
+			services = append(services, app.Service{Name: name, Addr: cfg.GatewayAddr,
+				Handler: newGateway(cfg.CheckoutURL, tracer, log), Close: closeTracer})
+		case app.Checkout:
+			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
+				Handler: newCheckout(b, tracer, log), Close: closeTracer})
+		case app.Stock:
+			ledger := shop.NewLedger(shop.DemoCatalogue())
+			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
+				Handler: newStockAPI(ledger, b),
+				Consume: func(ctx context.Context) error { return b.Consume(ctx, reserveStock(ledger, tracer, log)) },
+				Close:   closeTracer})
+		}
+	}
+	return app.Serve(ctx, logger, b, services...)
+}
+
+// closeAll closes what run had built when it failed to build the rest: the tracers of
+// services, and the broker b (which may be nil).
+func closeAll(services []app.Service, b broker.Broker) error {
+	var errs []error
+	for _, s := range services {
+		errs = append(errs, s.Close(context.Background()))
+	}
+	if b != nil {
+		errs = append(errs, b.Close())
+	}
+	return errors.Join(errs...)
+}

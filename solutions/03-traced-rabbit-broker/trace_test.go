@@ -1,0 +1,480 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/opentracing/opentracing-go"
+	"github.com/uber/jaeger-client-go"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/tracecheck"
+	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
+	"github.com/ot2otel/workshop/shared/workshoptest"
+)
+
+// These tests check that every service traces with a jaeger-client tracer of its own,
+// and that one order is one trace from the gateway through checkout and RabbitMQ to
+// stock. broker_test.go checks the TracedRabbitBroker on its own.
+//
+// They set JAEGER_ENDPOINT with t.Setenv, because config.FromEnv reads the process
+// environment, so none of them runs in parallel.
+
+// The spans of one order, in the order they nest, and the task each one belongs to.
+var (
+	gatewayServer = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindServer, Name: "POST /checkout",
+		Todo: "TODO(02.2): trace the HTTP servers with serverSpans in tracing.go (nethttp.Middleware, the span named method + route)"}
+	gatewayClient = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindClient, Name: "POST /orders",
+		Todo: "TODO(02.3): in callCheckout, start a client span as a child of the request's span, and inject its context into the request's headers"}
+	checkoutServer = tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindServer, Name: "POST /orders",
+		Todo: "TODO(02.2) traces checkout's server too; it continues the gateway's trace once TODO(02.3) injects the context into the request"}
+	checkoutPlaceOrder = tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "place order",
+		Todo: "TODO(02.4): start a \"place order\" span from the request's context around checkout's business logic"}
+)
+
+func TestTracerFromEnv(t *testing.T) {
+	c := collect(t)
+	t.Setenv("JAEGER_SERVICE_NAME", "someone-else")
+	tracer, closer, err := newTracer("checkout")
+	if err != nil {
+		t.Fatalf("newTracer: %v", err)
+	}
+	tracer.StartSpan("hello").Finish()
+	if err := closer.Close(); err != nil {
+		t.Fatalf("closing the tracer: %v", err)
+	}
+	if spans := c.Spans(); len(spans) != 1 || spans[0].Service != "checkout" {
+		t.Fatalf("once the tracer was closed, JAEGER_ENDPOINT had received %d span(s), want 1 from service \"checkout\":\n%s"+
+			"Look at TODO(02.1): build the tracer with config.FromEnv(), name it after its service, sample every span "+
+			"(a const sampler) unless JAEGER_SAMPLER_TYPE says otherwise, and return its closer, which flushes the spans",
+			len(spans), tracecheck.String(spans))
+	}
+
+	t.Run("the environment decides the sampler", func(t *testing.T) {
+		t.Setenv("JAEGER_SAMPLER_TYPE", "const")
+		t.Setenv("JAEGER_SAMPLER_PARAM", "0")
+		tracer, closer, err := newTracer("checkout")
+		if err != nil {
+			t.Fatalf("newTracer: %v", err)
+		}
+		tracer.StartSpan("not sampled").Finish()
+		closer.Close()
+		if spans := c.Spans(); len(spans) != 1 {
+			t.Errorf("with JAEGER_SAMPLER_TYPE=const and JAEGER_SAMPLER_PARAM=0 the tracer still sampled a span.\n" +
+				"Look at TODO(02.1): default to the const sampler only when the environment sets no sampler type")
+		}
+	})
+	t.Run("a bad setting is an error", func(t *testing.T) {
+		t.Setenv("JAEGER_SAMPLER_PARAM", "lots")
+		if _, closer, err := newTracer("checkout"); err == nil {
+			closer.Close()
+			t.Errorf("newTracer with JAEGER_SAMPLER_PARAM=lots returned no error.\n" +
+				"Look at TODO(02.1): return config.FromEnv's error, so a typo does not silently turn tracing off")
+		}
+	})
+}
+
+func TestServerSpans(t *testing.T) {
+	rec := newRecorder(t)
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), discardLogger()))
+	defer checkout.Close()
+	gateway := httptest.NewServer(newGateway(checkout.URL, rec.tracer("gateway"), discardLogger()))
+	defer gateway.Close()
+
+	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+	for _, url := range []string{gateway.URL, checkout.URL} {
+		resp, err := http.Get(url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	spans := rec.spans()
+	for _, tc := range []struct {
+		hop   tracecheck.Hop
+		route string
+	}{{gatewayServer, "/checkout"}, {checkoutServer, "/orders"}} {
+		span, ok := tracecheck.Find(spans, tc.hop)
+		if !ok {
+			t.Errorf("no %s span for a request the %s answered 202.\nLook at %s\n\nrecorded spans:\n%s",
+				tc.hop, tc.hop.Service, tc.hop.Todo, tracecheck.String(spans))
+			continue
+		}
+		checkTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
+		if span.Error {
+			t.Errorf("the %s span of a 202 is marked as an error.\nLook at %s", tc.hop, tc.hop.Todo)
+		}
+	}
+	for _, s := range spans {
+		if s.Attrs["http.route"] == "/healthz" || strings.Contains(s.Name, "healthz") {
+			t.Errorf("%s traced /healthz (span %q): health checks would bury the orders.\n"+
+				"Look at TODO(02.2): leave /healthz out with nethttp.MWSpanFilter", s.Service, s.Name)
+		}
+	}
+}
+
+func TestTraceResponse(t *testing.T) {
+	ok := func(w http.ResponseWriter, r *http.Request) {
+		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+	}
+	for _, tc := range []struct {
+		name       string
+		checkout   http.HandlerFunc // nil: checkout is down
+		order      any
+		wantStatus int
+	}{
+		{"accepted", ok, workshoptest.DemoOrder(), http.StatusAccepted},
+		{"invalid order", ok, `{"items": []}`, http.StatusBadRequest},
+		{"checkout down", nil, workshoptest.DemoOrder(), http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.tracer("gateway"), discardLogger()))
+			defer gateway.Close()
+
+			tr := post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
+			m := traceResponseFormat.FindStringSubmatch(tr)
+			if m == nil {
+				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
+					"Look at TODO(02.2): in traceResponse, name the trace and the server span of the request "+
+					"(the span in its context) in the traceresponse header", tc.wantStatus, tr)
+			}
+			server, found := tracecheck.Find(rec.spans(), gatewayServer)
+			if !found || server.TraceID != m[1] || server.SpanID != m[2] || m[3] != "01" {
+				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
+					"Look at TODO(02.2): traceresponse names the request's own server span, with jaeger's trace ID padded to 32 hex digits\n\nrecorded spans:\n%s",
+					tr, server.TraceID, server.SpanID, tracecheck.String(rec.spans()))
+			}
+		})
+	}
+}
+
+var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
+
+func TestClientSpan(t *testing.T) {
+	rec := newRecorder(t)
+	tracer := rec.tracer("gateway")
+	received := make(chan http.Header, 1)
+	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+		received <- r.Header.Clone()
+		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+	})
+	gateway := httptest.NewServer(newGateway(checkoutURL, tracer, discardLogger()))
+	defer gateway.Close()
+	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+
+	spans := rec.spans()
+	if err := tracecheck.CheckChain(spans, gatewayClient); err != nil {
+		t.Fatal(err)
+	}
+	client, _ := tracecheck.Find(spans, gatewayClient)
+	checkTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+		"peer.service": "checkout", "http.status_code": "202"}, gatewayClient.Todo)
+
+	headers := <-received
+	sc, err := tracer.Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(headers))
+	if err != nil {
+		t.Fatalf("checkout's request carries no trace context it can read (uber-trace-id: %q): %v.\n"+
+			"Look at TODO(02.3): tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header))",
+			headers.Get("uber-trace-id"), err)
+	}
+	if got := tracecheck.SpanIDHex(uint64(sc.(jaeger.SpanContext).SpanID())); got != client.SpanID {
+		t.Errorf("checkout's request carries the context of span %s, not of the client span %s.\n"+
+			"Look at TODO(02.3): inject the client span's context", got, client.SpanID)
+	}
+	if err := tracecheck.CheckParent(spans, gatewayClient, gatewayServer); err != nil {
+		t.Error(err)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		checkout http.HandlerFunc
+	}{
+		{"checkout down", nil},
+		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
+			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.tracer("gateway"), discardLogger()))
+			defer gateway.Close()
+			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
+			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
+			if !ok || !span.Error {
+				t.Errorf("when the call to checkout fails, the gateway's client span must be an error (error=true):\n%s"+
+					"Look at TODO(02.3): ext.LogError(span, err) when there is no answer, error=true on a 5xx answer",
+					tracecheck.String(rec.spans()))
+			}
+		})
+	}
+}
+
+func TestBusinessSpan(t *testing.T) {
+	rec := newRecorder(t)
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), discardLogger()))
+	defer checkout.Close()
+	resp := post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
+
+	spans := rec.spans()
+	if err := tracecheck.CheckParent(spans, checkoutPlaceOrder, checkoutServer); err != nil {
+		t.Fatal(err)
+	}
+	span, _ := tracecheck.Find(spans, checkoutPlaceOrder)
+	checkTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
+	if span.Error {
+		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", checkoutPlaceOrder.Todo)
+	}
+}
+
+// TestFailedOrderIsAnError pins what an error is. The HTTP server spans follow HTTP: a
+// 5xx is the server's failure, an error; a 4xx is the caller's, not an error of the
+// server. The business span follows the business: an order that could not be placed,
+// invalid or unrecorded, is an error, with a log record saying why.
+func TestFailedOrderIsAnError(t *testing.T) {
+	refusing := broker.NewMemory(broker.Config{Exchange: "closed", Queue: "closed"})
+	refusing.Close() // every publish fails
+	for _, tc := range []struct {
+		name        string
+		b           broker.Broker
+		order       any
+		status      int
+		serverError bool
+	}{
+		{"the broker refuses the order", refusing, workshoptest.DemoOrder(), http.StatusServiceUnavailable, true},
+		{"invalid order", workshoptest.Broker(t), `{"customer_id": "c1", "items": []}`, http.StatusBadRequest, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), discardLogger()))
+			defer checkout.Close()
+			post(t, checkout.URL+"/orders", tc.order, tc.status)
+
+			spans := rec.spans()
+			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
+				t.Errorf("checkout answered %d: want a server span with error=%v (5xx is an error, 4xx is not):\n%s"+
+					"Look at TODO(02.2): nethttp.Middleware sets the error tag on 5xx answers", tc.status, tc.serverError, tracecheck.String(spans))
+			}
+			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
+			if !ok || !span.Error || !hasEvent(span, "error") {
+				t.Errorf("checkout answered %d: want a \"place order\" span with error=true and a log record "+
+					"(event=error) saying why:\n%s"+
+					"Look at TODO(02.4): ext.LogError(span, err) where the order fails", tc.status, tracecheck.String(spans))
+			}
+		})
+	}
+}
+
+func TestOrderTrace(t *testing.T) {
+	c := collect(t)
+	f := workshoptest.Start(t, run, nil)
+	resp := f.PlaceDemoOrder(nil)
+	f.WaitReserved(workshoptest.DemoSKU, 2)
+	f.Stop()
+	checkOrderTrace(t, received(t, c), f.Env, resp)
+}
+
+// TestOrderTraceAcrossProcesses runs the three services as they are deployed, as three
+// processes that share nothing but RabbitMQ and the collector: their spans form one trace.
+func TestOrderTraceAcrossProcesses(t *testing.T) {
+	c := newCollector(t)
+	f := workshoptest.StartProcesses(t, map[string]string{"JAEGER_ENDPOINT": c.Endpoint()})
+	resp := f.PlaceDemoOrder(nil)
+	f.WaitReserved(workshoptest.DemoSKU, 2)
+	f.Stop() // each process flushes its spans as it exits
+	checkOrderTrace(t, received(t, c), f.Env, resp)
+}
+
+// checkOrderTrace checks that spans are the one trace of the order resp answered, from
+// the gateway through RabbitMQ to stock, each span directly under the one before.
+func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]string, resp fleet.Response) {
+	t.Helper()
+	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
+	hops := []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve}
+	if err := tracecheck.CheckChain(spans, hops...); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(hops); i++ {
+		if err := tracecheck.CheckParent(spans, hops[i], hops[i-1]); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := tracecheck.CheckContinuous(spans); err != nil {
+		t.Errorf("every span of the order belongs in its trace: %v", err)
+	}
+	server, _ := tracecheck.Find(spans, gatewayServer)
+	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
+		t.Errorf("traceresponse: %q does not name the order's trace %s.\nLook at TODO(02.2): traceResponse",
+			resp.Header.Get("traceresponse"), server.TraceID)
+	}
+	for _, hop := range []tracecheck.Hop{producer, consumer} {
+		span, _ := tracecheck.Find(spans, hop)
+		checkTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
+	}
+	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
+}
+
+// publishHop and processHop are the broker's spans, named after the fleet's exchange
+// and queue.
+func publishHop(exchange string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindProducer, Name: "publish " + exchange,
+		Todo: "TODO(03.1): in TracedRabbitBroker.Publish, start a producer span (ext.SpanKindProducer as a start option) " +
+			"as a child of the span in ctx, and inject its context into the message's headers"}
+}
+
+func processHop(queue string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + queue,
+		Todo: "TODO(03.2): in TracedRabbitBroker.Consume, extract the context from the message's headers and " +
+			"start a consumer span (ext.SpanKindConsumer) as its ChildOf"}
+}
+
+// brokerTags are the tags a broker span must have: its destination, and where RabbitMQ
+// is (the in-memory broker of a laptop without RabbitMQ is nowhere).
+func brokerTags(hop tracecheck.Hop, exchange, queue, system string) map[string]string {
+	want := map[string]string{"message_bus.destination": queue, "messaging.system": system}
+	if hop.Kind == tracecheck.KindProducer {
+		want["message_bus.destination"] = exchange
+	}
+	if system != "in-memory" {
+		u, _ := url.Parse(workshoptest.RabbitMQURL())
+		want["messaging.system"], want["peer.hostname"], want["peer.port"] = "rabbitmq", u.Hostname(), cmp.Or(u.Port(), "5672")
+	}
+	return want
+}
+
+var stockReserve = tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: "reserve stock",
+	Todo: "TODO(03.2): call the handler with a context that holds the consumer span (opentracing.ContextWithSpan)"}
+
+// recorder keeps the finished spans of the tracers it makes in memory, for the tests of
+// one or two services at a time.
+type recorder struct {
+	t        *testing.T
+	reporter *jaeger.InMemoryReporter
+}
+
+func newRecorder(t *testing.T) *recorder {
+	return &recorder{t: t, reporter: jaeger.NewInMemoryReporter()}
+}
+
+// tracer returns a tracer for service that samples every span and records it.
+func (r *recorder) tracer(service string) opentracing.Tracer {
+	tracer, closer := jaeger.NewTracer(service, jaeger.NewConstSampler(true), r.reporter)
+	r.t.Cleanup(func() { closer.Close() })
+	return tracer
+}
+
+func (r *recorder) spans() []tracecheck.Span {
+	return jaegerspans.FromOpenTracing(r.reporter.GetSpans())
+}
+
+// collect starts a jaeger collector and points every tracer made from the environment
+// during the test at it, through JAEGER_ENDPOINT as in production.
+func collect(t *testing.T) *jaegerspans.Collector {
+	t.Helper()
+	c := newCollector(t)
+	t.Setenv("JAEGER_ENDPOINT", c.Endpoint())
+	return c
+}
+
+// newCollector starts a jaeger collector for the test.
+func newCollector(t *testing.T) *jaegerspans.Collector {
+	t.Helper()
+	c, err := jaegerspans.NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// received returns the spans the collector received, and fails the test when there are
+// none at all.
+func received(t *testing.T, c *jaegerspans.Collector) []tracecheck.Span {
+	t.Helper()
+	spans := c.Spans()
+	if len(spans) == 0 {
+		t.Fatalf("no span reached JAEGER_ENDPOINT after the services stopped.\n" +
+			"Look at TODO(02.1): newTracer builds a jaeger tracer with config.FromEnv and returns the closer that flushes it")
+	}
+	return spans
+}
+
+// fakeCheckout serves h as checkout for the test, or returns the URL of a closed port
+// when h is nil.
+func fakeCheckout(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	if h == nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+		return "http://" + ln.Addr().String()
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// post posts body (an order, or raw JSON as a string) as JSON to url and requires the
+// status.
+func post(t *testing.T, url string, body any, status int) fleet.Response {
+	t.Helper()
+	raw, ok := body.(string)
+	if !ok {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = string(data)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("POST %s: %s %s, want %d", url, resp.Status, data, status)
+	}
+	return fleet.Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// checkTags checks the span's tags, blaming todo.
+func checkTags(t *testing.T, span tracecheck.Span, want map[string]string, todo string) {
+	t.Helper()
+	for k, v := range want {
+		if got, ok := span.Attrs[k]; !ok || got != v {
+			t.Errorf("the %s %s span %q has %s=%q, want %q.\nLook at %s", span.Service, span.Kind, span.Name, k, got, v, todo)
+		}
+	}
+}
+
+func hasEvent(span tracecheck.Span, name string) bool {
+	for _, e := range span.Events {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/opentracing/opentracing-go"
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/shop"
+)
+
+// newGateway returns the gateway's routes: the public POST /checkout, which checks the
+// order and hands it to checkout.
+func newGateway(checkoutURL string, tracer opentracing.Tracer, logger *slog.Logger) http.Handler {
+	client := &http.Client{Timeout: 10 * time.Second}
+	r := mux.NewRouter()
+	r.Handle("/checkout", placeOrder(client, checkoutURL, tracer, logger)).Methods(http.MethodPost)
+	r.Handle("/healthz", app.Healthz(nil)).Methods(http.MethodGet)
+	r.Use(serverSpans(tracer), traceResponse)
+	return r
+}
+
+func placeOrder(client *http.Client, checkoutURL string, tracer opentracing.Tracer, logger *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		// The correlation ID is ours to give when the caller did not bring a usable one.
+		requestID := r.Header.Get(requestIDHeader)
+		if requestID == "" || len(requestID) > 128 {
+			requestID = shop.NewRequestID()
+		}
+		w.Header().Set(requestIDHeader, requestID)
+		logger := logger.With("request_id", requestID)
+
+		order, ok := app.ReadOrder(w, r)
+		if !ok {
+			logger.Info("rejected an invalid order")
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, checkoutURL+"/orders", bytes.NewReader(order.Encode()))
+		if err != nil {
+			app.CheckoutUnreachable(w, logger, err)
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(requestIDHeader, requestID)
+		resp, err := callCheckout(client, tracer, req)
+		if err != nil {
+			app.CheckoutUnreachable(w, logger, err)
+			return
+		}
+		logger.Info("checkout answered", "status", resp.StatusCode)
+		app.RelayCheckout(w, logger, resp)
+	}
+}
+
+// callCheckout sends req to checkout inside a client span, a child of the span in req's
+// context. The span's context travels in req's headers (uber-trace-id), so that
+// checkout's server span continues the trace.
+func callCheckout(client *http.Client, tracer opentracing.Tracer, req *http.Request) (*http.Response, error) {
+	// TODO(02.3): start a client span named req.Method + " " + req.URL.Path as a child of
+	// the span in req's context (opentracing.StartSpanFromContextWithTracer, with
+	// ext.SpanKindRPCClient) and finish it on return; tag http.method, http.url and
+	// peer.service (app.Checkout); inject its context into req.Header (tracer.Inject with
+	// opentracing.HTTPHeaders); then tag http.status_code, and mark the span as an error
+	// when there is no answer (ext.LogError) or a 5xx one (ext.Error).
+	return client.Do(req)
+}
+
+// requestIDHeader carries the correlation ID over HTTP.
+const requestIDHeader = "X-Request-ID"

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+
+	"github.com/opentracing/opentracing-go"
+	"github.com/opentracing/opentracing-go/ext"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ot2otel/workshop/shared/broker"
+)
+
+// TracedRabbitBroker is a broker.Broker that traces what goes through it: the decorator
+// from the talk, done right. Publish sends each message inside a producer span and
+// carries the span's context in the message's AMQP headers; Consume continues that trace
+// with a consumer span around the handler, which finds the span in its context.
+type TracedRabbitBroker struct {
+	b      broker.Broker
+	tracer opentracing.Tracer
+}
+
+var _ broker.Broker = (*TracedRabbitBroker)(nil)
+
+// NewTracedRabbitBroker returns b traced with tracer, the tracer of the service that
+// publishes or consumes through it.
+func NewTracedRabbitBroker(b broker.Broker, tracer opentracing.Tracer) *TracedRabbitBroker {
+	return &TracedRabbitBroker{b: b, tracer: tracer}
+}
+
+// Publish publishes msg inside a producer span, a child of the span in ctx, with the
+// span's context in msg's headers. The span is an error when the broker did not confirm
+// the message.
+func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) error {
+	// TODO(03.1): start a producer span "publish " + the exchange (t.b.Info()) as a child
+	// of the span in ctx (opentracing.StartSpanFromContextWithTracer), with
+	// ext.SpanKindProducer and messageTags(...) as start options, and finish it on return.
+	// Inject its context (opentracing.TextMap) into a copy of msg.Headers, made even when
+	// they are nil, through amqpHeadersCarrier, and publish the message with the copy.
+	// When the wrapped Publish fails (or is not confirmed), mark the span: ext.LogError.
+	return t.b.Publish(ctx, msg)
+}
+
+// Consume consumes through the wrapped broker and handles each message inside a
+// consumer span, a child of the producer span whose context the message carries. A
+// message without a readable trace context is handled all the same, in a new trace.
+func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) error {
+	// TODO(03.2): wrap h. For each message, extract the span context from its headers
+	// (t.tracer.Extract with opentracing.TextMap and amqpHeadersCarrier(msg.Headers)) and
+	// start a consumer span "process " + the queue, with ext.SpanKindConsumer and
+	// messageTags(...), as an opentracing.ChildOf the extracted context (not FollowsFrom).
+	// No context, or an unreadable one: start the span without a parent, and still handle
+	// the message. Call h with opentracing.ContextWithSpan(ctx, span); when h fails, mark
+	// the span (ext.LogError) and return the error, so the message is delivered again.
+	return t.b.Consume(ctx, h)
+}
+
+// messageTags are the tags of a span about msg: the destination it is published to or
+// consumed from, and the broker.
+func messageTags(info broker.Info, msg broker.Message, destination string) opentracing.Tags {
+	tags := opentracing.Tags{
+		string(ext.MessageBusDestination):            destination,
+		"messaging.system":                           info.System,
+		"messaging.rabbitmq.destination.routing_key": msg.RoutingKey,
+		"messaging.message.id":                       msg.MessageID,
+	}
+	if info.Host != "" { // the in-memory broker has none
+		tags[string(ext.PeerHostname)] = info.Host
+		tags[string(ext.PeerPort)] = uint16(info.Port)
+	}
+	return tags
+}
+
+// Ready reports whether the wrapped broker is connected.
+func (t *TracedRabbitBroker) Ready() error { return t.b.Ready() }
+
+// Info describes the wrapped broker.
+func (t *TracedRabbitBroker) Info() broker.Info { return t.b.Info() }
+
+// Close closes the wrapped broker.
+func (t *TracedRabbitBroker) Close() error { return t.b.Close() }
+
+// amqpHeadersCarrier lets a tracer write a trace context into AMQP headers and read it
+// back: it is an opentracing.TextMapWriter and TextMapReader, for opentracing.TextMap.
+// Keys are case-sensitive. Values are read as text when they are a string, or a []byte
+// (other AMQP clients send strings as byte arrays); values of other types are skipped.
+type amqpHeadersCarrier amqp.Table
+
+// Set sets a header. The table must not be nil: Publish makes one.
+func (c amqpHeadersCarrier) Set(key, val string) {
+	// TODO(03.1): store val under key.
+}
+
+// ForeachKey calls handler with each header whose value is text, and stops at the first
+// error handler returns.
+func (c amqpHeadersCarrier) ForeachKey(handler func(key, val string) error) error {
+	// TODO(03.2): call handler with each header whose value is a string or a []byte, as
+	// text; skip the other types; return the first error handler returns.
+	return nil
+}
+
+// Get returns the header key as text, or "" when it is missing or not text.
+func (c amqpHeadersCarrier) Get(key string) string {
+	// TODO(03.2): return the header as text when it is a string or a []byte, else "".
+	return ""
+}

@@ -1,0 +1,20 @@
+module github.com/ot2otel/workshop/steps/03-traced-rabbit-broker
+
+go 1.26
+
+require (
+	github.com/gorilla/mux v1.8.1
+	github.com/opentracing-contrib/go-stdlib v1.1.1
+	github.com/opentracing/opentracing-go v1.2.0
+	github.com/ot2otel/workshop/shared v0.0.0
+	github.com/rabbitmq/amqp091-go v1.16.0
+	github.com/uber/jaeger-client-go v2.30.0+incompatible
+)
+
+require (
+	github.com/pkg/errors v0.9.1 // indirect
+	github.com/uber/jaeger-lib v2.4.1+incompatible // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+)
+
+replace github.com/ot2otel/workshop/shared => ../../shared
