@@ -118,14 +118,28 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 		for _, r := range started {
 			spans = append(spans, r.Spans()...)
 		}
+		opt := tracecheck.RenderOptions{Color: isTerminal(stdout)}
+		order := spans
 		if traceID != "" {
-			spans = tracecheck.Filter(spans, traceID)
+			order = tracecheck.Filter(spans, traceID)
 		}
-		fmt.Fprintf(stdout, "\nThe order's trace, %d spans:\n\n", len(spans))
-		if len(spans) == 0 {
+		fmt.Fprintf(stdout, "\nThe order's trace, %d spans:\n\n", len(order))
+		if len(order) == 0 {
 			fmt.Fprintln(stdout, "  (no spans arrived)")
 		}
-		tracecheck.Render(stdout, spans, tracecheck.RenderOptions{Color: isTerminal(stdout)})
+		tracecheck.Render(stdout, order, opt)
+		// Spans of the same order that ended up in other traces are the broken hops a
+		// step is about, so show them too.
+		if rest := len(spans) - len(order); rest > 0 {
+			var others []tracecheck.Span
+			for _, s := range spans {
+				if s.TraceID != traceID {
+					others = append(others, s)
+				}
+			}
+			fmt.Fprintf(stdout, "\n%d more span(s), NOT in the order's trace:\n\n", rest)
+			tracecheck.Render(stdout, others, opt)
+		}
 	}
 	for _, e := range external {
 		fmt.Fprintf(stdout, "\nSpans went to %s", e)
