@@ -1,0 +1,98 @@
+// Command shop runs the workshop's shop: a gateway, checkout and stock, each traced with
+// its own OpenTelemetry tracer provider, which exports over OTLP/HTTP, and the W3C
+// propagator: otelmux and otelhttp for HTTP, the TracedRabbitBroker for RabbitMQ. One
+// order is one trace, from the gateway to stock. Each service still logs the request's
+// correlation ID, carried by hand from service to service.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/demo"
+	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run starts the services the command line names and serves until ctx is done.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd, err := app.ParseArgs(args)
+	if err != nil {
+		return err
+	}
+	if cmd.Demo() {
+		// The demo collects the spans in this process, at the OTLP endpoint it exports.
+		return demo.Run(ctx, demo.ExportEnv(run, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+			getenv, stdout, otelspans.NewReceiver)
+	}
+	cfg, err := app.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(stdout, cfg)
+	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
+	if err != nil {
+		return err
+	}
+	// Every service speaks the same propagation formats, and hands them to all its
+	// instrumentation explicitly: the global propagator is a no-op.
+	prop := newPropagator()
+
+	var services []app.Service
+	for _, name := range cmd.Services {
+		log := logger.With("service", name)
+		// Each service has its own tracer provider, as it would in a process of its
+		// own, and shuts it down when it stops, which flushes its spans.
+		tp, err := newTracerProvider(name)
+		if err != nil {
+			return errors.Join(err, closeAll(services, b))
+		}
+		switch name {
+		case app.Gateway:
+			services = append(services, app.Service{Name: name, Addr: cfg.GatewayAddr,
+				Handler: newGateway(cfg.CheckoutURL, tp, prop, log), Close: tp.Shutdown})
+		case app.Checkout:
+			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
+				Handler: newCheckout(NewTracedRabbitBroker(b, tp, prop), tp, prop, log), Close: tp.Shutdown})
+		case app.Stock:
+			ledger := shop.NewLedger(shop.DemoCatalogue())
+			traced := NewTracedRabbitBroker(b, tp, prop)
+			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
+				Handler: newStockAPI(ledger, b),
+				Consume: func(ctx context.Context) error {
+					return traced.Consume(ctx, reserveStock(ledger, tp.Tracer(tracerName), log))
+				},
+				Close: tp.Shutdown})
+		}
+	}
+	return app.Serve(ctx, logger, b, services...)
+}
+
+// closeAll closes what run had built when it failed to build the rest: the tracer
+// providers of services, and the broker b (which may be nil).
+func closeAll(services []app.Service, b broker.Broker) error {
+	var errs []error
+	for _, s := range services {
+		errs = append(errs, s.Close(context.Background()))
+	}
+	if b != nil {
+		errs = append(errs, b.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/opentracing-contrib/go-stdlib/nethttp"
+	"github.com/opentracing/opentracing-go"
+	"go.opentelemetry.io/contrib/propagators/jaeger"
+	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// tracerName is the instrumentation scope of the spans the shop's own code starts.
+const tracerName = "github.com/ot2otel/workshop/shop"
+
+// newTracerProvider returns the tracer provider of one service. Its spans carry the
+// service's name and go, in batches, to an OTLP/HTTP exporter.
+//
+// Everything else comes from the standard OTEL_* variables, read by the SDK itself: where
+// the spans go (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+// https://localhost:4318 by default), how they are batched (OTEL_BSP_*), extra resource
+// attributes (OTEL_RESOURCE_ATTRIBUTES) and the sampler (OTEL_TRACES_SAMPLER). No sampler
+// option is passed, because one would override OTEL_TRACES_SAMPLER; without it the SDK
+// samples parent-based, always on.
+//
+// The caller must Shutdown the provider when the service stops: that flushes the spans
+// still in the batch.
+func newTracerProvider(service string) (*sdktrace.TracerProvider, error) {
+	// Neither call below connects to anything: the context only bounds detection.
+	ctx := context.Background()
+	exporter, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: create the OTLP exporter: %w", service, err)
+	}
+	// Later detectors win: the service name beats OTEL_SERVICE_NAME, which cannot be
+	// right for three services in one process (the all command).
+	res, err := resource.New(ctx,
+		resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(),
+		resource.WithAttributes(semconv.ServiceName(service)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%s: resource from OTEL_RESOURCE_ATTRIBUTES: %w", service, err)
+	}
+	return sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exporter),
+		sdktrace.WithResource(res),
+	), nil
+}
+
+// newPropagator returns the propagator every service hands to all its instrumentation:
+// W3C Trace Context (traceparent, tracestate), W3C Baggage, and Jaeger's uber-trace-id,
+// which the services still on jaeger-client spoke during the rolling migration.
+//
+// TODO(06.3): no service speaks uber-trace-id any more: drop jaeger.Jaeger{}.
+func newPropagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, jaeger.Jaeger{})
+}
+
+// openTracer returns an OpenTracing tracer that records its spans with tracer, through
+// OpenTelemetry's OpenTracing bridge, and injects and extracts in prop's formats (a nil
+// prop for a tracer that only starts spans).
+//
+// TODO(06.3): once no code calls it, delete openTracer and run go mod tidy: the bridge,
+// opentracing-go, go-stdlib and the Jaeger propagator leave go.mod.
+func openTracer(tracer trace.Tracer, prop propagation.TextMapPropagator) opentracing.Tracer {
+	bridge, _ := otelbridge.NewTracerPair(tracer)
+	if prop != nil {
+		bridge.SetTextMapPropagator(prop)
+	}
+	return bridge
+}
+
+// serverSpans is a mux middleware that traces each request with a server span named
+// after the matched route, such as "POST /checkout", continuing the caller's trace when
+// the request carries one. nethttp tags http.method, http.url and http.status_code,
+// and marks the span as an error when the answer is a 5xx; serverSpans adds http.route.
+// /healthz, which load balancers poll, is not traced.
+//
+// TODO(06.1): return otelmux.Middleware(service, ...) instead, with
+// otelmux.WithTracerProvider(tp) and otelmux.WithPropagators(prop) (without them otelmux
+// uses the global provider and propagator) and an otelmux.WithFilter that leaves /healthz
+// out. otelmux names the span after the route template and sets http.route itself:
+// route can go.
+func serverSpans(service string, tp trace.TracerProvider, prop propagation.TextMapPropagator) mux.MiddlewareFunc {
+	tracer := openTracer(tp.Tracer(tracerName), prop)
+	return func(next http.Handler) http.Handler {
+		return nethttp.Middleware(tracer, next,
+			nethttp.OperationNameFunc(func(r *http.Request) string {
+				return r.Method + " " + route(r)
+			}),
+			nethttp.MWSpanObserver(func(span opentracing.Span, r *http.Request) {
+				span.SetTag("http.route", route(r))
+			}),
+			nethttp.MWSpanFilter(func(r *http.Request) bool {
+				return route(r) != "/healthz"
+			}),
+		)
+	}
+}
+
+// route is the path template of the route mux matched, such as "/stock/{sku}": unlike
+// the path, it names the operation rather than one call of it.
+func route(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		if tmpl, err := rt.GetPathTemplate(); err == nil {
+			return tmpl
+		}
+	}
+	return r.URL.Path
+}
+
+// traceResponse is a mux middleware, used inside serverSpans, that answers with a
+// traceresponse header (W3C Trace Context level 2) naming the request's trace and
+// server span, so a caller can quote the trace of an order that went wrong.
+func traceResponse(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+			w.Header().Set("traceresponse", fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recordError marks span as failed because of err: an "exception" event that says why,
+// and the status Error.
+func recordError(span trace.Span, err error) {
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
+}
