@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/opentracing/opentracing-go"
+	"github.com/opentracing/opentracing-go/ext"
+	"github.com/opentracing/opentracing-go/log"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/shop"
+)
+
+// newGateway returns the gateway's routes: the public POST /checkout, which checks the
+// order and hands it to checkout. tp is for the code written against the OpenTelemetry
+// API: the bridge's wrapped provider.
+func newGateway(checkoutURL string, tracer opentracing.Tracer, tp trace.TracerProvider, logger *slog.Logger) http.Handler {
+	client := &http.Client{Timeout: 10 * time.Second}
+	r := mux.NewRouter()
+	r.Handle("/checkout", placeOrder(client, checkoutURL, tracer, tp.Tracer(tracerName), logger)).Methods(http.MethodPost)
+	r.Handle("/healthz", app.Healthz(nil)).Methods(http.MethodGet)
+	r.Use(serverSpans(tracer), traceResponse)
+	return r
+}
+
+func placeOrder(client *http.Client, checkoutURL string, tracer opentracing.Tracer, otelTracer trace.Tracer, logger *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		// The correlation ID is ours to give when the caller did not bring a usable one.
+		requestID := r.Header.Get(requestIDHeader)
+		if requestID == "" || len(requestID) > 128 {
+			requestID = shop.NewRequestID()
+		}
+		w.Header().Set(requestIDHeader, requestID)
+		logger := logger.With("request_id", requestID)
+
+		order, ok := app.ReadOrder(w, r)
+		if !ok {
+			logger.Info("rejected an invalid order")
+			return
+		}
+		// New code is written against the OpenTelemetry API, even in a service whose
+		// HTTP instrumentation is still OpenTracing. This span sits between two
+		// OpenTracing spans: its parent is the server span in r's context, and the
+		// client span callCheckout starts from req's context is its child. Both hold
+		// because otelTracer comes from the bridge's wrapped provider.
+		quantity := 0
+		for _, it := range order.Items {
+			quantity += it.Quantity
+		}
+		ctx, span := otelTracer.Start(r.Context(), "submit order", trace.WithAttributes(
+			attribute.Int("order.lines", len(order.Items)), attribute.Int("order.quantity", quantity)))
+		defer span.End()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, checkoutURL+"/orders", bytes.NewReader(order.Encode()))
+		if err != nil {
+			app.CheckoutUnreachable(w, logger, err)
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(requestIDHeader, requestID)
+		resp, err := callCheckout(client, tracer, req)
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "checkout unreachable")
+			app.CheckoutUnreachable(w, logger, err)
+			return
+		}
+		if resp.StatusCode != http.StatusAccepted {
+			span.SetStatus(codes.Error, "checkout answered "+resp.Status)
+		}
+		logger.Info("checkout answered", "status", resp.StatusCode)
+		app.RelayCheckout(w, logger, resp)
+	}
+}
+
+// callCheckout sends req to checkout inside a client span, a child of the span in req's
+// context. The span's context travels in req's headers, in the tracer's format
+// (traceparent under the bridge), so that checkout's server span continues the trace.
+func callCheckout(client *http.Client, tracer opentracing.Tracer, req *http.Request) (*http.Response, error) {
+	span, _ := opentracing.StartSpanFromContextWithTracer(req.Context(), tracer,
+		req.Method+" "+req.URL.Path, ext.SpanKindRPCClient)
+	defer span.Finish()
+	ext.HTTPMethod.Set(span, req.Method)
+	ext.HTTPUrl.Set(span, req.URL.String())
+	ext.PeerService.Set(span, app.Checkout)
+	if err := tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header)); err != nil {
+		// The call goes ahead untraced: tracing must never fail an order.
+		span.LogFields(log.String("event", "inject failed"), log.Error(err))
+	}
+
+	resp, err := client.Do(req)
+	if err != nil {
+		ext.LogError(span, err)
+		return nil, err
+	}
+	ext.HTTPStatusCode.Set(span, uint16(resp.StatusCode))
+	if resp.StatusCode >= http.StatusInternalServerError {
+		ext.Error.Set(span, true)
+	}
+	return resp, nil
+}
+
+// requestIDHeader carries the correlation ID over HTTP.
+const requestIDHeader = "X-Request-ID"

@@ -1,0 +1,698 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/opentracing/opentracing-go"
+	jaegerclient "github.com/uber/jaeger-client-go"
+	"go.opentelemetry.io/contrib/propagators/jaeger"
+	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/tracecheck"
+	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
+	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
+	"github.com/ot2otel/workshop/shared/workshoptest"
+)
+
+// These tests check the fleet in the middle of its migration: gateway and stock on
+// OpenTelemetry through the bridge, as in step 04, checkout still on jaeger-client, as in
+// step 03. Each service keeps its own tests; the order is still one trace, recorded by
+// two kinds of tracer and exported to two collectors. mixed_test.go checks what makes
+// the trace cross between the two.
+//
+// They set OTEL_EXPORTER_OTLP_ENDPOINT and JAEGER_ENDPOINT with t.Setenv, because the
+// OTLP exporter and jaeger-client read the process environment, so none of them runs in
+// parallel.
+
+// The spans of one order, in the order they nest, and the task each one belongs to.
+var (
+	gatewayServer = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindServer, Name: "POST /checkout",
+		Todo: "step 04's newTracing: the gateway traces through the bridge; serverSpans is unchanged"}
+	gatewaySubmit = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindInternal, Name: "submit order",
+		Todo: "step 04's \"submit order\" span in placeOrder, started with the wrapped provider's tracer"}
+	gatewayClient = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindClient, Name: "POST /orders",
+		Todo: "step 04's placeOrder: the request to checkout is built from the \"submit order\" span's context"}
+	checkoutServer = tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindServer, Name: "POST /orders",
+		Todo: "TODO(05.1): checkout still runs jaeger-client, which reads uber-trace-id and nothing else: the gateway's " +
+			"propagator must write it too (jaeger.Jaeger{} in newPropagator's composite)"}
+	checkoutPlaceOrder = tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "place order",
+		Todo: "checkout traces with jaeger-client (newLegacyTracing); its OpenTracing code is step 02's, unchanged"}
+	stockReserve = tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: "reserve stock",
+		Todo: "stock traces through the bridge (step 04's newTracing); its OpenTracing code is step 03's, unchanged"}
+)
+
+// publishHop and processHop are the broker's spans, named after the fleet's exchange
+// and queue. The TracedRabbitBroker is step 03's, unchanged: checkout's, on jaeger-client,
+// injects uber-trace-id; stock's, on the bridge, extracts with newPropagator.
+func publishHop(exchange string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindProducer, Name: "publish " + exchange,
+		Todo: "step 03's TracedRabbitBroker.Publish, with checkout's jaeger-client tracer: it injects uber-trace-id"}
+}
+
+func processHop(queue string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + queue,
+		Todo: "TODO(05.1): stock must read the uber-trace-id that checkout, still on jaeger-client, puts in the AMQP " +
+			"headers: jaeger.Jaeger{} in newPropagator's composite, which stock's bridge extracts with"}
+}
+
+func TestTracingFromEnv(t *testing.T) {
+	c := collect(t)
+	t.Setenv("OTEL_SERVICE_NAME", "someone-else")
+	// The batch would wait an hour: only Shutdown can deliver the span in time.
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000")
+	tr, err := newTracing("checkout", newPropagator(), discardLogger())
+	if err != nil {
+		t.Fatalf("newTracing: %v", err)
+	}
+	tr.Tracer.StartSpan("hello").Finish()
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatalf("shutting the tracing down: %v", err)
+	}
+	if spans := c.otel.Spans(); len(spans) != 1 || spans[0].Service != "checkout" {
+		t.Fatalf("once the tracing was shut down, OTEL_EXPORTER_OTLP_ENDPOINT had received %d span(s), want 1 from "+
+			"service \"checkout\":\n%s"+
+			"Look at step 04's newTracerProvider: it builds an SDK tracer provider (resource with service.name, batch span "+
+			"processor, otlptracehttp exporter from the OTEL_* environment); newTracing puts the bridge on it "+
+			"(otelbridge.NewTracerPair) and returns the provider's Shutdown, which flushes the batch",
+			len(spans), tracecheck.String(spans))
+	}
+
+	t.Run("the environment decides the sampler", func(t *testing.T) {
+		t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
+		tr, err := newTracing("checkout", newPropagator(), discardLogger())
+		if err != nil {
+			t.Fatalf("newTracing: %v", err)
+		}
+		tr.Tracer.StartSpan("not sampled").Finish()
+		tr.Shutdown(context.Background())
+		if spans := c.otel.Spans(); len(spans) != 1 {
+			t.Errorf("with OTEL_TRACES_SAMPLER=always_off the tracer provider still sampled a span.\n" +
+				"Look at step 04's newTracerProvider: pass no sampler option to the SDK: one would override OTEL_TRACES_SAMPLER, " +
+				"and without it the SDK samples parent-based, always on")
+		}
+	})
+}
+
+// TestTracingNests checks the provider newTracing hands to OpenTelemetry code: spans it
+// starts nest between the spans of the OpenTracing tracer, in both directions.
+func TestTracingNests(t *testing.T) {
+	c := collect(t)
+	tr, err := newTracing("stock", newPropagator(), discardLogger())
+	if err != nil {
+		t.Fatalf("newTracing: %v", err)
+	}
+	outer, ctx := opentracing.StartSpanFromContextWithTracer(context.Background(), tr.Tracer, "opentracing outer")
+	ctx, native := tr.Provider.Tracer("test").Start(ctx, "opentelemetry middle")
+	inner, _ := opentracing.StartSpanFromContextWithTracer(ctx, tr.Tracer, "opentracing inner")
+	inner.Finish()
+	native.End()
+	outer.Finish()
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatalf("shutting the tracing down: %v", err)
+	}
+
+	spans := c.otel.Spans()
+	hop := func(name string) tracecheck.Hop {
+		return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: name,
+			Todo: "step 04's newTracing: tracing.Provider is the wrapped provider NewTracerPair returns with the bridge, " +
+				"never the SDK's tracer provider: only the wrapped one makes its spans the active OpenTracing span too"}
+	}
+	if err := tracecheck.CheckParent(spans, hop("opentelemetry middle"), hop("opentracing outer")); err != nil {
+		t.Error(err)
+	}
+	if err := tracecheck.CheckParent(spans, hop("opentracing inner"), hop("opentelemetry middle")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRawProviderBreaksNesting shows pitfall 2 of the bridge: OpenTelemetry code given
+// the SDK's own provider instead of the bridge's wrapped one. Its span still finds its
+// OpenTracing parent, but the OpenTracing spans started under it skip it.
+func TestRawProviderBreaksNesting(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("gateway"))))
+	bridge, _ := otelbridge.NewTracerPair(tp.Tracer(tracerName))
+
+	outer, ctx := opentracing.StartSpanFromContextWithTracer(context.Background(), bridge, "opentracing outer")
+	ctx, native := tp.Tracer("raw").Start(ctx, "opentelemetry middle") // the mistake: tp, not the wrapped provider
+	inner, _ := opentracing.StartSpanFromContextWithTracer(ctx, bridge, "opentracing inner")
+	inner.Finish()
+	native.End()
+	outer.Finish()
+
+	spans := otelspans.FromReadOnly(rec.Ended())
+	hop := func(name string) tracecheck.Hop {
+		return tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindInternal, Name: name}
+	}
+	if err := tracecheck.CheckParent(spans, hop("opentelemetry middle"), hop("opentracing outer")); err != nil {
+		t.Fatalf("with the SDK's provider, the OpenTelemetry span still finds its OpenTracing parent: %v", err)
+	}
+	err := tracecheck.CheckParent(spans, hop("opentracing inner"), hop("opentelemetry middle"))
+	if err == nil {
+		t.Fatalf("with the SDK's provider the OpenTracing span under the OpenTelemetry span should skip it; it did not:\n%s",
+			tracecheck.String(spans))
+	}
+	t.Logf("As expected, with the SDK's provider instead of the bridge's wrapped one:\n%v", err)
+}
+
+func TestServerSpans(t *testing.T) {
+	rec := newRecorder(t)
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.legacyTracer("checkout"), discardLogger()))
+	defer checkout.Close()
+	gatewayTr := rec.tracing("gateway")
+	gateway := httptest.NewServer(newGateway(checkout.URL, gatewayTr.Tracer, gatewayTr.Provider, discardLogger()))
+	defer gateway.Close()
+
+	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+	for _, url := range []string{gateway.URL, checkout.URL} {
+		resp, err := http.Get(url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	spans := rec.spans()
+	for _, tc := range []struct {
+		hop   tracecheck.Hop
+		route string
+	}{{gatewayServer, "/checkout"}, {checkoutServer, "/orders"}} {
+		span, ok := tracecheck.Find(spans, tc.hop)
+		if !ok {
+			t.Errorf("no %s span for a request the %s answered 202.\nLook at %s\n\nrecorded spans:\n%s",
+				tc.hop, tc.hop.Service, tc.hop.Todo, tracecheck.String(spans))
+			continue
+		}
+		checkTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
+		if span.Error {
+			t.Errorf("the %s span of a 202 is marked as an error.\nLook at %s", tc.hop, tc.hop.Todo)
+		}
+	}
+	for _, s := range spans {
+		if s.Attrs["http.route"] == "/healthz" || strings.Contains(s.Name, "healthz") {
+			t.Errorf("%s traced /healthz (span %q): health checks would bury the orders", s.Service, s.Name)
+		}
+	}
+}
+
+func TestTraceResponse(t *testing.T) {
+	ok := func(w http.ResponseWriter, r *http.Request) {
+		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+	}
+	for _, tc := range []struct {
+		name       string
+		checkout   http.HandlerFunc // nil: checkout is down
+		order      any
+		wantStatus int
+	}{
+		{"accepted", ok, workshoptest.DemoOrder(), http.StatusAccepted},
+		{"invalid order", ok, `{"items": []}`, http.StatusBadRequest},
+		{"checkout down", nil, workshoptest.DemoOrder(), http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			tr := rec.tracing("gateway")
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			defer gateway.Close()
+
+			got := post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
+			m := traceResponseFormat.FindStringSubmatch(got)
+			if m == nil {
+				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
+					"Look at step 04's traceResponse: under the bridge, it reads the OpenTelemetry span context from the request's context",
+					tc.wantStatus, got)
+			}
+			server, found := tracecheck.Find(rec.spans(), gatewayServer)
+			if !found || server.TraceID != m[1] || server.SpanID != m[2] || m[3] != "01" {
+				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
+					"Look at step 04's traceResponse: it names the request's own server span\n\nrecorded spans:\n%s",
+					got, server.TraceID, server.SpanID, tracecheck.String(rec.spans()))
+			}
+		})
+	}
+}
+
+var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
+
+func TestClientSpan(t *testing.T) {
+	rec := newRecorder(t)
+	tr := rec.tracing("gateway")
+	received := make(chan http.Header, 1)
+	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+		received <- r.Header.Clone()
+		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+	})
+	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+	defer gateway.Close()
+	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+
+	spans := rec.spans()
+	if err := tracecheck.CheckChain(spans, gatewayClient); err != nil {
+		t.Fatal(err)
+	}
+	client, _ := tracecheck.Find(spans, gatewayClient)
+	checkTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+		"peer.service": "checkout", "http.status_code": "202"}, gatewayClient.Todo)
+
+	headers := <-received
+	for _, format := range []propagation.TextMapPropagator{propagation.TraceContext{}, jaeger.Jaeger{}} {
+		sc := trace.SpanContextFromContext(format.Extract(context.Background(), propagation.HeaderCarrier(headers)))
+		if !sc.IsValid() || sc.SpanID().String() != client.SpanID {
+			t.Errorf("checkout's request carries %s %q, want the client span's context (span %s)",
+				format.Fields()[0], headers.Get(format.Fields()[0]), client.SpanID)
+		}
+	}
+	if err := tracecheck.CheckParent(spans, gatewayClient, gatewaySubmit); err != nil {
+		t.Error(err)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		checkout http.HandlerFunc
+	}{
+		{"checkout down", nil},
+		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
+			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			tr := rec.tracing("gateway")
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			defer gateway.Close()
+			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
+			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
+			if !ok || !span.Error {
+				t.Errorf("when the call to checkout fails, the gateway's client span must be an error:\n%s"+
+					"It is step 02's callCheckout, unchanged: ext.LogError and error=true become the span's status Error under the bridge",
+					tracecheck.String(rec.spans()))
+			}
+		})
+	}
+}
+
+// TestNativeSpan checks the exercise's OpenTelemetry-native span: "submit order", in
+// the gateway, between the OpenTracing server span and the OpenTracing client span.
+func TestNativeSpan(t *testing.T) {
+	rec := newRecorder(t)
+	tr := rec.tracing("gateway")
+	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+	})
+	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+	defer gateway.Close()
+	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+
+	spans := rec.spans()
+	if err := tracecheck.CheckParent(spans, gatewaySubmit, gatewayServer); err != nil {
+		t.Fatal(err)
+	}
+	if err := tracecheck.CheckParent(spans, gatewayClient, gatewaySubmit); err != nil {
+		t.Error(err)
+	}
+	span, _ := tracecheck.Find(spans, gatewaySubmit)
+	checkTags(t, span, map[string]string{"order.lines": "1", "order.quantity": "2"}, gatewaySubmit.Todo)
+	if span.Error {
+		t.Errorf("the \"submit order\" span of an order checkout accepted is an error.\nLook at %s", gatewaySubmit.Todo)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		checkout http.HandlerFunc
+	}{
+		{"checkout down", nil},
+		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
+			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			tr := rec.tracing("gateway")
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			defer gateway.Close()
+			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
+			span, ok := tracecheck.Find(rec.spans(), gatewaySubmit)
+			if !ok || !span.Error {
+				t.Errorf("when checkout does not take the order, \"submit order\" must be an error (status Error):\n%s"+
+					"Look at %s; span.SetStatus(codes.Error, ...) when the call fails or checkout does not answer 202",
+					tracecheck.String(rec.spans()), gatewaySubmit.Todo)
+			}
+		})
+	}
+}
+
+func TestBusinessSpan(t *testing.T) {
+	rec := newRecorder(t)
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.legacyTracer("checkout"), discardLogger()))
+	defer checkout.Close()
+	resp := post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
+
+	spans := rec.spans()
+	if err := tracecheck.CheckParent(spans, checkoutPlaceOrder, checkoutServer); err != nil {
+		t.Fatal(err)
+	}
+	span, _ := tracecheck.Find(spans, checkoutPlaceOrder)
+	checkTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
+	if span.Error {
+		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", checkoutPlaceOrder.Todo)
+	}
+}
+
+// TestFailedOrderIsAnError pins what an error is, as in step 02, for checkout, which
+// still traces with jaeger-client.
+func TestFailedOrderIsAnError(t *testing.T) {
+	refusing := broker.NewMemory(broker.Config{Exchange: "closed", Queue: "closed"})
+	refusing.Close() // every publish fails
+	for _, tc := range []struct {
+		name        string
+		b           broker.Broker
+		order       any
+		status      int
+		serverError bool
+	}{
+		{"the broker refuses the order", refusing, workshoptest.DemoOrder(), http.StatusServiceUnavailable, true},
+		{"invalid order", workshoptest.Broker(t), `{"customer_id": "c1", "items": []}`, http.StatusBadRequest, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			checkout := httptest.NewServer(newCheckout(tc.b, rec.legacyTracer("checkout"), discardLogger()))
+			defer checkout.Close()
+			post(t, checkout.URL+"/orders", tc.order, tc.status)
+
+			spans := rec.spans()
+			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
+				t.Errorf("checkout answered %d: want a server span with error=%v (5xx is an error, 4xx is not):\n%s",
+					tc.status, tc.serverError, tracecheck.String(spans))
+			}
+			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
+			if !ok || !span.Error || !hasEvent(span, "error") {
+				t.Errorf("checkout answered %d: want a \"place order\" span with error=true and a log record "+
+					"(event=error) saying why:\n%s", tc.status, tracecheck.String(spans))
+			}
+		})
+	}
+}
+
+// TestMixedFleetTrace is the order's trace across both kinds of tracer: gateway
+// (OpenTelemetry) → checkout (jaeger-client) over HTTP, checkout → RabbitMQ → stock
+// (OpenTelemetry). The spans arrive at two collectors, OTLP and jaeger, and are one trace.
+func TestMixedFleetTrace(t *testing.T) {
+	c := collect(t)
+	f := workshoptest.Start(t, run, nil)
+	resp := f.PlaceDemoOrder(nil)
+	f.WaitReserved(workshoptest.DemoSKU, 2)
+	f.Stop()
+	checkOrderTrace(t, c.received(t), f.Env, resp)
+}
+
+// TestMixedFleetAcrossProcesses runs the three services as they are deployed, as three
+// processes that share nothing but RabbitMQ and the collectors: OTEL_EXPORTER_OTLP_ENDPOINT
+// for the OpenTelemetry services, JAEGER_ENDPOINT for the legacy one. Their spans form one
+// trace, and each process flushes its spans when SIGTERM stops it.
+func TestMixedFleetAcrossProcesses(t *testing.T) {
+	c := newCollectors(t)
+	f := workshoptest.StartProcesses(t, c.env())
+	resp := f.PlaceDemoOrder(nil)
+	f.WaitReserved(workshoptest.DemoSKU, 2)
+	f.Stop()
+	checkOrderTrace(t, c.received(t), f.Env, resp)
+}
+
+// TestShutdownFlushes stops the services right after stock reserved the order, with
+// batches that would wait an hour before they are sent: every span, stock's last one
+// too, arrives only because each service shuts its provider down, or closes its jaeger
+// tracer, as it stops.
+func TestShutdownFlushes(t *testing.T) {
+	c := collect(t)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000")
+	t.Setenv("JAEGER_REPORTER_FLUSH_INTERVAL", "1h")
+	f := workshoptest.Start(t, run, nil)
+	resp := f.PlaceDemoOrder(nil)
+	f.WaitReserved(workshoptest.DemoSKU, 2)
+	f.Stop()
+	spans := c.received(t)
+	for _, hop := range []tracecheck.Hop{gatewayServer, checkoutPlaceOrder, stockReserve} {
+		if _, ok := tracecheck.Find(spans, hop); !ok {
+			t.Errorf("no %s span arrived, although the service ended it before it stopped: it was still in the batch.\n"+
+				"tracing.Shutdown flushes: the provider's Shutdown, or the jaeger tracer's Close\n\nrecorded spans:\n%s",
+				hop, tracecheck.String(spans))
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	checkOrderTrace(t, spans, f.Env, resp)
+}
+
+// checkOrderTrace checks that spans are the one trace of the order resp answered, from
+// the gateway through RabbitMQ to stock, each span directly under the one before, and
+// each recorded by its service's tracer: checkout's by jaeger-client, the others' by
+// OpenTelemetry.
+func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]string, resp fleet.Response) {
+	t.Helper()
+	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
+	hops := []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve}
+	if err := tracecheck.CheckChain(spans, hops...); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(hops); i++ {
+		if err := tracecheck.CheckParent(spans, hops[i], hops[i-1]); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := tracecheck.CheckContinuous(spans); err != nil {
+		t.Errorf("every span of the order belongs in its trace: %v", err)
+	}
+	server, _ := tracecheck.Find(spans, gatewayServer)
+	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
+		t.Errorf("traceresponse: %q does not name the order's trace %s", resp.Header.Get("traceresponse"), server.TraceID)
+	}
+	for _, s := range spans {
+		if want := sourceOf[s.Service]; s.Source != want {
+			t.Errorf("the span %s %q came from %s, want %s: checkout still runs jaeger-client (newLegacyTracing), "+
+				"gateway and stock run on OpenTelemetry (newTracing)", s.Service, s.Name, s.Source, want)
+		}
+	}
+	for _, hop := range []tracecheck.Hop{producer, consumer} {
+		span, _ := tracecheck.Find(spans, hop)
+		checkTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
+	}
+	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
+}
+
+// sourceOf is what records each service's spans in the mixed fleet.
+var sourceOf = map[string]string{"gateway": "otel", "checkout": "jaeger", "stock": "otel"}
+
+// brokerTags are the tags a broker span must have: its destination, and where RabbitMQ
+// is (the in-memory broker of a laptop without RabbitMQ is nowhere).
+func brokerTags(hop tracecheck.Hop, exchange, queue, system string) map[string]string {
+	want := map[string]string{"message_bus.destination": queue, "messaging.system": system}
+	if hop.Kind == tracecheck.KindProducer {
+		want["message_bus.destination"] = exchange
+	}
+	if system != "in-memory" {
+		u, _ := url.Parse(workshoptest.RabbitMQURL())
+		want["messaging.system"], want["peer.hostname"], want["peer.port"] = "rabbitmq", u.Hostname(), cmp.Or(u.Port(), "5672")
+	}
+	return want
+}
+
+// w3c and mixed are the propagators the tests read and write trace contexts with: their
+// own, so that the tests of the instrumentation do not depend on the exercise's
+// newPropagator. mixed is what the OpenTelemetry services of a mixed fleet speak.
+var (
+	w3c   = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	mixed = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, jaeger.Jaeger{})
+)
+
+// recorder keeps the finished spans of the services it sets up in memory, for the tests
+// of one or two services at a time: OpenTelemetry services, each with an SDK tracer
+// provider of its own and the bridge on top, and legacy services, each with a
+// jaeger-client tracer of its own.
+type recorder struct {
+	t        *testing.T
+	otel     *tracetest.SpanRecorder
+	reporter *jaegerclient.InMemoryReporter
+}
+
+func newRecorder(t *testing.T) *recorder {
+	return &recorder{t: t, otel: tracetest.NewSpanRecorder(), reporter: jaegerclient.NewInMemoryReporter()}
+}
+
+// tracing returns the tracing of an OpenTelemetry service, speaking both formats.
+func (r *recorder) tracing(service string) tracing {
+	return r.tracingWith(service, mixed)
+}
+
+// tracingWith returns the tracing of an OpenTelemetry service, speaking prop.
+func (r *recorder) tracingWith(service string, prop propagation.TextMapPropagator) tracing {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r.otel),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(service))))
+	r.t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	bridge, wrapped := otelbridge.NewTracerPair(tp.Tracer(tracerName))
+	bridge.SetTextMapPropagator(prop)
+	return tracing{Tracer: bridge, Provider: wrapped, Shutdown: tp.Shutdown}
+}
+
+// legacyTracer returns the jaeger-client tracer of a service that has not migrated,
+// sampling every span and making 128-bit trace IDs.
+func (r *recorder) legacyTracer(service string) opentracing.Tracer {
+	tracer, closer := jaegerclient.NewTracer(service, jaegerclient.NewConstSampler(true), r.reporter,
+		jaegerclient.TracerOptions.Gen128Bit(true))
+	r.t.Cleanup(func() { closer.Close() })
+	return tracer
+}
+
+// spans returns the spans of every service, whichever tracer recorded them.
+func (r *recorder) spans() []tracecheck.Span {
+	return append(otelspans.FromReadOnly(r.otel.Ended()), jaegerspans.FromOpenTracing(r.reporter.GetSpans())...)
+}
+
+// collectors are the two collectors a mixed fleet exports to: OTLP for the
+// OpenTelemetry services, jaeger for the legacy one.
+type collectors struct {
+	otel   *otelspans.Collector
+	jaeger *jaegerspans.Collector
+}
+
+// newCollectors starts both collectors for the test.
+func newCollectors(t *testing.T) *collectors {
+	t.Helper()
+	o, err := otelspans.NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	j, err := jaegerspans.NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return &collectors{otel: o, jaeger: j}
+}
+
+// env points the services at the collectors, as in production: the standard variables.
+func (c *collectors) env() map[string]string {
+	return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": c.otel.Endpoint(), "JAEGER_ENDPOINT": c.jaeger.Endpoint()}
+}
+
+// collect starts both collectors and points every tracer made during the test at them.
+func collect(t *testing.T) *collectors {
+	t.Helper()
+	c := newCollectors(t)
+	for k, v := range c.env() {
+		t.Setenv(k, v)
+	}
+	return c
+}
+
+// spans returns the spans both collectors received, merged.
+func (c *collectors) spans() []tracecheck.Span {
+	return append(c.otel.Spans(), c.jaeger.Spans()...)
+}
+
+// received returns the spans both collectors received, and fails the test when either
+// got none at all.
+func (c *collectors) received(t *testing.T) []tracecheck.Span {
+	t.Helper()
+	if len(c.otel.Spans()) == 0 {
+		t.Fatalf("no span reached OTEL_EXPORTER_OTLP_ENDPOINT after the services stopped: gateway and stock " +
+			"trace with OpenTelemetry (step 04's newTracing) and flush when they stop")
+	}
+	if len(c.jaeger.Spans()) == 0 {
+		t.Fatalf("no span reached JAEGER_ENDPOINT after the services stopped: checkout still traces with " +
+			"jaeger-client (newLegacyTracing) and flushes when it stops")
+	}
+	return c.spans()
+}
+
+// fakeCheckout serves h as checkout for the test, or returns the URL of a closed port
+// when h is nil.
+func fakeCheckout(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	if h == nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+		return "http://" + ln.Addr().String()
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// post posts body (an order, or raw JSON as a string) as JSON to url and requires the
+// status.
+func post(t *testing.T, url string, body any, status int) fleet.Response {
+	t.Helper()
+	raw, ok := body.(string)
+	if !ok {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = string(data)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("POST %s: %s %s, want %d", url, resp.Status, data, status)
+	}
+	return fleet.Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// checkTags checks the span's tags, blaming todo.
+func checkTags(t *testing.T, span tracecheck.Span, want map[string]string, todo string) {
+	t.Helper()
+	for k, v := range want {
+		if got, ok := span.Attrs[k]; !ok || got != v {
+			t.Errorf("the %s %s span %q has %s=%q, want %q.\nLook at %s", span.Service, span.Kind, span.Name, k, got, v, todo)
+		}
+	}
+}
+
+// hasEvent reports whether span has an event called name. Under the bridge an
+// OpenTracing log record becomes an OpenTelemetry event without a name: its "event"
+// field, which OpenTracing's conventions use as the name, stays an attribute.
+func hasEvent(span tracecheck.Span, name string) bool {
+	for _, e := range span.Events {
+		if e.Name == name || e.Attrs["event"] == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,99 @@
+// Command shop runs the workshop's shop: a gateway, checkout and stock, each traced with
+// its own OpenTelemetry tracer provider, which exports over OTLP/HTTP. The OpenTracing
+// instrumentation of the earlier steps is unchanged: it runs on the OpenTelemetry
+// bridge, and speaks W3C Trace Context on the wire. The trace follows the order over
+// HTTP and, through the TracedRabbitBroker, across RabbitMQ. Each service still logs the
+// request's correlation ID, carried by hand from service to service.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/demo"
+	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run starts the services the command line names and serves until ctx is done.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd, err := app.ParseArgs(args)
+	if err != nil {
+		return err
+	}
+	if cmd.Demo() {
+		// The demo collects the spans in this process, at the OTLP endpoint it exports.
+		return demo.Run(ctx, demo.ExportEnv(run, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+			getenv, stdout, otelspans.NewReceiver)
+	}
+	cfg, err := app.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(stdout, cfg)
+	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
+	if err != nil {
+		return err
+	}
+
+	// Every service speaks the same propagation formats, handed to the bridge and to any
+	// OpenTelemetry instrumentation explicitly: the global propagator is a no-op.
+	prop := newPropagator()
+
+	var services []app.Service
+	for _, name := range cmd.Services {
+		log := logger.With("service", name)
+		// Each service has its own tracer provider, as it would in a process of its
+		// own, and shuts it down when it stops, which flushes its spans.
+		tr, err := newTracing(name, prop, log)
+		if err != nil {
+			return errors.Join(err, closeAll(services, b))
+		}
+		tracer := tr.Tracer
+		switch name {
+		case app.Gateway:
+			services = append(services, app.Service{Name: name, Addr: cfg.GatewayAddr,
+				Handler: newGateway(cfg.CheckoutURL, tracer, tr.Provider, log), Close: tr.Shutdown})
+		case app.Checkout:
+			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
+				Handler: newCheckout(NewTracedRabbitBroker(b, tracer), tracer, log), Close: tr.Shutdown})
+		case app.Stock:
+			ledger := shop.NewLedger(shop.DemoCatalogue())
+			traced := NewTracedRabbitBroker(b, tracer)
+			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
+				Handler: newStockAPI(ledger, b),
+				Consume: func(ctx context.Context) error { return traced.Consume(ctx, reserveStock(ledger, tracer, log)) },
+				Close:   tr.Shutdown})
+		}
+	}
+	return app.Serve(ctx, logger, b, services...)
+}
+
+// closeAll closes what run had built when it failed to build the rest: the tracer
+// providers of services, and the broker b (which may be nil).
+func closeAll(services []app.Service, b broker.Broker) error {
+	var errs []error
+	for _, s := range services {
+		errs = append(errs, s.Close(context.Background()))
+	}
+	if b != nil {
+		errs = append(errs, b.Close())
+	}
+	return errors.Join(errs...)
+}

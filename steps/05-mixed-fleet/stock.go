@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/opentracing/opentracing-go"
+	"github.com/opentracing/opentracing-go/ext"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/shop"
+)
+
+// newStockAPI returns stock's routes: GET /stock and GET /stock/{sku}.
+func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
+	r := mux.NewRouter()
+	r.Handle("/stock", app.ListStock(ledger)).Methods(http.MethodGet)
+	r.Handle("/stock/{sku}", app.GetStock(ledger)).Methods(http.MethodGet)
+	r.Handle("/healthz", app.Healthz(b.Ready)).Methods(http.MethodGet)
+	return r
+}
+
+// reserveStock handles checkout.processed: it reserves the order's items, once per order.
+func reserveStock(ledger *shop.Ledger, tracer opentracing.Tracer, logger *slog.Logger) broker.Handler {
+	return func(ctx context.Context, msg broker.Message) error {
+		// The broker put its consumer span, which continues the order's trace, in ctx:
+		// stock's work is a child of it.
+		span, _ := opentracing.StartSpanFromContextWithTracer(ctx, tracer, "reserve stock")
+		defer span.Finish()
+
+		// Other AMQP clients send header strings as byte arrays.
+		var requestID string
+		switch v := msg.Headers[requestIDAMQPHeader].(type) {
+		case string:
+			requestID = v
+		case []byte:
+			requestID = string(v)
+		}
+		logger := logger.With("request_id", requestID)
+
+		event, err := shop.DecodeOrderPlaced(msg.Body)
+		if err != nil {
+			logger.Error("unreadable order event", "message_id", msg.MessageID, "err", err)
+			ext.LogError(span, err)
+			return err
+		}
+		span.SetTag("order.id", event.OrderID)
+		duplicate, err := ledger.Reserve(event.OrderID, event.Items)
+		switch {
+		case err != nil:
+			logger.Error("could not reserve stock", "order_id", event.OrderID, "err", err)
+			ext.LogError(span, err)
+			return err
+		case duplicate:
+			logger.Info("order already reserved; ignoring the redelivery", "order_id", event.OrderID)
+		default:
+			logger.Info("stock reserved", "order_id", event.OrderID)
+		}
+		return nil
+	}
+}

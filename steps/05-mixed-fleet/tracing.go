@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/opentracing-contrib/go-stdlib/nethttp"
+	"github.com/opentracing/opentracing-go"
+	jaegerclient "github.com/uber/jaeger-client-go"
+	"github.com/uber/jaeger-client-go/config"
+	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// tracing is what one service traces with.
+type tracing struct {
+	// Tracer is the OpenTracing tracer that all the instrumentation of steps 02 and 03
+	// keeps using, unchanged. It is the OpenTelemetry bridge: every span it starts is an
+	// OpenTelemetry span of Provider's SDK.
+	Tracer opentracing.Tracer
+	// Provider is for code written against the OpenTelemetry API. It is the bridge's
+	// wrapped provider, never the SDK's own, so that OpenTelemetry spans and
+	// OpenTracing spans nest inside each other in both directions.
+	Provider trace.TracerProvider
+	// Shutdown flushes the spans still batched and stops the exporter: main calls it
+	// once the service has stopped serving and consuming.
+	Shutdown func(context.Context) error
+}
+
+// newTracing returns the tracing of one service: an OpenTelemetry SDK tracer provider
+// (newTracerProvider), and the OpenTracing bridge on top of it, which speaks prop on
+// the wire. The bridge's warnings, such as a span context from another tracer it
+// cannot use, go to logger.
+func newTracing(service string, prop propagation.TextMapPropagator, logger *slog.Logger) (tracing, error) {
+	tp, err := newTracerProvider(service)
+	if err != nil {
+		return tracing{}, err
+	}
+	// NewTracerPair ties the two halves of the bridge together: bridge implements
+	// OpenTracing on the SDK's tracer, and wrapped hands out OpenTelemetry tracers that
+	// know about bridge. See the comment on nesting below.
+	bridge, wrapped := otelbridge.NewTracerPair(tp.Tracer(tracerName))
+	// Without this the bridge injects and extracts with the global propagator, which is
+	// a no-op unless someone set it: no trace context would cross any wire.
+	bridge.SetTextMapPropagator(prop)
+	bridge.SetWarningHandler(func(msg string) {
+		logger.Warn("OpenTracing bridge", "warning", strings.TrimSpace(msg))
+	})
+	return tracing{Tracer: bridge, Provider: wrapped, Shutdown: tp.Shutdown}, nil
+}
+
+// newLegacyTracing returns the tracing of a service that has not migrated yet: step 03's
+// jaeger-client tracer, configured from the standard JAEGER_* environment, and the closer
+// that flushes its spans. jaeger-client has no OpenTelemetry side: Provider is a no-op.
+//
+// In a mixed fleet it speaks only uber-trace-id. The OpenTelemetry services read and
+// write that too (newPropagator); what the legacy side must do is make trace IDs as
+// wide as theirs.
+func newLegacyTracing(service string) (tracing, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return tracing{}, fmt.Errorf("%s: read the JAEGER_* environment: %w", service, err)
+	}
+	// One process may run all three services (`all`), each under its own name, whatever
+	// JAEGER_SERVICE_NAME says.
+	cfg.ServiceName = service
+	// jaeger-client's default sampler asks an agent what to sample and, until it has
+	// an answer, keeps almost nothing: the first orders of a demo would be lost.
+	if cfg.Sampler.Type == "" {
+		cfg.Sampler.Type = jaegerclient.SamplerTypeConst
+		cfg.Sampler.Param = 1
+	}
+	// TODO(05.2): jaeger-client makes 64-bit trace IDs unless told otherwise, so a trace
+	// that starts here reaches the OpenTelemetry services as a W3C trace ID with sixteen
+	// leading zeros. Make them 128 bits, as wide as OpenTelemetry's (cfg.Gen128Bit = true),
+	// unless JAEGER_TRACEID_128BIT is set (os.LookupEnv), which then decides.
+	tracer, closer, err := cfg.NewTracer()
+	if err != nil {
+		return tracing{}, fmt.Errorf("%s: start the tracer: %w", service, err)
+	}
+	return tracing{
+		Tracer:   tracer,
+		Provider: noop.NewTracerProvider(),
+		Shutdown: func(context.Context) error { return closer.Close() },
+	}, nil
+}
+
+// How OpenTracing spans and OpenTelemetry spans nest in one process.
+//
+// An OpenTracing span lives in a Go context under opentracing-go's key, an OpenTelemetry
+// span under the OTel API's key. The pair from NewTracerPair keeps the two in step:
+//
+//   - OpenTracing inside OpenTelemetry: opentracing.ContextWithSpan, which
+//     StartSpanFromContextWithTracer and nethttp.Middleware call, asks the bridge (a
+//     TracerContextWithSpanExtension) to set the context up. The bridge hands the OTel
+//     span to the wrapped tracer's DeferredContextSetupHook, which puts it under the OTel
+//     key too. So an OpenTelemetry span started from that context has the OpenTracing
+//     span as its parent.
+//   - OpenTelemetry inside OpenTracing: a tracer from the wrapped provider starts the
+//     span with the SDK and then, through ContextWithBridgeSpan, also puts it in the
+//     context as the active OpenTracing span. So an OpenTracing span started from that
+//     context is its child.
+//
+// A tracer from the SDK's own provider does only the first half: its spans have the
+// right parent, but the OpenTracing spans started under them skip them and hang from
+// the OpenTracing span above. TestRawProviderBreaksNesting shows it.
+
+// tracerName is the instrumentation scope of the spans the shop's own code starts,
+// through the bridge or through the OpenTelemetry API.
+const tracerName = "github.com/ot2otel/workshop/shop"
+
+// newTracerProvider returns the tracer provider of one service. Its spans carry the
+// service's name and go, in batches, to an OTLP/HTTP exporter.
+//
+// Everything else comes from the standard OTEL_* variables, read by the SDK itself: where
+// the spans go (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+// localhost:4318 by default), how they are batched (OTEL_BSP_*), extra resource
+// attributes (OTEL_RESOURCE_ATTRIBUTES) and the sampler (OTEL_TRACES_SAMPLER). No sampler
+// option is passed, because one would override OTEL_TRACES_SAMPLER; without it the SDK
+// samples parent-based, always on.
+//
+// The caller must Shutdown the provider when the service stops: that flushes the spans
+// still in the batch.
+func newTracerProvider(service string) (*sdktrace.TracerProvider, error) {
+	// Neither call below connects to anything: the context only bounds detection.
+	ctx := context.Background()
+	exporter, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: create the OTLP exporter: %w", service, err)
+	}
+	// Later detectors win: the service name beats OTEL_SERVICE_NAME, which cannot be
+	// right for three services in one process (the all command).
+	res, err := resource.New(ctx,
+		resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(),
+		resource.WithAttributes(semconv.ServiceName(service)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%s: resource from OTEL_RESOURCE_ATTRIBUTES: %w", service, err)
+	}
+	return sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exporter),
+		sdktrace.WithResource(res),
+	), nil
+}
+
+// newPropagator returns the propagator every OpenTelemetry service hands to the bridge,
+// and to any OpenTelemetry instrumentation that injects or extracts: W3C Trace Context
+// (traceparent, tracestate), W3C Baggage (baggage) and, while any service still runs
+// jaeger-client, Jaeger's uber-trace-id. Nothing falls back to the global propagator,
+// which is a no-op unless someone sets it.
+//
+// Inject writes every format, so a legacy service downstream can continue the trace.
+// Extract reads them in order and the last one found wins: uber-trace-id goes last,
+// because when both arrive and disagree, a legacy service that knows nothing of
+// traceparent has passed the message on and only updated uber-trace-id.
+//
+// The Jaeger propagator carries the trace and span IDs and the sampled flag, nothing
+// else: not jaeger-client's baggage (uberctx-* headers), not the jaeger-debug-id header.
+func newPropagator() propagation.TextMapPropagator {
+	// TODO(05.1): checkout still runs jaeger-client, which reads and writes uber-trace-id
+	// and nothing else. Add the Jaeger propagator to the composite, jaeger.Jaeger{} from
+	// go.opentelemetry.io/contrib/propagators/jaeger, after the two W3C ones: the last
+	// propagator that finds a context wins.
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+}
+
+// serverSpans is a mux middleware that traces each request with a server span named
+// after the matched route, such as "POST /checkout", continuing the caller's trace when
+// the request carries one. nethttp tags http.method, http.url and http.status_code,
+// and marks the span as an error when the answer is a 5xx; serverSpans adds http.route.
+// /healthz, which load balancers poll, is not traced.
+func serverSpans(tracer opentracing.Tracer) mux.MiddlewareFunc {
+	return func(next http.Handler) http.Handler {
+		return nethttp.Middleware(tracer, next,
+			nethttp.OperationNameFunc(func(r *http.Request) string {
+				return r.Method + " " + route(r)
+			}),
+			nethttp.MWSpanObserver(func(span opentracing.Span, r *http.Request) {
+				span.SetTag("http.route", route(r))
+			}),
+			nethttp.MWSpanFilter(func(r *http.Request) bool {
+				return route(r) != "/healthz"
+			}),
+		)
+	}
+}
+
+// route is the path template of the route mux matched, such as "/stock/{sku}": unlike
+// the path, it names the operation rather than one call of it.
+func route(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		if tmpl, err := rt.GetPathTemplate(); err == nil {
+			return tmpl
+		}
+	}
+	return r.URL.Path
+}
+
+// traceResponse is a mux middleware, used inside serverSpans, that answers with a
+// traceresponse header (W3C Trace Context level 2) naming the request's trace and
+// server span, so a caller can quote the trace of an order that went wrong.
+//
+// The bridge's span context is not a type of this package's to look into, but the
+// OpenTelemetry span behind the server span is in the request's context (see how
+// spans nest, above), and its IDs are W3C's already: 128-bit trace, 64-bit span.
+func traceResponse(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+			w.Header().Set("traceresponse", fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
