@@ -36,8 +36,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if cmd.Demo() {
-		// The demo collects the spans in this process, at the JAEGER_ENDPOINT it exports.
-		return demo.Run(ctx, demo.ExportEnv(run, "JAEGER_ENDPOINT"), getenv, stdout, jaegerspans.NewReceiver)
+		// The demo collects the spans in this process, with an in-process jaeger collector.
+		return demo.Run(ctx, run, getenv, stdout, jaegerspans.NewReceiver)
 	}
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {

@@ -40,10 +40,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if cmd.Demo() {
-		// The demo collects the spans in this process, at the OTLP endpoint the
-		// OpenTelemetry services export to and the JAEGER_ENDPOINT of the legacy one.
-		return demo.Run(ctx, demo.ExportEnv(run, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "JAEGER_ENDPOINT"),
-			getenv, stdout, otelspans.NewReceiver, jaegerspans.NewReceiver)
+		// The demo collects the spans in this process, with an in-process OTLP collector for the OpenTelemetry services and a jaeger
+		// collector for the legacy one.
+		return demo.Run(ctx, run, getenv, stdout, otelspans.NewReceiver, jaegerspans.NewReceiver)
 	}
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {

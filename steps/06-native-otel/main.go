@@ -37,9 +37,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if cmd.Demo() {
-		// The demo collects the spans in this process, at the OTLP endpoint it exports.
-		return demo.Run(ctx, demo.ExportEnv(run, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"),
-			getenv, stdout, otelspans.NewReceiver)
+		// The demo collects the spans in this process, with an in-process OTLP collector.
+		return demo.Run(ctx, run, getenv, stdout, otelspans.NewReceiver)
 	}
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {
