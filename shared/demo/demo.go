@@ -33,6 +33,8 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 	}
 
 	env := map[string]string{}
+	setenv, restoreEnv := envSetter()
+	defer restoreEnv()
 	var started []tracecheck.Receiver
 	defer func() {
 		for _, r := range started {
@@ -55,8 +57,8 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 		for k, v := range r.Env() {
 			env[k] = v
 			// The tracing libraries read their endpoints from the process environment,
-			// never from run's getenv; the demo owns its process, so it may set them.
-			if err := os.Setenv(k, v); err != nil {
+			// never from run's getenv, so the demo sets them for as long as it runs.
+			if err := setenv(k, v); err != nil {
 				return err
 			}
 		}
@@ -211,4 +213,30 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
+}
+
+// envSetter returns a setenv that remembers what it changed, and a func that puts it back.
+func envSetter() (setenv func(k, v string) error, restore func()) {
+	type saved struct {
+		value string
+		ok    bool
+	}
+	old := map[string]saved{}
+	setenv = func(k, v string) error {
+		if _, done := old[k]; !done {
+			value, ok := os.LookupEnv(k)
+			old[k] = saved{value, ok}
+		}
+		return os.Setenv(k, v)
+	}
+	restore = func() {
+		for k, s := range old {
+			if s.ok {
+				os.Setenv(k, s.value)
+			} else {
+				os.Unsetenv(k)
+			}
+		}
+	}
+	return setenv, restore
 }

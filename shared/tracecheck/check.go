@@ -369,12 +369,13 @@ func (g *graph) why(c, want Span, direct bool) string {
 		reason = fmt.Sprintf("the parent %s of %s was never recorded", c.ParentID, label(c))
 	case key(c) == key(want) || g.isAncestor(c, want):
 		reason = fmt.Sprintf("%s is above %s, not below it (are the hops in the right order?)",
-			label(c), label(want))
+			label(c), describe(want))
 	case direct && g.isAncestor(want, c):
 		reason = fmt.Sprintf("%s hangs under %s, a descendant of %s, instead of directly under it",
-			label(c), describe(p), label(want))
+			label(c), describe(p), describe(want))
 	default:
-		reason = fmt.Sprintf("%s hangs under %s instead of under %s", label(c), describe(p), label(want))
+		// Name both spans in full: they may share a service and a kind.
+		reason = fmt.Sprintf("%s hangs under %s instead of under %s", label(c), describe(p), describe(want))
 	}
 	for _, l := range c.Links {
 		if l.TraceID == want.TraceID && l.SpanID == want.SpanID {

@@ -324,14 +324,14 @@ func TestCheckChain(t *testing.T) {
 			spans: edit("00000000000000c1", func(s *Span) { s.ParentID = "00000000000000b1" }),
 			hops:  chain,
 			blame: hopConsumer.Todo,
-			want:  []string{`the stock consumer span hangs under checkout server "POST /checkout" instead of under the checkout producer span`},
+			want:  []string{`the stock consumer span hangs under checkout server "POST /checkout" instead of under checkout producer "publish shop"`},
 		},
 		{
 			name:  "hops out of order",
 			spans: fleet(),
 			hops:  []Hop{hopConsumer, hopProducer},
 			blame: hopProducer.Todo,
-			want:  []string{"the checkout producer span is above the stock consumer span, not below it (are the hops in the right order?)"},
+			want:  []string{`the checkout producer span is above stock consumer "process stock", not below it (are the hops in the right order?)`},
 		},
 		{
 			name: "second request is continuous",
@@ -381,7 +381,7 @@ func TestCheckParent(t *testing.T) {
 			name: "grandchild", spans: fleet(), child: hopConsumer, parent: hopCheckout,
 			blame: hopConsumer.Todo,
 			want: []string{`stock consumer "process stock" is not a child of checkout server "POST /checkout": ` +
-				`the stock consumer span hangs under checkout producer "publish shop", a descendant of the checkout server span, instead of directly under it`},
+				`the stock consumer span hangs under checkout producer "publish shop", a descendant of checkout server "POST /checkout", instead of directly under it`},
 		},
 		{
 			name:   "new trace",

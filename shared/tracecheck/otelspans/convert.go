@@ -53,7 +53,8 @@ func FromReadOnly(spans []sdktrace.ReadOnlySpan) []tracecheck.Span {
 			span.Duration = end.Sub(s.StartTime())
 		}
 		for _, e := range s.Events() {
-			span.Events = append(span.Events, tracecheck.Event{Name: e.Name, Attrs: attrs(e.Attributes)})
+			a := attrs(e.Attributes)
+			span.Events = append(span.Events, tracecheck.Event{Name: eventName(e.Name, a), Attrs: a})
 		}
 		for _, l := range s.Links() {
 			span.Links = append(span.Links, tracecheck.Link{
@@ -144,7 +145,8 @@ func fromProto(service string, s *tracepb.Span) tracecheck.Span {
 		span.Duration = time.Duration(end - start)
 	}
 	for _, e := range s.GetEvents() {
-		span.Events = append(span.Events, tracecheck.Event{Name: e.GetName(), Attrs: protoAttrs(e.GetAttributes())})
+		a := protoAttrs(e.GetAttributes())
+		span.Events = append(span.Events, tracecheck.Event{Name: eventName(e.GetName(), a), Attrs: a})
 	}
 	for _, l := range s.GetLinks() {
 		span.Links = append(span.Links, tracecheck.Link{
@@ -267,4 +269,14 @@ func arrayValue(vals []*commonpb.AnyValue) attribute.Value {
 	default:
 		return attribute.SliceValue(conv...)
 	}
+}
+
+// eventName names an event as jaegerspans does an OpenTracing log: the OpenTracing
+// bridge turns a log record into an event with no name and the record's "event" field
+// among its attributes, and a check for an "error" event should hold either way.
+func eventName(name string, attrs map[string]string) string {
+	if name == "" {
+		return attrs["event"]
+	}
+	return name
 }

@@ -219,3 +219,17 @@ func TestFromOTLP(t *testing.T) {
 		t.Errorf("FromOTLP(nil) = %v", got)
 	}
 }
+
+func TestBridgeLogBecomesNamedEvent(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	_, span := tp.Tracer("t").Start(context.Background(), "s")
+	// What the OpenTracing bridge records for span.LogFields(log.String("event", "error"), ...).
+	span.AddEvent("", trace.WithAttributes(attribute.String("event", "error"), attribute.String("message", "boom")))
+	span.AddEvent("named", trace.WithAttributes(attribute.String("event", "ignored")))
+	span.End()
+	got := FromReadOnly(rec.Ended())[0].Events
+	if len(got) != 2 || got[0].Name != "error" || got[0].Attrs["message"] != "boom" || got[1].Name != "named" {
+		t.Errorf("events = %+v, want \"error\" (from its event field) and \"named\"", got)
+	}
+}
