@@ -361,9 +361,12 @@ func (b *Buffer) String() string {
 }
 
 // Records decodes the buffer as JSON lines, skipping lines that are not JSON objects.
-func (b *Buffer) Records() []map[string]any {
+func (b *Buffer) Records() []map[string]any { return DecodeLogs(b.String()) }
+
+// DecodeLogs decodes JSON log lines, skipping lines that are not JSON objects.
+func DecodeLogs(text string) []map[string]any {
 	var out []map[string]any
-	for _, line := range strings.Split(b.String(), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		var rec map[string]any
 		if json.Unmarshal([]byte(line), &rec) == nil {
 			out = append(out, rec)

@@ -6,6 +6,8 @@ package workshoptest
 import (
 	"context"
 	"crypto/rand"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -178,3 +180,42 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 	t.Cleanup(tf.Stop)
 	return tf
 }
+
+// ReceiveOne consumes one message from b, and fails the test if none arrives in 10s.
+func ReceiveOne(t testing.TB, b broker.Broker) broker.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan broker.Message, 1)
+	go b.Consume(ctx, func(_ context.Context, m broker.Message) error {
+		select {
+		case got <- m:
+		default:
+		}
+		cancel()
+		return nil
+	})
+	select {
+	case m := <-got:
+		return m
+	case <-ctx.Done():
+		t.Fatal("no message arrived on the broker")
+		return broker.Message{}
+	}
+}
+
+// LogRecords decodes JSON log lines, skipping lines that are not JSON objects.
+func LogRecords(text string) []map[string]any { return fleet.DecodeLogs(text) }
+
+// HasRecord reports whether one of the log records has key set to value.
+func HasRecord(records []map[string]any, key, value string) bool {
+	for _, rec := range records {
+		if rec[key] == value {
+			return true
+		}
+	}
+	return false
+}
+
+// DiscardLogger is a logger for code under test whose logs the test does not read.
+func DiscardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

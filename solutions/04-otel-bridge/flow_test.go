@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -101,7 +100,7 @@ func TestRedeliveryReservesOnce(t *testing.T) {
 		}
 	}
 	var handled atomic.Int32
-	reserve := reserveStock(ledger, opentracing.NoopTracer{}, discardLogger())
+	reserve := reserveStock(ledger, opentracing.NoopTracer{}, workshoptest.DiscardLogger())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -133,19 +132,6 @@ func TestUsage(t *testing.T) {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
 		}
 	}
-}
-
-// logRecords decodes JSON log lines.
-func logRecords(t *testing.T, out string) []map[string]any {
-	t.Helper()
-	var recs []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err == nil {
-			recs = append(recs, rec)
-		}
-	}
-	return recs
 }
 
 func TestSeparateProcesses(t *testing.T) {

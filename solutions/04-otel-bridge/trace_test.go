@@ -80,7 +80,7 @@ func TestTracingFromEnv(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "someone-else")
 	// The batch would wait an hour: only Shutdown can deliver the span in time.
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000")
-	tr, err := newTracing("checkout", newPropagator(), discardLogger())
+	tr, err := newTracing("checkout", newPropagator(), workshoptest.DiscardLogger())
 	if err != nil {
 		t.Fatalf("newTracing: %v", err)
 	}
@@ -99,7 +99,7 @@ func TestTracingFromEnv(t *testing.T) {
 
 	t.Run("the environment decides the sampler", func(t *testing.T) {
 		t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
-		tr, err := newTracing("checkout", newPropagator(), discardLogger())
+		tr, err := newTracing("checkout", newPropagator(), workshoptest.DiscardLogger())
 		if err != nil {
 			t.Fatalf("newTracing: %v", err)
 		}
@@ -146,7 +146,7 @@ func TestPropagator(t *testing.T) {
 // and Extract use, in gateway.go, the TracedRabbitBroker and nethttp.Middleware.
 func TestBridgeSpeaksW3C(t *testing.T) {
 	collect(t)
-	tr, err := newTracing("gateway", newPropagator(), discardLogger())
+	tr, err := newTracing("gateway", newPropagator(), workshoptest.DiscardLogger())
 	if err != nil {
 		t.Fatalf("newTracing: %v", err)
 	}
@@ -194,7 +194,7 @@ func TestTraceparentOnTheWire(t *testing.T) {
 	collect(t)
 	prop := newPropagator()
 	t.Run("HTTP", func(t *testing.T) {
-		tr, err := newTracing("gateway", prop, discardLogger())
+		tr, err := newTracing("gateway", prop, workshoptest.DiscardLogger())
 		if err != nil {
 			t.Fatalf("newTracing: %v", err)
 		}
@@ -204,23 +204,23 @@ func TestTraceparentOnTheWire(t *testing.T) {
 			received <- r.Header.Clone()
 			app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 		})
-		gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+		gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 		defer gateway.Close()
 		resp := post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 		headers := <-received
 		checkTraceparent(t, "the request to checkout", headers.Get("traceparent"), headers, resp)
 	})
 	t.Run("AMQP", func(t *testing.T) {
-		tr, err := newTracing("checkout", prop, discardLogger())
+		tr, err := newTracing("checkout", prop, workshoptest.DiscardLogger())
 		if err != nil {
 			t.Fatalf("newTracing: %v", err)
 		}
 		defer tr.Shutdown(context.Background())
 		b := workshoptest.Broker(t)
-		checkout := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, tr.Tracer), tr.Tracer, discardLogger()))
+		checkout := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, tr.Tracer), tr.Tracer, workshoptest.DiscardLogger()))
 		defer checkout.Close()
 		post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
-		msg := receiveOne(t, b)
+		msg := workshoptest.ReceiveOne(t, b)
 		raw, _ := msg.Headers["traceparent"].(string)
 		checkTraceparent(t, "the message checkout published", raw, msg.Headers, fleet.Response{})
 	})
@@ -248,7 +248,7 @@ var traceparentFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-01
 // starts nest between the spans of the OpenTracing tracer, in both directions.
 func TestTracingNests(t *testing.T) {
 	c := collect(t)
-	tr, err := newTracing("stock", newPropagator(), discardLogger())
+	tr, err := newTracing("stock", newPropagator(), workshoptest.DiscardLogger())
 	if err != nil {
 		t.Fatalf("newTracing: %v", err)
 	}
@@ -310,10 +310,10 @@ func TestRawProviderBreaksNesting(t *testing.T) {
 func TestServerSpans(t *testing.T) {
 	rec := newRecorder(t)
 	checkoutTr := rec.tracing("checkout")
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), checkoutTr.Tracer, discardLogger()))
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), checkoutTr.Tracer, workshoptest.DiscardLogger()))
 	defer checkout.Close()
 	gatewayTr := rec.tracing("gateway")
-	gateway := httptest.NewServer(newGateway(checkout.URL, gatewayTr.Tracer, gatewayTr.Provider, discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkout.URL, gatewayTr.Tracer, gatewayTr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
@@ -378,7 +378,7 @@ func TestTraceResponse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
 
 			got := post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
@@ -408,7 +408,7 @@ func TestClientSpan(t *testing.T) {
 		received <- r.Header.Clone()
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -442,7 +442,7 @@ func TestClientSpan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
 			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
@@ -463,7 +463,7 @@ func TestNativeSpan(t *testing.T) {
 	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -492,7 +492,7 @@ func TestNativeSpan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
 			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewaySubmit)
@@ -507,7 +507,7 @@ func TestNativeSpan(t *testing.T) {
 
 func TestBusinessSpan(t *testing.T) {
 	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), discardLogger()))
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
 	defer checkout.Close()
 	resp := post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -540,7 +540,7 @@ func TestFailedOrderIsAnError(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), discardLogger()))
+			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), workshoptest.DiscardLogger()))
 			defer checkout.Close()
 			post(t, checkout.URL+"/orders", tc.order, tc.status)
 

@@ -284,7 +284,7 @@ func TestFailedReservationIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	var failure error
-	reserve := reserveStock(shop.NewLedger(shop.DemoCatalogue()), f.stockProvider.Tracer("test"), discardLogger())
+	reserve := reserveStock(shop.NewLedger(shop.DemoCatalogue()), f.stockProvider.Tracer("test"), workshoptest.DiscardLogger())
 	f.consume(t, f.stock, 1, func(ctx context.Context, msg broker.Message) error {
 		failure = reserve(ctx, msg)
 		return failure

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -102,7 +101,7 @@ func TestRedeliveryReservesOnce(t *testing.T) {
 		}
 	}
 	var handled atomic.Int32
-	reserve := reserveStock(ledger, noop.NewTracerProvider().Tracer(""), discardLogger())
+	reserve := reserveStock(ledger, noop.NewTracerProvider().Tracer(""), workshoptest.DiscardLogger())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -134,19 +133,6 @@ func TestUsage(t *testing.T) {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
 		}
 	}
-}
-
-// logRecords decodes JSON log lines.
-func logRecords(t *testing.T, out string) []map[string]any {
-	t.Helper()
-	var recs []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err == nil {
-			recs = append(recs, rec)
-		}
-	}
-	return recs
 }
 
 func TestSeparateProcesses(t *testing.T) {

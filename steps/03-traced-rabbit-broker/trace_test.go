@@ -87,9 +87,9 @@ func TestTracerFromEnv(t *testing.T) {
 
 func TestServerSpans(t *testing.T) {
 	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), discardLogger()))
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
 	defer checkout.Close()
-	gateway := httptest.NewServer(newGateway(checkout.URL, rec.tracer("gateway"), discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkout.URL, rec.tracer("gateway"), workshoptest.DiscardLogger()))
 	defer gateway.Close()
 
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
@@ -141,7 +141,7 @@ func TestTraceResponse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.tracer("gateway"), discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
 			defer gateway.Close()
 
 			tr := post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
@@ -171,7 +171,7 @@ func TestClientSpan(t *testing.T) {
 		received <- r.Header.Clone()
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tracer, discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkoutURL, tracer, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -209,7 +209,7 @@ func TestClientSpan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.tracer("gateway"), discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
 			defer gateway.Close()
 			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
@@ -224,7 +224,7 @@ func TestClientSpan(t *testing.T) {
 
 func TestBusinessSpan(t *testing.T) {
 	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), discardLogger()))
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
 	defer checkout.Close()
 	resp := post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -258,7 +258,7 @@ func TestFailedOrderIsAnError(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), discardLogger()))
+			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), workshoptest.DiscardLogger()))
 			defer checkout.Close()
 			post(t, checkout.URL+"/orders", tc.order, tc.status)
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -92,12 +91,12 @@ func TestCheckoutPutsRequestIDOnTheMessage(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /orders: %s, want 202", resp.Status)
 	}
-	msg := receiveOne(t, b)
+	msg := workshoptest.ReceiveOne(t, b)
 	if got := msg.Headers["x-request-id"]; got != "req-from-gateway" {
 		t.Errorf("the published message's x-request-id header = %#v, want %q.\nLook at TODO(01.2): put the ID in the AMQP headers",
 			got, "req-from-gateway")
 	}
-	if !hasRecordWith(logRecords(t, logs.String()), "request_id", "req-from-gateway") {
+	if !workshoptest.HasRecord(workshoptest.LogRecords(logs.String()), "request_id", "req-from-gateway") {
 		t.Errorf("checkout logged no line with request_id=req-from-gateway:\n%s\nLook at TODO(01.2): log the ID", logs.String())
 	}
 }
@@ -115,7 +114,7 @@ func TestStockReadsRequestIDFromHeaders(t *testing.T) {
 			if err := handle(context.Background(), msg); err != nil {
 				t.Fatal(err)
 			}
-			if !hasRecordWith(logRecords(t, logs.String()), "request_id", "req-42") {
+			if !workshoptest.HasRecord(workshoptest.LogRecords(logs.String()), "request_id", "req-42") {
 				t.Errorf("stock logged no line with request_id=req-42 for a message whose x-request-id header is %T:\n%s"+
 					"Look at TODO(01.3): read the ID from the AMQP headers (string or []byte) and log it", value, logs.String())
 			}
@@ -123,7 +122,7 @@ func TestStockReadsRequestIDFromHeaders(t *testing.T) {
 	}
 	t.Run("missing or mistyped", func(t *testing.T) {
 		for _, headers := range []amqp.Table{nil, {"x-request-id": int32(7)}} {
-			handle := reserveStock(shop.NewLedger(shop.DemoCatalogue()), opentracing.NoopTracer{}, discardLogger())
+			handle := reserveStock(shop.NewLedger(shop.DemoCatalogue()), opentracing.NoopTracer{}, workshoptest.DiscardLogger())
 			msg := broker.Message{MessageID: "ord_2", Headers: headers, Body: shop.NewOrderPlaced("ord_2", workshoptest.DemoOrder()).Encode()}
 			if err := handle(context.Background(), msg); err != nil {
 				t.Errorf("headers %v: %v; a missing or odd correlation ID must not stop the order", headers, err)
@@ -131,36 +130,3 @@ func TestStockReadsRequestIDFromHeaders(t *testing.T) {
 		}
 	})
 }
-
-func receiveOne(t *testing.T, b broker.Broker) broker.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	got := make(chan broker.Message, 1)
-	go b.Consume(ctx, func(_ context.Context, m broker.Message) error {
-		select {
-		case got <- m:
-		default:
-		}
-		cancel()
-		return nil
-	})
-	select {
-	case m := <-got:
-		return m
-	case <-ctx.Done():
-		t.Fatal("no message arrived from checkout")
-		return broker.Message{}
-	}
-}
-
-func hasRecordWith(records []map[string]any, key, value string) bool {
-	for _, rec := range records {
-		if rec[key] == value {
-			return true
-		}
-	}
-	return false
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -135,12 +135,12 @@ func TestTraceBreaksWithoutJaegerPropagator(t *testing.T) {
 			b := workshoptest.Broker(t)
 			info := b.Info()
 			gateway, stock, checkout := rec.tracingWith("gateway", tc.prop), rec.tracingWith("stock", tc.prop), rec.legacyTracer("checkout")
-			checkoutSrv := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, checkout), checkout, discardLogger()))
+			checkoutSrv := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, checkout), checkout, workshoptest.DiscardLogger()))
 			defer checkoutSrv.Close()
-			gatewaySrv := httptest.NewServer(newGateway(checkoutSrv.URL, gateway.Tracer, gateway.Provider, discardLogger()))
+			gatewaySrv := httptest.NewServer(newGateway(checkoutSrv.URL, gateway.Tracer, gateway.Provider, workshoptest.DiscardLogger()))
 			defer gatewaySrv.Close()
 			post(t, gatewaySrv.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-			consumeOne(t, NewTracedRabbitBroker(b, stock.Tracer), reserveStock(shop.NewLedger(shop.DemoCatalogue()), stock.Tracer, discardLogger()))
+			consumeOne(t, NewTracedRabbitBroker(b, stock.Tracer), reserveStock(shop.NewLedger(shop.DemoCatalogue()), stock.Tracer, workshoptest.DiscardLogger()))
 
 			spans := rec.spans()
 			hops := []struct {
@@ -176,7 +176,7 @@ func TestTraceBreaksWithoutJaegerPropagator(t *testing.T) {
 func TestHeadersOnTheWire(t *testing.T) {
 	collect(t)
 	t.Run("HTTP, from the gateway", func(t *testing.T) {
-		tr, err := newTracing("gateway", newPropagator(), discardLogger())
+		tr, err := newTracing("gateway", newPropagator(), workshoptest.DiscardLogger())
 		if err != nil {
 			t.Fatalf("newTracing: %v", err)
 		}
@@ -186,7 +186,7 @@ func TestHeadersOnTheWire(t *testing.T) {
 			received <- r.Header.Clone()
 			app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 		})
-		gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+		gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 		defer gateway.Close()
 		post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 		headers := <-received
@@ -211,10 +211,10 @@ func TestHeadersOnTheWire(t *testing.T) {
 		}
 		defer tr.Shutdown(context.Background())
 		b := workshoptest.Broker(t)
-		checkout := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, tr.Tracer), tr.Tracer, discardLogger()))
+		checkout := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, tr.Tracer), tr.Tracer, workshoptest.DiscardLogger()))
 		defer checkout.Close()
 		post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
-		msg := receiveOne(t, b)
+		msg := workshoptest.ReceiveOne(t, b)
 		raw, _ := msg.Headers["uber-trace-id"].(string)
 		sc, err := jaegerclient.ContextFromString(raw)
 		if err != nil {
@@ -300,11 +300,11 @@ func TestBadHTTPHeaders(t *testing.T) {
 				checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 					app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 				})
-				srv = httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+				srv = httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 				url, hop = srv.URL+"/checkout", gatewayServer
 			} else {
 				tracer := rec.legacyTracer("checkout")
-				srv = httptest.NewServer(newCheckout(workshoptest.Broker(t), tracer, discardLogger()))
+				srv = httptest.NewServer(newCheckout(workshoptest.Broker(t), tracer, workshoptest.DiscardLogger()))
 				url, hop = srv.URL+"/orders", checkoutServer
 			}
 			defer srv.Close()

@@ -79,7 +79,7 @@ func TestTracingFromEnv(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "someone-else")
 	// The batch would wait an hour: only Shutdown can deliver the span in time.
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000")
-	tr, err := newTracing("checkout", newPropagator(), discardLogger())
+	tr, err := newTracing("checkout", newPropagator(), workshoptest.DiscardLogger())
 	if err != nil {
 		t.Fatalf("newTracing: %v", err)
 	}
@@ -98,7 +98,7 @@ func TestTracingFromEnv(t *testing.T) {
 
 	t.Run("the environment decides the sampler", func(t *testing.T) {
 		t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
-		tr, err := newTracing("checkout", newPropagator(), discardLogger())
+		tr, err := newTracing("checkout", newPropagator(), workshoptest.DiscardLogger())
 		if err != nil {
 			t.Fatalf("newTracing: %v", err)
 		}
@@ -116,7 +116,7 @@ func TestTracingFromEnv(t *testing.T) {
 // starts nest between the spans of the OpenTracing tracer, in both directions.
 func TestTracingNests(t *testing.T) {
 	c := collect(t)
-	tr, err := newTracing("stock", newPropagator(), discardLogger())
+	tr, err := newTracing("stock", newPropagator(), workshoptest.DiscardLogger())
 	if err != nil {
 		t.Fatalf("newTracing: %v", err)
 	}
@@ -177,10 +177,10 @@ func TestRawProviderBreaksNesting(t *testing.T) {
 
 func TestServerSpans(t *testing.T) {
 	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.legacyTracer("checkout"), discardLogger()))
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.legacyTracer("checkout"), workshoptest.DiscardLogger()))
 	defer checkout.Close()
 	gatewayTr := rec.tracing("gateway")
-	gateway := httptest.NewServer(newGateway(checkout.URL, gatewayTr.Tracer, gatewayTr.Provider, discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkout.URL, gatewayTr.Tracer, gatewayTr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
@@ -232,7 +232,7 @@ func TestTraceResponse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
 
 			got := post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
@@ -262,7 +262,7 @@ func TestClientSpan(t *testing.T) {
 		received <- r.Header.Clone()
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -298,7 +298,7 @@ func TestClientSpan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
 			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
@@ -319,7 +319,7 @@ func TestNativeSpan(t *testing.T) {
 	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -348,7 +348,7 @@ func TestNativeSpan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
 			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewaySubmit)
@@ -363,7 +363,7 @@ func TestNativeSpan(t *testing.T) {
 
 func TestBusinessSpan(t *testing.T) {
 	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.legacyTracer("checkout"), discardLogger()))
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.legacyTracer("checkout"), workshoptest.DiscardLogger()))
 	defer checkout.Close()
 	resp := post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -395,7 +395,7 @@ func TestFailedOrderIsAnError(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			checkout := httptest.NewServer(newCheckout(tc.b, rec.legacyTracer("checkout"), discardLogger()))
+			checkout := httptest.NewServer(newCheckout(tc.b, rec.legacyTracer("checkout"), workshoptest.DiscardLogger()))
 			defer checkout.Close()
 			post(t, checkout.URL+"/orders", tc.order, tc.status)
 

@@ -123,9 +123,9 @@ func TestTracerProviderFromEnv(t *testing.T) {
 func TestServerSpans(t *testing.T) {
 	rec := newRecorder(t)
 	prop := newPropagator()
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.provider("checkout"), prop, discardLogger()))
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.provider("checkout"), prop, workshoptest.DiscardLogger()))
 	defer checkout.Close()
-	gateway := httptest.NewServer(newGateway(checkout.URL, rec.provider("gateway"), prop, discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkout.URL, rec.provider("gateway"), prop, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
@@ -182,7 +182,7 @@ func TestTraceResponse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.provider("gateway"), newPropagator(), discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.provider("gateway"), newPropagator(), workshoptest.DiscardLogger()))
 			defer gateway.Close()
 
 			tr := post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
@@ -218,7 +218,7 @@ func TestClientSpan(t *testing.T) {
 		received <- r.Header.Clone()
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, rec.provider("gateway"), newPropagator(), discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkoutURL, rec.provider("gateway"), newPropagator(), workshoptest.DiscardLogger()))
 	defer gateway.Close()
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -260,7 +260,7 @@ func TestClientSpan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.provider("gateway"), newPropagator(), discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.provider("gateway"), newPropagator(), workshoptest.DiscardLogger()))
 			defer gateway.Close()
 			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
@@ -280,7 +280,7 @@ func TestSubmitOrderSpan(t *testing.T) {
 	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, rec.provider("gateway"), newPropagator(), discardLogger()))
+	gateway := httptest.NewServer(newGateway(checkoutURL, rec.provider("gateway"), newPropagator(), workshoptest.DiscardLogger()))
 	defer gateway.Close()
 	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -308,7 +308,7 @@ func TestSubmitOrderSpan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.provider("gateway"), newPropagator(), discardLogger()))
+			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.provider("gateway"), newPropagator(), workshoptest.DiscardLogger()))
 			defer gateway.Close()
 			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewaySubmit)
@@ -323,7 +323,7 @@ func TestSubmitOrderSpan(t *testing.T) {
 
 func TestBusinessSpan(t *testing.T) {
 	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.provider("checkout"), newPropagator(), discardLogger()))
+	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.provider("checkout"), newPropagator(), workshoptest.DiscardLogger()))
 	defer checkout.Close()
 	resp := post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
 
@@ -357,7 +357,7 @@ func TestFailedOrderIsAnError(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			checkout := httptest.NewServer(newCheckout(tc.b, rec.provider("checkout"), newPropagator(), discardLogger()))
+			checkout := httptest.NewServer(newCheckout(tc.b, rec.provider("checkout"), newPropagator(), workshoptest.DiscardLogger()))
 			defer checkout.Close()
 			post(t, checkout.URL+"/orders", tc.order, tc.status)
 
