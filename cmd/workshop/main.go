@@ -28,6 +28,10 @@ For attendees:
   reset NN           put step NN back to its starting code (your changes are lost)
   demo [NN]          run solution NN (default: the last step), place an order, show the trace
 
+For facilitators:
+  diff [-all] NN MM  the migration from solution NN to MM, without tests, READMEs and go.sum
+                     (-all keeps them; coloured on a terminal unless NO_COLOR is set)
+
 For maintainers:
   sync [-check]      regenerate steps/ from solutions/ and exercises/ (-check: fail if stale)
   capture NN         record steps/NN as the exercise patch exercises/NN-name.diff
@@ -86,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		return w.demo(ctx, s)
+	case "diff":
+		return w.diffCmd(rest)
 	case "sync":
 		fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 		check := fs.Bool("check", false, "fail if a step is stale instead of regenerating it")

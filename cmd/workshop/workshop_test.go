@@ -147,3 +147,41 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+func TestDiff(t *testing.T) {
+	w := newRepo(t)
+	write(t, filepath.Join(w.root, "solutions/02-next/main.go"), "package main\n\nfunc greet() string {\n\treturn \"hello, traced\"\n}\n\nfunc main() {}\n")
+	write(t, filepath.Join(w.root, "solutions/02-next/README.md"), "# Step 02 — Next\n")
+	write(t, filepath.Join(w.root, "solutions/02-next/main_test.go"), "package main\n")
+	out := w.out.(*bytes.Buffer)
+
+	if err := w.diffCmd([]string{"01", "02"}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"solutions/01-demo/main.go", "solutions/02-next/main.go", "-\treturn \"hello\"", "+\treturn \"hello, traced\""} {
+		if !strings.Contains(got, want) {
+			t.Errorf("diff 01 02 lacks %q:\n%s", want, got)
+		}
+	}
+	for _, unwanted := range []string{"README.md", "main_test.go", "\x1b["} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("diff 01 02 shows %q, which it leaves out by default (and colours only a terminal):\n%s", unwanted, got)
+		}
+	}
+
+	out.Reset()
+	if err := w.diffCmd([]string{"-all", "-color=always", "1", "02-next"}); err != nil {
+		t.Fatal(err)
+	}
+	got = out.String()
+	for _, want := range []string{"README.md", "main_test.go", "\x1b["} {
+		if !strings.Contains(got, want) {
+			t.Errorf("diff -all -color=always lacks %q:\n%s", want, got)
+		}
+	}
+
+	if err := w.diffCmd([]string{"01"}); err == nil {
+		t.Error("diff with one step: no error")
+	}
+}
