@@ -1,0 +1,210 @@
+package slides
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/ot2otel/workshop/slides/internal/show"
+)
+
+// slideReport is what the page says about the current slide.
+type slideReport struct {
+	Overflow []string `json:"overflow"`
+	Broken   []string `json:"broken"`
+}
+
+// checkSlide finds what does not fit the current slide: content taller or wider than the
+// page, a code block wider than its box, an element that reaches into the page's margin
+// (where the page number is), and images that did not load.
+const checkSlide = `(() => {
+  const a = document.querySelector('section.slides > article.current');
+  const r = a.getBoundingClientRect();
+  const out = [], broken = [];
+  if (a.scrollHeight > a.clientHeight + 1) out.push('content is ' + a.scrollHeight + 'px tall, the slide ' + a.clientHeight + 'px');
+  if (a.scrollWidth > a.clientWidth + 1) out.push('content is ' + a.scrollWidth + 'px wide, the slide ' + a.clientWidth + 'px');
+  for (const e of a.querySelectorAll('*')) {
+    if (e.closest('.pagenumber') || e.offsetParent === null) continue;
+    const b = e.getBoundingClientRect();
+    if (b.width === 0 && b.height === 0) continue;
+    const what = e.tagName.toLowerCase() + ' "' + (e.textContent || e.getAttribute('src') || '').trim().slice(0, 50) + '"';
+    if (b.bottom > r.bottom - 20) out.push(what + ' ends ' + Math.round(b.bottom - r.top) + 'px down a ' + Math.round(r.height) + 'px slide');
+    if (b.right > r.right - 20) out.push(what + ' ends ' + Math.round(b.right - r.left) + 'px across a ' + Math.round(r.width) + 'px slide');
+    if (e.tagName === 'PRE' && e.scrollWidth > e.clientWidth + 1) out.push(what + ': a code line is ' + e.scrollWidth + 'px wide, the block ' + e.clientWidth + 'px');
+    if (e.tagName === 'IMG' && (!e.complete || e.naturalWidth === 0)) broken.push('image ' + e.getAttribute('src') + ' did not load');
+  }
+  return {overflow: [...new Set(out)].slice(0, 5), broken};
+})()`
+
+// TestSlidesInChromium serves every deck with present, opens it in headless Chromium,
+// visits every slide and fails when one overflows its page, when an image, a script or a
+// style sheet fails to load, or when the page logs a JavaScript error. It saves a PNG of
+// every slide, for review, in $WORKSHOP_SLIDES_PNG or a directory it names.
+func TestSlidesInChromium(t *testing.T) {
+	chromium, err := show.FindChromium()
+	if err != nil {
+		if os.Getenv("WORKSHOP_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("WORKSHOP_REQUIRE_BROWSER=1 and %v", err)
+		}
+		t.Skipf("skipped: %v; set WORKSHOP_REQUIRE_BROWSER=1 to make this a failure", err)
+	}
+	pngDir := os.Getenv("WORKSHOP_SLIDES_PNG")
+	if pngDir == "" {
+		pngDir = filepath.Join(os.TempDir(), "workshop-slides-png")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	srv, err := show.Serve(ctx, ".", t.TempDir(), "..", testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	bctx, closeBrowser := show.Browser(ctx, chromium, t.TempDir())
+	defer closeBrowser()
+
+	for _, deck := range decks(t) {
+		dir := filepath.Join(pngDir, strings.TrimSuffix(deck, ".slide"))
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		n := visitDeck(t, bctx, srv.URL+"/slides/"+deck, deck, dir)
+		t.Logf("%s: %d slides looked at in %s; PNGs in %s", deck, n, chromium, dir)
+		fmt.Printf("slides: %s: %d slides checked in Chromium, PNGs in %s\n", deck, n, dir)
+	}
+}
+
+// visitDeck opens one deck in a new tab, checks each slide and saves its PNG in dir. It
+// returns the number of slides.
+func visitDeck(t *testing.T, bctx context.Context, url, deck, dir string) int {
+	var mu sync.Mutex
+	var problems []string
+	urls := map[network.RequestID]string{}
+	report := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	// The listener runs in the tab's read loop: it only records.
+	listen := func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			urls[ev.RequestID] = ev.Request.URL
+		case *network.EventResponseReceived:
+			// present answers 404 for the favicon the browser asks for; nothing shows it.
+			if ev.Response.Status >= 400 && !strings.HasSuffix(ev.Response.URL, "/favicon.ico") {
+				report("%s answered %d", ev.Response.URL, ev.Response.Status)
+			}
+		case *network.EventLoadingFailed:
+			u := urls[ev.RequestID]
+			if ev.BlockedReason != "" && show.IsOffline(u) {
+				return // present's web font, blocked on purpose
+			}
+			report("loading %s failed: %s %s", u, ev.ErrorText, ev.BlockedReason)
+		case *runtime.EventExceptionThrown:
+			report("JavaScript exception: %s", ev.ExceptionDetails.Text+exceptionDescription(ev.ExceptionDetails))
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				report("console.%s: %s", ev.Type, strings.Join(args, " "))
+			}
+		case *log.EventEntryAdded:
+			if ev.Entry.Level == log.EntryLevelError && !show.IsOffline(ev.Entry.URL) && !strings.HasSuffix(ev.Entry.URL, "/favicon.ico") {
+				report("browser log: %s %s", ev.Entry.Text, ev.Entry.URL)
+			}
+		}
+	}
+	tab, closeTab := chromedp.NewContext(bctx, chromedp.WithListener(listen))
+	defer closeTab()
+
+	err := chromedp.Do(tab,
+		blockOffline(),
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS("body.loaded")),
+	)
+	if err != nil {
+		t.Fatalf("%s: open %s: %v", deck, url, err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](show.NoTransitions)); err != nil {
+		t.Fatalf("%s: %v", deck, err)
+	}
+	count, err := chromedp.Run(tab, chromedp.Evaluate[int](
+		`document.fonts.ready.then(() => document.querySelectorAll('section.slides > article').length)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: count the slides: %v", deck, err)
+	}
+	if count < 2 {
+		t.Fatalf("%s: the page has %d slides", deck, count)
+	}
+	for i := range count {
+		if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](fmt.Sprintf(`curSlide = %d; updateSlides(); true`, i))); err != nil {
+			t.Fatalf("%s: go to slide %d: %v", deck, i+1, err)
+		}
+		rep, err := chromedp.Run(tab, chromedp.Evaluate[slideReport](checkSlide))
+		if err != nil {
+			t.Fatalf("%s: slide %d: %v", deck, i+1, err)
+		}
+		for _, o := range rep.Overflow {
+			t.Errorf("%s: slide %d overflows: %s", deck, i+1, o)
+		}
+		for _, b := range rep.Broken {
+			t.Errorf("%s: slide %d: %s", deck, i+1, b)
+		}
+		png, err := chromedp.Run(tab, chromedp.Screenshot(chromedp.CSS("section.slides > article.current")))
+		if err != nil {
+			t.Fatalf("%s: slide %d: screenshot: %v", deck, i+1, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d.png", i+1)), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Errorf("%s: %s", deck, p)
+	}
+	return count
+}
+
+func exceptionDescription(d *runtime.ExceptionDetails) string {
+	if d.Exception != nil && d.Exception.Description != "" {
+		return ": " + d.Exception.Description
+	}
+	return ""
+}
+
+// blockOffline keeps the page from reaching the internet for present's web font.
+func blockOffline() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		var patterns []*network.BlockPattern
+		for _, u := range show.Offline {
+			patterns = append(patterns, &network.BlockPattern{URLPattern: u, Block: true})
+		}
+		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: patterns})
+		return err
+	})
+}
+
+// testWriter sends present's log to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
