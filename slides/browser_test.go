@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -74,21 +75,32 @@ func TestSlidesInChromium(t *testing.T) {
 	bctx, closeBrowser := show.Browser(ctx, chromium, t.TempDir())
 	defer closeBrowser()
 
+	// The check must be able to fail: a deck made to break every rule breaks them.
+	bad, problems := visitDeck(t, bctx, srv.URL+"/slides/testdata/broken.slide", "testdata/broken.slide", t.TempDir())
+	for _, want := range []string{"slide 2 overflows: content is", "slide 3 overflows: pre", "missing.svg", "console.error: the deck's script failed", "JavaScript exception"} {
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, want) }) {
+			t.Errorf("testdata/broken.slide (%d slides): no problem says %q; the check is blind. It found:\n%s", bad, want, strings.Join(problems, "\n"))
+		}
+	}
+
 	for _, deck := range decks(t) {
 		dir := filepath.Join(pngDir, strings.TrimSuffix(deck, ".slide"))
 		os.RemoveAll(dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		n := visitDeck(t, bctx, srv.URL+"/slides/"+deck, deck, dir)
+		n, problems := visitDeck(t, bctx, srv.URL+"/slides/"+deck, deck, dir)
+		for _, p := range problems {
+			t.Errorf("%s: %s", deck, p)
+		}
 		t.Logf("%s: %d slides looked at in %s; PNGs in %s", deck, n, chromium, dir)
 		fmt.Printf("slides: %s: %d slides checked in Chromium, PNGs in %s\n", deck, n, dir)
 	}
 }
 
 // visitDeck opens one deck in a new tab, checks each slide and saves its PNG in dir. It
-// returns the number of slides.
-func visitDeck(t *testing.T, bctx context.Context, url, deck, dir string) int {
+// returns the number of slides and what is wrong with them.
+func visitDeck(t *testing.T, bctx context.Context, url, deck, dir string) (int, []string) {
 	var mu sync.Mutex
 	var problems []string
 	urls := map[network.RequestID]string{}
@@ -119,7 +131,7 @@ func visitDeck(t *testing.T, bctx context.Context, url, deck, dir string) int {
 			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
 				var args []string
 				for _, a := range ev.Args {
-					args = append(args, string(a.Value)+a.Description)
+					args = append(args, strings.Trim(string(a.Value), `"`)+a.Description)
 				}
 				report("console.%s: %s", ev.Type, strings.Join(args, " "))
 			}
@@ -160,12 +172,14 @@ func visitDeck(t *testing.T, bctx context.Context, url, deck, dir string) int {
 		if err != nil {
 			t.Fatalf("%s: slide %d: %v", deck, i+1, err)
 		}
+		mu.Lock()
 		for _, o := range rep.Overflow {
-			t.Errorf("%s: slide %d overflows: %s", deck, i+1, o)
+			report("slide %d overflows: %s", i+1, o)
 		}
 		for _, b := range rep.Broken {
-			t.Errorf("%s: slide %d: %s", deck, i+1, b)
+			report("slide %d: %s", i+1, b)
 		}
+		mu.Unlock()
 		png, err := chromedp.Run(tab, chromedp.Screenshot(chromedp.CSS("section.slides > article.current")))
 		if err != nil {
 			t.Fatalf("%s: slide %d: screenshot: %v", deck, i+1, err)
@@ -176,10 +190,7 @@ func visitDeck(t *testing.T, bctx context.Context, url, deck, dir string) int {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("%s: %s", deck, p)
-	}
-	return count
+	return count, slices.Clone(problems)
 }
 
 func exceptionDescription(d *runtime.ExceptionDetails) string {
