@@ -69,19 +69,31 @@ func otelHop(b testing.TB) (hop, func()) {
 	}, func() { tp.Shutdown(context.Background()) }
 }
 
+// namedHop is one tracer's hop, named for the benchmark's output.
+type namedHop struct {
+	name string
+	hop  hop
+}
+
+// allHops starts the three tracers the workshop uses and returns their hops, in the
+// order of the migration, and what stops the tracers.
+func allHops(tb testing.TB) ([]namedHop, func()) {
+	jh, jc := jaegerHop(tb)
+	bh, bc := bridgeHop(tb)
+	oh, oc := otelHop(tb)
+	return []namedHop{{"jaeger-client", jh}, {"otel-bridge", bh}, {"otel-native", oh}},
+		func() { oc(); bc(); jc.Close() }
+}
+
 // TestHopsKeepTheTrace checks each benchmarked hop really continues its trace: a
 // benchmark of a broken hop would measure less work and flatter its tracer.
 func TestHopsKeepTheTrace(t *testing.T) {
-	jh, jc := jaegerHop(t)
-	defer jc.Close()
-	bh, bc := bridgeHop(t)
-	defer bc()
-	oh, oc := otelHop(t)
-	defer oc()
-	for name, h := range map[string]hop{"jaeger-client": jh, "bridge": bh, "otel": oh} {
-		p, c, ok := h()
+	hops, closeHops := allHops(t)
+	defer closeHops()
+	for _, h := range hops {
+		p, c, ok := h.hop()
 		if !ok || p == "" || p != c {
-			t.Errorf("%s: producer trace %q, consumer trace %q: the hop broke the trace", name, p, c)
+			t.Errorf("%s: producer trace %q, consumer trace %q: the hop broke the trace", h.name, p, c)
 		}
 	}
 }
@@ -108,16 +120,9 @@ func TestBridgeHopIsRecordedByTheSDK(t *testing.T) {
 }
 
 func BenchmarkHop(b *testing.B) {
-	jh, jc := jaegerHop(b)
-	defer jc.Close()
-	bh, bc := bridgeHop(b)
-	defer bc()
-	oh, oc := otelHop(b)
-	defer oc()
-	for _, bm := range []struct {
-		name string
-		hop  hop
-	}{{"jaeger-client", jh}, {"otel-bridge", bh}, {"otel-native", oh}} {
+	hops, closeHops := allHops(b)
+	defer closeHops()
+	for _, bm := range hops {
 		b.Run(bm.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -64,25 +64,21 @@ func TestHopsFile(t *testing.T) {
 	}
 }
 
+// hopNames are allHops' tracers as the table names them.
 var hopNames = []string{"jaeger-client-go", "OTel SDK, OpenTracing bridge", "OTel SDK, native API"}
 
 // measureHops times the three hops of BenchmarkHop in interleaved rounds and returns
 // the table of their medians.
 func measureHops(t *testing.T) string {
-	jh, jc := jaegerHop(t)
-	defer jc.Close()
-	bh, bc := bridgeHop(t)
-	defer bc()
-	oh, oc := otelHop(t)
-	defer oc()
+	hops, closeHops := allHops(t)
+	defer closeHops()
 	costs := []*hopCost{{name: hopNames[0]}, {name: hopNames[1]}, {name: hopNames[2]}}
-	hops := []hop{jh, bh, oh}
 	for range hopsRounds {
 		for i, h := range hops {
 			r := testing.Benchmark(func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					h()
+					h.hop()
 				}
 			})
 			c := costs[i]
