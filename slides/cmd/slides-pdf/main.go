@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -94,12 +95,19 @@ func run(args []string, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("print %s: %w", deck, err)
 	}
+	// One slide a page: a slide taller than its page would spill onto the next.
+	if pages := len(pageRE.FindAll(pdf, -1)); pages != slides {
+		return fmt.Errorf("the PDF of %s has %d pages for %d slides", deck, pages, slides)
+	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(*out, pdf, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(logw, "slides-pdf: wrote %s: %s, %d slides\n", *out, deck, slides)
+	fmt.Fprintf(logw, "slides-pdf: wrote %s: %s, %d slides on %d pages\n", *out, deck, slides, slides)
 	return nil
 }
+
+// pageRE matches a page object of the PDF Chromium writes (it writes no object streams).
+var pageRE = regexp.MustCompile(`/Type\s*/Page[^s]`)
