@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // diffExcluded are the files `workshop diff` leaves out unless asked for everything: each
@@ -82,6 +83,12 @@ func (w *workshop) diff(from, to step, all, colored bool) error {
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 1 {
 		return nil
+	}
+	// A pager or head that stops reading early is no failure of the diff.
+	if errors.As(err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGPIPE {
+			return nil
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("diff %s %s: %v: %s", from.Number, to.Number, err, strings.TrimSpace(stderr.String()))
