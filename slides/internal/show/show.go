@@ -30,8 +30,9 @@ type Server struct {
 var visitRE = regexp.MustCompile(`visit (http://\S+)`)
 
 // Serve builds the present tool pinned in the module at moduleDir into binDir and serves
-// content on a free loopback port, with presenter notes off, the playground off (the
-// slides show code, they do not run it) and present's own templates and styles. Its log
+// content on a free loopback port as make slides does: speaker notes on (they open in a
+// window of their own, with N), the playground off (the slides show code, they do not
+// run it), and present's own templates and styles. Its log
 // goes to logw. Stop it with Close.
 func Serve(ctx context.Context, moduleDir, binDir, content string, logw io.Writer) (*Server, error) {
 	bin := filepath.Join(binDir, "present")
@@ -40,7 +41,7 @@ func Serve(ctx context.Context, moduleDir, binDir, content string, logw io.Write
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build present: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-http", "127.0.0.1:0", "-content", content, "-play=false")
+	cmd := exec.Command(bin, "-http", "127.0.0.1:0", "-content", content, "-play=false", "-notes")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
