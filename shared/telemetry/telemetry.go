@@ -13,7 +13,6 @@ package telemetry
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/uber/jaeger-client-go"
 	"go.opentelemetry.io/otel"
 )
 
@@ -31,8 +29,13 @@ const (
 	RemindInterval = 10 * time.Minute
 )
 
-// exportKey is the outage key of every failure to export spans, whatever the error.
-const exportKey = "export"
+// ExportKey is the outage key of every failure to export spans, whatever the error.
+const ExportKey = "export"
+
+const exportKey = ExportKey
+
+// Outages says each kind of failure once per outage (see the package comment).
+type Outages = outages
 
 // outages says each kind of failure once per outage.
 type outages struct {
@@ -47,6 +50,17 @@ type outage struct {
 	lastSeen, lastLogged time.Time
 	suppressed           int
 }
+
+// NewOutages returns an empty set of outages, with the default timing.
+func NewOutages() *Outages { return newOutages() }
+
+// Fail records a failure of kind key. It reports whether to log it, and how many
+// failures of that kind were not logged since the last record.
+func (o *outages) Fail(key string) (log bool, suppressed int) { return o.fail(key) }
+
+// Recover ends the outage of kind key, if there is one, and reports how many failures
+// it did not log.
+func (o *outages) Recover(key string) (ended bool, suppressed int) { return o.recover(key) }
 
 func newOutages() *outages {
 	return &outages{quiet: QuietWindow, remind: RemindInterval, now: time.Now, open: map[string]*outage{}}
@@ -175,57 +189,3 @@ func (c currentHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (c currentHandler) WithGroup(string) slog.Handler { return c }
-
-// JaegerLogger returns a jaeger-client logger that writes to logger, which should name
-// the service (logger.With("service", name)). Pass it to the tracer with
-// config.Logger(telemetry.JaegerLogger(logger)): without a logger jaeger-client says
-// nothing when its reporter cannot send spans, and JAEGER_REPORTER_LOG_SPANS has nothing
-// to log the spans to.
-//
-// A failure to send spans is said once per outage; the reporter's next successful flush
-// ends the outage, and says so.
-func JaegerLogger(logger *slog.Logger) jaeger.Logger {
-	return &jaegerLogger{logger: logger.With("source", "jaeger-client"), outages: newOutages()}
-}
-
-type jaegerLogger struct {
-	logger  *slog.Logger
-	outages *outages
-}
-
-// Error logs one of jaeger-client's errors.
-func (j *jaegerLogger) Error(msg string) {
-	key := msg
-	if strings.Contains(msg, "Jaeger span") { // "failed to flush Jaeger spans", "error reporting Jaeger span"
-		key = exportKey
-	}
-	log, suppressed := j.outages.fail(key)
-	if !log {
-		return
-	}
-	switch {
-	case key != exportKey:
-		j.logger.Error("jaeger-client error", "err", msg)
-	case suppressed > 0:
-		j.logger.Warn("reporting spans is still failing", "err", msg, "failures_not_logged", suppressed)
-	default:
-		j.logger.Warn("reporting spans failed; repeats are not logged until the reporter recovers", "err", msg)
-	}
-}
-
-// Infof logs jaeger-client's information, such as the spans JAEGER_REPORTER_LOG_SPANS
-// asks it to log.
-func (j *jaegerLogger) Infof(msg string, args ...any) {
-	j.logger.Info(fmt.Sprintf(msg, args...))
-}
-
-// Debugf logs jaeger-client's debug output. "flushed N spans" is also how the reporter
-// says it sent spans again: it ends an outage.
-func (j *jaegerLogger) Debugf(msg string, args ...any) {
-	if strings.HasPrefix(msg, "flushed ") {
-		if ended, suppressed := j.outages.recover(exportKey); ended {
-			j.logger.Info("reporting spans works again", "failures_not_logged", suppressed)
-		}
-	}
-	j.logger.Debug(fmt.Sprintf(msg, args...))
-}

@@ -20,7 +20,7 @@ import (
 	"github.com/ot2otel/workshop/shared/demo"
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/shop"
-	"github.com/ot2otel/workshop/shared/telemetry"
+	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 )
 
@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// Each service has its own tracer, as it would in a process of its own, and
 		// closes it when it stops, which flushes its spans. Its own errors and, with
 		// JAEGER_REPORTER_LOG_SPANS=true, its spans go to the service's log.
-		tracer, closer, err := newTracer(name, config.Logger(telemetry.JaegerLogger(log)))
+		tracer, closer, err := newTracer(name, config.Logger(jaegerlog.New(log)))
 		if err != nil {
 			return errors.Join(err, closeAll(services, b))
 		}

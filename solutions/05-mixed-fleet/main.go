@@ -24,6 +24,7 @@ import (
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/telemetry"
+	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		var tr tracing
 		var err error
 		if name == app.Checkout {
-			tr, err = newLegacyTracing(name, config.Logger(telemetry.JaegerLogger(log)))
+			tr, err = newLegacyTracing(name, config.Logger(jaegerlog.New(log)))
 		} else {
 			tr, err = newTracing(name, prop, log)
 		}
