@@ -181,7 +181,10 @@ func forceSampled(h http.Header) {
 	if v := h.Get(uberTraceID); v != "" {
 		parts := strings.Split(v, ":")
 		if len(parts) == 4 {
-			if flags, err := strconv.ParseUint(parts[3], 16, 8); err == nil {
+			if parts[3] == "" { // read as "not sampled"
+				parts[3] = "0"
+			}
+			if flags, err := strconv.ParseUint(parts[3], 16, 64); err == nil {
 				parts[3] = strconv.FormatUint(flags|1, 16)
 				h.Set(uberTraceID, strings.Join(parts, ":"))
 			}
