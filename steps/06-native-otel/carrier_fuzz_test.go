@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ot2otel/workshop/shared/workshoptest"
 )
 
 // FuzzAMQPHeadersCarrier feeds the AMQP header carrier any header, of any value type
@@ -21,34 +23,21 @@ func FuzzAMQPHeadersCarrier(f *testing.F) {
 	f.Add("tracestate", "garbage", byte(2), "Traceparent", "x")
 	f.Add("", "", byte(3), "", "")
 	f.Fuzz(func(t *testing.T, key, val string, kind byte, key2, val2 string) {
-		headers := amqp.Table{key: fuzzHeaderValue(kind, val), key2: val2}
+		headers := amqp.Table{key: workshoptest.AMQPHeaderValue(kind, val), key2: val2}
 		c := amqpHeadersCarrier(headers)
 		tmc, ok := any(c).(propagation.TextMapCarrier)
 		if !ok {
 			t.Fatal("amqpHeadersCarrier is not a propagation.TextMapCarrier. Look at TODO(06.2): Get, Set and Keys")
 		}
 		for _, k := range []string{key, key2, "missing"} {
-			want := ""
-			switch v := headers[k].(type) {
-			case string:
-				want = v
-			case []byte:
-				want = string(v)
-			}
+			want, _ := workshoptest.AMQPText(headers[k])
 			if got := tmc.Get(k); got != want {
 				t.Fatalf("Get(%q) on %#v = %q, want %q. Look at TODO(06.2)", k, headers, got, want)
 			}
 		}
-		var text []string
-		for k, v := range headers {
-			switch v.(type) {
-			case string, []byte:
-				text = append(text, k)
-			}
-		}
+		text := workshoptest.AMQPTextKeys(headers)
 		keys := tmc.Keys()
 		slices.Sort(keys)
-		slices.Sort(text)
 		if !slices.Equal(keys, text) {
 			t.Fatalf("Keys on %#v = %q, want the text headers %q. Look at TODO(06.2)", headers, keys, text)
 		}
@@ -69,26 +58,4 @@ func FuzzAMQPHeadersCarrier(f *testing.F) {
 			t.Fatalf("injected %v among %#v, extracted %v. Look at TODO(06.2)", span.SpanContext(), headers, got)
 		}
 	})
-}
-
-// fuzzHeaderValue makes a header value of one of the types an AMQP client can send.
-func fuzzHeaderValue(kind byte, val string) any {
-	switch kind % 8 {
-	case 0:
-		return val
-	case 1:
-		return []byte(val)
-	case 2:
-		return int64(len(val))
-	case 3:
-		return nil
-	case 4:
-		return amqp.Table{"nested": val}
-	case 5:
-		return []any{val}
-	case 6:
-		return true
-	default:
-		return float64(len(val))
-	}
 }
