@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,10 +57,10 @@ const (
 func CheckEdge(t *testing.T, s EdgeStep) {
 	t.Helper()
 	seen := newHeaderLog()
-	var target string
+	var target atomic.Value // checkout's URL, once the fleet runs
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen.add("http", r.Header.Get("X-Request-ID"), r.Header.Clone())
-		u, _ := url.Parse(target)
+		u, _ := url.Parse(target.Load().(string))
 		httputilProxy(u).ServeHTTP(w, r)
 	}))
 	t.Cleanup(proxy.Close)
@@ -68,7 +69,7 @@ func CheckEdge(t *testing.T, s EdgeStep) {
 		env["CHECKOUT_URL"] = proxy.URL
 		env["GATEWAY_BAGGAGE_ALLOW"] = "tenant"
 		f := Start(t, s.Run, env)
-		target = f.CheckoutURL
+		target.Store(f.CheckoutURL)
 		captureAMQP(t, f.Env["AMQP_EXCHANGE"], seen)
 		return f
 	}
