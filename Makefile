@@ -4,7 +4,7 @@ GO ?= go
 MODULES := . shared benchmarks slides $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
-.PHONY: test vet test-modules exercises demo list slides slides-pdf slides-img
+.PHONY: test vet test-modules exercises demo list slides slides-pdf slides-img fuzz race
 
 ## test: vet and test every green module, then check every exercise is real and in sync
 test: vet test-modules exercises
@@ -40,3 +40,21 @@ slides-pdf:
 ## slides-img: regenerate the slides' SVG diagrams from their Graphviz sources
 slides-img:
 	@for f in slides/img/*.dot; do echo "dot $$f"; dot -Tsvg "$$f" -o "$${f%.dot}.svg" || exit 1; done
+
+## fuzz: run every fuzz target for FUZZTIME each (their seed corpora already run in make test)
+FUZZTIME ?= 20s
+FUZZ_DIRS := shared $(sort $(wildcard solutions/[0-9][0-9]-*))
+fuzz:
+	@for m in $(FUZZ_DIRS); do \
+		for pkg in $$(cd $$m && $(GO) list -f '{{if .TestGoFiles}}{{.Dir}}{{end}}' ./...); do \
+			for fz in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$pkg/*_test.go | sed 's/^func //'); do \
+				echo "go test -fuzz $$fz  $${pkg#$(CURDIR)/}"; \
+				(cd $$pkg && $(GO) test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) .) || exit 1; \
+			done; \
+		done; \
+	done
+
+## race: the race detector over shared and the solutions (CI runs it after make test)
+RACE_MODULES := shared $(sort $(wildcard solutions/[0-9][0-9]-*))
+race:
+	@for m in $(RACE_MODULES); do echo "go test -race  $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done

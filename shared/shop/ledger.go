@@ -14,10 +14,12 @@ type StockItem struct {
 	Reserved  int    `json:"reserved"`
 }
 
-// ErrUnknownSKU and ErrOutOfStock are wrapped by Reserve's errors.
+// ErrUnknownSKU, ErrOutOfStock and ErrBadQuantity are wrapped by Reserve's errors.
 var (
 	ErrUnknownSKU = errors.New("unknown SKU")
 	ErrOutOfStock = errors.New("not enough stock")
+	// ErrBadQuantity: a quantity below one.
+	ErrBadQuantity = errors.New("bad quantity")
 )
 
 // DemoCatalogue is the stock the stock service starts with.
@@ -58,16 +60,20 @@ func (l *Ledger) Reserve(orderID string, items []Item) (duplicate bool, err erro
 	}
 	need := make(map[string]int)
 	for _, it := range items {
-		need[it.SKU] += it.Quantity
-	}
-	for sku, n := range need {
-		s, ok := l.items[sku]
+		// The ledger keeps its invariants whatever it is handed (a quantity below one
+		// would put stock back; a sum could overflow): it checks as it adds.
+		if it.Quantity < 1 {
+			return false, fmt.Errorf("reserve order %s: %w: quantity %d of %q", orderID, ErrBadQuantity, it.Quantity, it.SKU)
+		}
+		s, ok := l.items[it.SKU]
 		if !ok {
-			return false, fmt.Errorf("reserve order %s: %w %q", orderID, ErrUnknownSKU, sku)
+			return false, fmt.Errorf("reserve order %s: %w %q", orderID, ErrUnknownSKU, it.SKU)
 		}
-		if s.Available < n {
-			return false, fmt.Errorf("reserve order %s: %w for %q: want %d, have %d", orderID, ErrOutOfStock, sku, n, s.Available)
+		if s.Available-need[it.SKU] < it.Quantity {
+			return false, fmt.Errorf("reserve order %s: %w for %q: want %d more, have %d", orderID, ErrOutOfStock, it.SKU,
+				it.Quantity, s.Available-need[it.SKU])
 		}
+		need[it.SKU] += it.Quantity
 	}
 	for sku, n := range need {
 		l.items[sku].Available -= n

@@ -12,10 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
@@ -219,3 +222,50 @@ func HasRecord(records []map[string]any, key, value string) bool {
 
 // DiscardLogger is a logger for code under test whose logs the test does not read.
 func DiscardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// AMQPHeaderValue makes, for the carriers' fuzz targets, a header value of one of the
+// types an AMQP client can send, chosen by kind, from val.
+func AMQPHeaderValue(kind byte, val string) any {
+	switch kind % 8 {
+	case 0:
+		return val
+	case 1:
+		return []byte(val)
+	case 2:
+		return int64(len(val))
+	case 3:
+		return nil
+	case 4:
+		return amqp.Table{"nested": val}
+	case 5:
+		return []any{val}
+	case 6:
+		return true
+	default:
+		return float64(len(val))
+	}
+}
+
+// AMQPText returns a header value as a carrier reads it: the text of a string or a
+// []byte, and false for any other type, which a carrier skips.
+func AMQPText(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	}
+	return "", false
+}
+
+// AMQPTextKeys lists, sorted, the headers of t whose value is text.
+func AMQPTextKeys(t amqp.Table) []string {
+	var keys []string
+	for k, v := range t {
+		if _, ok := AMQPText(v); ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -13,10 +13,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/uber/jaeger-client-go/config"
+
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/demo"
+	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 )
 
@@ -43,6 +47,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	edgeCfg, err := edge.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
 	logger := app.NewLogger(stdout, cfg)
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
@@ -53,8 +61,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	for _, name := range cmd.Services {
 		log := logger.With("service", name)
 		// Each service has its own tracer, as it would in a process of its own, and
-		// closes it when it stops, which flushes its spans.
-		tracer, closer, err := newTracer(name)
+		// closes it when it stops, which flushes its spans. Its own errors and, with
+		// JAEGER_REPORTER_LOG_SPANS=true, its spans go to the service's log.
+		tracer, closer, err := newTracer(name, config.Logger(jaegerlog.New(log)))
 		if err != nil {
 			return errors.Join(err, closeAll(services, b))
 		}
@@ -62,7 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		switch name {
 		case app.Gateway:
 			services = append(services, app.Service{Name: name, Addr: cfg.GatewayAddr,
-				Handler: newGateway(cfg.CheckoutURL, tracer, log), Close: closeTracer})
+				// The public entry point: edge.Guard decides what a caller's headers may say.
+				Handler: edge.Guard(newGateway(cfg.CheckoutURL, tracer, log), edgeCfg, nil), Close: closeTracer})
 		case app.Checkout:
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(b, tracer, log), Close: closeTracer})

@@ -14,8 +14,9 @@ import (
 
 // newTracer returns the tracer of one service, configured from the standard JAEGER_*
 // environment (JAEGER_ENDPOINT, JAEGER_AGENT_HOST, JAEGER_SAMPLER_TYPE, ...), and the
-// closer that flushes its spans: main closes it once the service has stopped.
-func newTracer(service string) (opentracing.Tracer, io.Closer, error) {
+// closer that flushes its spans: main closes it once the service has stopped. opts go to
+// cfg.NewTracer: main passes the logger jaeger-client reports its errors to.
+func newTracer(service string, opts ...config.Option) (opentracing.Tracer, io.Closer, error) {
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: read the JAEGER_* environment: %w", service, err)
@@ -29,7 +30,7 @@ func newTracer(service string) (opentracing.Tracer, io.Closer, error) {
 		cfg.Sampler.Type = jaeger.SamplerTypeConst
 		cfg.Sampler.Param = 1
 	}
-	tracer, closer, err := cfg.NewTracer()
+	tracer, closer, err := cfg.NewTracer(opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: start the tracer: %w", service, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/shop"
 )
 
@@ -26,7 +27,9 @@ func newGateway(checkoutURL string, tracer opentracing.Tracer, tp trace.TracerPr
 	r := mux.NewRouter()
 	r.Handle("/checkout", placeOrder(client, checkoutURL, tracer, tp.Tracer(tracerName), logger)).Methods(http.MethodPost)
 	r.Handle("/healthz", app.Healthz(nil)).Methods(http.MethodGet)
-	r.Use(serverSpans(tracer), traceResponse)
+	// edge.LinkCaller links the server span to the caller's trace when the gateway is a
+	// public endpoint (main wraps the routes in edge.Guard, which sets that up).
+	r.Use(serverSpans(tracer), edge.LinkCaller, traceResponse)
 	return r
 }
 

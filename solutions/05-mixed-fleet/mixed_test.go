@@ -277,8 +277,10 @@ func TestBadHTTPHeaders(t *testing.T) {
 		{"garbage uber-trace-id", "gateway", map[string]string{"uber-trace-id": "not:a:trace:context"}, root},
 		{"uber-trace-id of three fields", "gateway", map[string]string{"uber-trace-id": exampleTraceID + ":" + exampleSpanID + ":1"}, root},
 		// jaeger-client-go does not URL-encode uber-trace-id, but older jaeger clients
-		// (Java, Node) did; the contrib propagator does not decode it.
-		{"URL-encoded uber-trace-id", "gateway", map[string]string{"uber-trace-id": exampleTraceID + "%3A" + exampleSpanID + "%3A0%3A1"}, root},
+		// (Java, Node) did, and jaeger-client-go decodes it: so does newPropagator
+		// (edge.ReadURLEncodedJaeger), or migrating a service would break such a caller.
+		{"URL-encoded uber-trace-id", "gateway", map[string]string{"uber-trace-id": exampleTraceID + "%3A" + exampleSpanID + "%3A0%3A1"}, continues},
+		{"URL-encoded uber-trace-id, lower case", "gateway", map[string]string{"uber-trace-id": exampleTraceID + "%3a" + exampleSpanID + "%3a0%3a1"}, continues},
 		{"uber-trace-id", "gateway", map[string]string{"uber-trace-id": exampleTraceID + ":" + exampleSpanID + ":0:1"}, continues},
 		{"64-bit uber-trace-id", "gateway", map[string]string{"uber-trace-id": "a3ce929d0e0e4736:" + exampleSpanID + ":0:1"},
 			"0000000000000000a3ce929d0e0e4736/" + exampleSpanID},

@@ -22,6 +22,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/ot2otel/workshop/shared/edge"
 )
 
 // tracing is what one service traces with.
@@ -64,11 +66,12 @@ func newTracing(service string, prop propagation.TextMapPropagator, logger *slog
 // newLegacyTracing returns the tracing of a service that has not migrated yet: step 03's
 // jaeger-client tracer, configured from the standard JAEGER_* environment, and the closer
 // that flushes its spans. jaeger-client has no OpenTelemetry side: Provider is a no-op.
+// opts go to cfg.NewTracer: main passes the logger jaeger-client reports its errors to.
 //
 // In a mixed fleet it speaks only uber-trace-id. The OpenTelemetry services read and
 // write that too (newPropagator); what the legacy side must do is make trace IDs as
 // wide as theirs.
-func newLegacyTracing(service string) (tracing, error) {
+func newLegacyTracing(service string, opts ...config.Option) (tracing, error) {
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return tracing{}, fmt.Errorf("%s: read the JAEGER_* environment: %w", service, err)
@@ -89,7 +92,7 @@ func newLegacyTracing(service string) (tracing, error) {
 	if _, set := os.LookupEnv("JAEGER_TRACEID_128BIT"); !set {
 		cfg.Gen128Bit = true
 	}
-	tracer, closer, err := cfg.NewTracer()
+	tracer, closer, err := cfg.NewTracer(opts...)
 	if err != nil {
 		return tracing{}, fmt.Errorf("%s: start the tracer: %w", service, err)
 	}
@@ -173,8 +176,14 @@ func newTracerProvider(service string) (*sdktrace.TracerProvider, error) {
 //
 // The Jaeger propagator carries the trace and span IDs and the sampled flag, nothing
 // else: not jaeger-client's baggage (uberctx-* headers), not the jaeger-debug-id header.
+//
+// edge.ReadURLEncodedJaeger reads uber-trace-id as jaeger-client-go does: older jaeger
+// clients and some proxies send it URL-encoded (%3A for the colons), which jaeger-client
+// decodes and the contrib propagator does not. Without it, such a caller's trace would
+// continue at a legacy service and restart at a migrated one.
 func newPropagator() propagation.TextMapPropagator {
-	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, jaeger.Jaeger{})
+	return edge.ReadURLEncodedJaeger(
+		propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, jaeger.Jaeger{}))
 }
 
 // serverSpans is a mux middleware that traces each request with a server span named

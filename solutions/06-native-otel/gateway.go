@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/shop"
 )
 
@@ -24,7 +25,9 @@ func newGateway(checkoutURL string, tp trace.TracerProvider, prop propagation.Te
 	r := mux.NewRouter()
 	r.Handle("/checkout", placeOrder(client, checkoutURL, tp.Tracer(tracerName), logger)).Methods(http.MethodPost)
 	r.Handle("/healthz", app.Healthz(nil)).Methods(http.MethodGet)
-	r.Use(serverSpans(app.Gateway, tp, prop), traceResponse)
+	// edge.LinkCaller links the server span to the caller's trace when the gateway is a
+	// public endpoint (main wraps the routes in edge.Guard, which sets that up).
+	r.Use(serverSpans(app.Gateway, tp, prop), edge.LinkCaller, traceResponse)
 	return r
 }
 

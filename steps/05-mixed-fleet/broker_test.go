@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,9 +213,10 @@ func TestConsumeBadHeaders(t *testing.T) {
 		{name: "uber-trace-id as nil", headers: func(upstreams, opentracing.Span, opentracing.Span) amqp.Table {
 			return amqp.Table{"uber-trace-id": nil}
 		}},
-		{name: "URL-encoded uber-trace-id", headers: func(upstreams, opentracing.Span, opentracing.Span) amqp.Table {
-			// Some older jaeger clients encoded it; the contrib propagator does not decode.
-			return amqp.Table{"uber-trace-id": "4bf92f3577b34da6a3ce929d0e0e4736%3A00f067aa0ba902b7%3A0%3A1"}
+		{name: "URL-encoded uber-trace-id", continues: "legacy upstream", headers: func(up upstreams, legacy, _ opentracing.Span) amqp.Table {
+			// Some older jaeger clients encoded it, and jaeger-client-go reads it;
+			// newPropagator decodes it too (edge.ReadURLEncodedJaeger).
+			return amqp.Table{"uber-trace-id": strings.ReplaceAll(inject(up.legacy, legacy)["uber-trace-id"], ":", "%3A")}
 		}},
 		{name: "uber-trace-id", continues: "legacy upstream", headers: func(up upstreams, legacy, _ opentracing.Span) amqp.Table {
 			return amqp.Table{"uber-trace-id": inject(up.legacy, legacy)["uber-trace-id"]}

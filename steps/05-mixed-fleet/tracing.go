@@ -20,6 +20,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/ot2otel/workshop/shared/edge"
 )
 
 // tracing is what one service traces with.
@@ -62,11 +64,12 @@ func newTracing(service string, prop propagation.TextMapPropagator, logger *slog
 // newLegacyTracing returns the tracing of a service that has not migrated yet: step 03's
 // jaeger-client tracer, configured from the standard JAEGER_* environment, and the closer
 // that flushes its spans. jaeger-client has no OpenTelemetry side: Provider is a no-op.
+// opts go to cfg.NewTracer: main passes the logger jaeger-client reports its errors to.
 //
 // In a mixed fleet it speaks only uber-trace-id. The OpenTelemetry services read and
 // write that too (newPropagator); what the legacy side must do is make trace IDs as
 // wide as theirs.
-func newLegacyTracing(service string) (tracing, error) {
+func newLegacyTracing(service string, opts ...config.Option) (tracing, error) {
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return tracing{}, fmt.Errorf("%s: read the JAEGER_* environment: %w", service, err)
@@ -84,7 +87,7 @@ func newLegacyTracing(service string) (tracing, error) {
 	// that starts here reaches the OpenTelemetry services as a W3C trace ID with sixteen
 	// leading zeros. Make them 128 bits, as wide as OpenTelemetry's (cfg.Gen128Bit = true),
 	// unless JAEGER_TRACEID_128BIT is set (os.LookupEnv), which then decides.
-	tracer, closer, err := cfg.NewTracer()
+	tracer, closer, err := cfg.NewTracer(opts...)
 	if err != nil {
 		return tracing{}, fmt.Errorf("%s: start the tracer: %w", service, err)
 	}
@@ -168,12 +171,18 @@ func newTracerProvider(service string) (*sdktrace.TracerProvider, error) {
 //
 // The Jaeger propagator carries the trace and span IDs and the sampled flag, nothing
 // else: not jaeger-client's baggage (uberctx-* headers), not the jaeger-debug-id header.
+//
+// edge.ReadURLEncodedJaeger reads uber-trace-id as jaeger-client-go does: older jaeger
+// clients and some proxies send it URL-encoded (%3A for the colons), which jaeger-client
+// decodes and the contrib propagator does not. Without it, such a caller's trace would
+// continue at a legacy service and restart at a migrated one.
 func newPropagator() propagation.TextMapPropagator {
 	// TODO(05.1): checkout still runs jaeger-client, which reads and writes uber-trace-id
 	// and nothing else. Add the Jaeger propagator to the composite, jaeger.Jaeger{} from
 	// go.opentelemetry.io/contrib/propagators/jaeger, after the two W3C ones: the last
 	// propagator that finds a context wins.
-	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	return edge.ReadURLEncodedJaeger(
+		propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 }
 
 // serverSpans is a mux middleware that traces each request with a server span named

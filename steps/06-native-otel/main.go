@@ -17,7 +17,9 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/demo"
+	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/telemetry"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
 
@@ -44,7 +46,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	edgeCfg, err := edge.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
 	logger := app.NewLogger(stdout, cfg)
+	// OpenTelemetry's own errors (an exporter that cannot reach its collector, a baggage
+	// header that does not parse) go to the log, not to stderr as plain text.
+	telemetry.HandleOTelErrors(logger, cmd.Services...)
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
 		return err
@@ -65,7 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		switch name {
 		case app.Gateway:
 			services = append(services, app.Service{Name: name, Addr: cfg.GatewayAddr,
-				Handler: newGateway(cfg.CheckoutURL, tp, prop, log), Close: tp.Shutdown})
+				// The public entry point: edge.Guard decides what a caller's headers may say.
+				Handler: edge.Guard(newGateway(cfg.CheckoutURL, tp, prop, log), edgeCfg, prop), Close: tp.Shutdown})
 		case app.Checkout:
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(NewTracedRabbitBroker(b, tp, prop), tp, prop, log), Close: tp.Shutdown})

@@ -1,0 +1,288 @@
+// Package edge is what the gateway, the shop's public entry point, takes from a caller
+// it does not know: its trace context, on terms, and none of its baggage unless the
+// operator allowed the key. It rewrites the request's trace headers before any tracer
+// reads them, so the same rules hold whichever tracer the gateway runs, in every step.
+//
+// The rules (the README's "What the gateway trusts"):
+//
+//   - Trace context is continued by default, so that a caller, or curl, can put its
+//     request in its own trace. GATEWAY_PUBLIC_ENDPOINT=1 makes the gateway a public
+//     endpoint instead (OpenTelemetry steps only): every request starts a new trace,
+//     whose server span links to the caller's span context.
+//   - A caller cannot switch tracing off for its order: the sampled flag of the trace
+//     context it sends (traceparent's -00, uber-trace-id's flags) is set, and the
+//     gateway's own sampler settles the rest.
+//   - Baggage is dropped, all of it (W3C baggage, jaeger-client's uberctx-* and
+//     jaeger-baggage), except the keys GATEWAY_BAGGAGE_ALLOW lists (comma-separated,
+//     empty by default): nothing a caller sends reaches checkout or the AMQP headers
+//     by accident.
+//   - W3C Trace Context: several traceparent headers (or one with a comma) are invalid,
+//     and restart the trace; several tracestate headers are combined into one, which
+//     keeps the specification's limits: at most 32 valid list-members, 512 characters,
+//     members over 128 characters dropped first, then from the end.
+package edge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Config is what the gateway takes from its callers.
+type Config struct {
+	// BaggageAllow lists the baggage keys a caller may send (GATEWAY_BAGGAGE_ALLOW,
+	// comma-separated; empty by default: no baggage at all).
+	BaggageAllow []string
+	// PublicEndpoint (GATEWAY_PUBLIC_ENDPOINT=1) starts a new trace for every request,
+	// linked to the caller's, instead of continuing the caller's trace.
+	PublicEndpoint bool
+}
+
+// LoadConfig reads the gateway's edge settings from getenv.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var cfg Config
+	for _, k := range strings.Split(getenv("GATEWAY_BAGGAGE_ALLOW"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			cfg.BaggageAllow = append(cfg.BaggageAllow, k)
+		}
+	}
+	switch v := strings.TrimSpace(getenv("GATEWAY_PUBLIC_ENDPOINT")); v {
+	case "":
+	default:
+		public, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("GATEWAY_PUBLIC_ENDPOINT %q: want 1 or 0", v)
+		}
+		cfg.PublicEndpoint = public
+	}
+	return cfg, nil
+}
+
+func (c Config) allowed(key string) bool {
+	for _, k := range c.BaggageAllow {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// Header names, as http.Header keeps them.
+const (
+	traceparent    = "Traceparent"
+	tracestate     = "Tracestate"
+	baggageHeader  = "Baggage"
+	uberTraceID    = "Uber-Trace-Id"
+	uberBaggage    = "Uberctx-"
+	jaegerBaggage  = "Jaeger-Baggage"
+	maxMembers     = 32
+	maxStateLength = 512
+	maxMemberSize  = 128
+)
+
+// Guard returns h behind the edge's rules (see the package comment). prop is the
+// gateway's propagator, which reads the caller's span context for the link of a public
+// endpoint; it is nil for a gateway without OpenTelemetry, which cannot be one. A public
+// endpoint's server span gets its link from LinkCaller, inside the tracing middleware.
+func Guard(h http.Handler, cfg Config, prop propagation.TextMapPropagator) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.Clone(r.Context())
+		Sanitize(r.Header, cfg)
+		if cfg.PublicEndpoint && prop != nil {
+			if sc := trace.SpanContextFromContext(prop.Extract(context.Background(), propagation.HeaderCarrier(r.Header))); sc.IsValid() {
+				r = r.WithContext(context.WithValue(r.Context(), callerKey{}, sc))
+			}
+			for _, f := range prop.Fields() {
+				if !strings.EqualFold(f, baggageHeader) {
+					r.Header.Del(f)
+				}
+			}
+		} else {
+			forceSampled(r.Header)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type callerKey struct{}
+
+// LinkCaller is a middleware for the inside of the gateway's tracing middleware: on a
+// public endpoint it links the server span, a new root, to the span context the caller
+// sent, which Guard set aside. Otherwise it does nothing.
+func LinkCaller(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sc, ok := r.Context().Value(callerKey{}).(trace.SpanContext); ok {
+			trace.SpanFromContext(r.Context()).AddLink(trace.Link{SpanContext: sc})
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Sanitize applies the edge's rules for baggage and W3C Trace Context to h in place:
+// baggage keys not allowed are dropped, repeated traceparent headers are removed (the
+// trace restarts), repeated tracestate headers are combined within the limits.
+func Sanitize(h http.Header, cfg Config) {
+	filterBaggage(h, cfg)
+	if tp := h.Values(traceparent); len(tp) > 1 || (len(tp) == 1 && strings.Contains(tp[0], ",")) {
+		// Invalid (W3C Trace Context 3.2): restart the trace; tracestate belongs to it.
+		h.Del(traceparent)
+		h.Del(tracestate)
+	}
+	if ts := h.Values(tracestate); len(ts) > 0 {
+		if combined := CombineTraceState(ts); combined != "" {
+			h.Set(tracestate, combined)
+		} else {
+			h.Del(tracestate)
+		}
+	}
+	if v := h.Get(uberTraceID); strings.Contains(v, "%") {
+		h.Set(uberTraceID, DecodeUberTraceID(v))
+	}
+}
+
+func filterBaggage(h http.Header, cfg Config) {
+	for key := range h {
+		if strings.HasPrefix(key, uberBaggage) && !cfg.allowed(strings.TrimPrefix(key, uberBaggage)) {
+			delete(h, key)
+		}
+	}
+	for _, name := range []string{baggageHeader, jaegerBaggage} {
+		var kept []string
+		for _, v := range h.Values(name) {
+			for _, m := range strings.Split(v, ",") {
+				key, _, _ := strings.Cut(m, "=")
+				key, _, _ = strings.Cut(key, ";")
+				if k := strings.TrimSpace(key); k != "" && cfg.allowed(k) {
+					kept = append(kept, strings.TrimSpace(m))
+				}
+			}
+		}
+		h.Del(name)
+		if len(kept) > 0 {
+			h.Set(name, strings.Join(kept, ","))
+		}
+	}
+}
+
+// forceSampled sets the sampled flag of the trace context in h: a caller the gateway does
+// not know cannot switch tracing off for its order.
+func forceSampled(h http.Header) {
+	if v := h.Get(traceparent); len(v) >= 55 && v[2] == '-' && v[35] == '-' && v[52] == '-' {
+		if flags, err := strconv.ParseUint(v[53:55], 16, 8); err == nil && v[53:55] == strings.ToLower(v[53:55]) {
+			h.Set(traceparent, v[:53]+fmt.Sprintf("%02x", flags|1)+v[55:])
+		}
+	}
+	if v := h.Get(uberTraceID); v != "" {
+		parts := strings.Split(v, ":")
+		if len(parts) == 4 {
+			if parts[3] == "" { // read as "not sampled"
+				parts[3] = "0"
+			}
+			if flags, err := strconv.ParseUint(parts[3], 16, 64); err == nil {
+				parts[3] = strconv.FormatUint(flags|1, 16)
+				h.Set(uberTraceID, strings.Join(parts, ":"))
+			}
+		}
+	}
+}
+
+// CombineTraceState combines the values of several tracestate headers into one, as W3C
+// Trace Context asks, within its limits: empty members are dropped, and so are invalid
+// ones and repeats of a key (the first, leftmost, wins); then, while there are more than
+// 32 members or the list is longer than 512 characters, members over 128 characters go
+// first, then members from the end.
+func CombineTraceState(values []string) string {
+	var members []string
+	seen := map[string]bool{}
+	for _, v := range values {
+		for _, m := range strings.Split(v, ",") {
+			m = strings.Trim(m, " \t")
+			if m == "" {
+				continue
+			}
+			if _, err := trace.ParseTraceState(m); err != nil {
+				continue
+			}
+			key, _, _ := strings.Cut(m, "=")
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			members = append(members, m)
+		}
+	}
+	length := func() int {
+		n := max(len(members)-1, 0)
+		for _, m := range members {
+			n += len(m)
+		}
+		return n
+	}
+	if len(members) > maxMembers || length() > maxStateLength {
+		kept := members[:0]
+		for _, m := range members {
+			if len(m) <= maxMemberSize {
+				kept = append(kept, m)
+			}
+		}
+		members = kept
+	}
+	for len(members) > maxMembers || length() > maxStateLength {
+		members = members[:len(members)-1]
+	}
+	return strings.Join(members, ",")
+}
+
+// DecodeUberTraceID returns an uber-trace-id header as jaeger-client-go reads it from
+// HTTP: URL-decoded (older jaeger clients and some proxies send %3A for the colons), or
+// as it is when it does not decode.
+func DecodeUberTraceID(v string) string {
+	if !strings.Contains(v, "%") {
+		return v
+	}
+	if d, err := url.QueryUnescape(v); err == nil {
+		return d
+	}
+	return v
+}
+
+// ReadURLEncodedJaeger returns p, reading uber-trace-id as jaeger-client-go does: a
+// URL-encoded value is decoded before p extracts it. The contrib Jaeger propagator does
+// not decode, so without this a caller that worked with jaeger-client (an older jaeger
+// client, a proxy that encodes) would start a new trace at the first migrated service.
+func ReadURLEncodedJaeger(p propagation.TextMapPropagator) propagation.TextMapPropagator {
+	return decoding{p}
+}
+
+type decoding struct{ propagation.TextMapPropagator }
+
+func (d decoding) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	if v, ok := carrier.(propagation.ValuesGetter); ok {
+		// Keep the carrier's Values: the baggage propagator reads every header with it.
+		return d.TextMapPropagator.Extract(ctx, decodedValues{decodedCarrier{carrier}, v})
+	}
+	return d.TextMapPropagator.Extract(ctx, decodedCarrier{carrier})
+}
+
+type decodedCarrier struct{ propagation.TextMapCarrier }
+
+func (c decodedCarrier) Get(key string) string {
+	v := c.TextMapCarrier.Get(key)
+	if strings.EqualFold(key, uberTraceID) {
+		return DecodeUberTraceID(v)
+	}
+	return v
+}
+
+type decodedValues struct {
+	decodedCarrier
+	values propagation.ValuesGetter
+}
+
+func (c decodedValues) Values(key string) []string { return c.values.Values(key) }

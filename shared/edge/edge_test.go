@@ -1,0 +1,133 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/contrib/propagators/jaeger"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+func TestLoadConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cfg, err := LoadConfig(env(nil))
+	if err != nil || cfg.PublicEndpoint || len(cfg.BaggageAllow) != 0 {
+		t.Errorf("defaults: %+v %v, want no baggage and a continued trace", cfg, err)
+	}
+	cfg, err = LoadConfig(env(map[string]string{"GATEWAY_BAGGAGE_ALLOW": " tenant, ,region ", "GATEWAY_PUBLIC_ENDPOINT": "1"}))
+	if err != nil || !cfg.PublicEndpoint || strings.Join(cfg.BaggageAllow, "|") != "tenant|region" {
+		t.Errorf("from env: %+v %v", cfg, err)
+	}
+	if _, err := LoadConfig(env(map[string]string{"GATEWAY_PUBLIC_ENDPOINT": "yes please"})); err == nil ||
+		!strings.Contains(err.Error(), "GATEWAY_PUBLIC_ENDPOINT") {
+		t.Errorf("a bad GATEWAY_PUBLIC_ENDPOINT: %v, want an error naming it", err)
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-"
+	for _, tc := range []struct {
+		name string
+		in   http.Header
+		want http.Header
+	}{
+		{"no baggage allowed", http.Header{"Baggage": {"user.id=1,tenant=a"}, "Uberctx-Tenant": {"a"}, "Jaeger-Baggage": {"tenant=a"}}, http.Header{}},
+		{"allowed keys kept, with properties", http.Header{"Baggage": {"user.id=1, region=eu;p=1", "tenant=a"}, "Uberctx-Region": {"eu"}, "Uberctx-User.id": {"1"},
+			"Jaeger-Baggage": {"session=2, region=eu"}},
+			http.Header{"Baggage": {"region=eu;p=1,tenant=a"}, "Uberctx-Region": {"eu"}, "Jaeger-Baggage": {"region=eu"}}},
+		{"two traceparents", http.Header{"Traceparent": {tp + "01", tp + "01"}, "Tracestate": {"a=1"}}, http.Header{}},
+		{"a traceparent with a comma", http.Header{"Traceparent": {tp + "01," + tp + "01"}}, http.Header{}},
+		{"tracestate combined", http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1 ,", " ,b=2", "a=3,Bad=4"}},
+			http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1,b=2"}}},
+		{"tracestate of nothing", http.Header{"Tracestate": {" , "}}, http.Header{}},
+		{"URL-encoded uber-trace-id", http.Header{"Uber-Trace-Id": {"abc%3Adef%3A0%3A1"}}, http.Header{"Uber-Trace-Id": {"abc:def:0:1"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			Sanitize(tc.in, Config{BaggageAllow: []string{"tenant", "region"}}.orNone(tc.name == "no baggage allowed"))
+			if fmt.Sprint(tc.in) != fmt.Sprint(tc.want) {
+				t.Errorf("got  %v\nwant %v", tc.in, tc.want)
+			}
+		})
+	}
+}
+
+func (c Config) orNone(none bool) Config {
+	if none {
+		return Config{}
+	}
+	return c
+}
+
+func TestForceSampled(t *testing.T) {
+	for in, want := range map[string]string{
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A",
+		"garbage": "garbage",
+	} {
+		h := http.Header{"Traceparent": {in}}
+		forceSampled(h)
+		if h.Get("traceparent") != want {
+			t.Errorf("traceparent %s: %s, want %s", in, h.Get("traceparent"), want)
+		}
+	}
+	for in, want := range map[string]string{"a:b:0:0": "a:b:0:1", "a:b:0:2": "a:b:0:3", "a:b:0": "a:b:0", "a:b:0:zz": "a:b:0:zz"} {
+		h := http.Header{"Uber-Trace-Id": {in}}
+		forceSampled(h)
+		if h.Get("uber-trace-id") != want {
+			t.Errorf("uber-trace-id %s: %s, want %s", in, h.Get("uber-trace-id"), want)
+		}
+	}
+}
+
+func TestCombineTraceStateLimits(t *testing.T) {
+	var members []string
+	for i := range 40 {
+		members = append(members, fmt.Sprintf("k%02d=v", i))
+	}
+	long := "long=" + strings.Repeat("x", 200)
+	got := CombineTraceState([]string{strings.Join(members[:10], ","), long, strings.Join(members[10:], ",")})
+	if want := strings.Join(members[:32], ","); got != want {
+		t.Errorf("41 members, one long:\n got %s\nwant %s", got, want)
+	}
+	// Under the member limit but over 512 characters: the long members go first.
+	got = CombineTraceState([]string{long, long[:4] + "2" + long[4:], long[:4] + "3" + long[4:], "a=1"})
+	if got != "a=1" {
+		t.Errorf("three long members and a short one: %q, want the short one", got)
+	}
+	// Only members of up to 128 characters, over 512 in all: from the end.
+	var mid []string
+	for i := range 8 {
+		mid = append(mid, fmt.Sprintf("m%d=%s", i, strings.Repeat("y", 100)))
+	}
+	if got := CombineTraceState(mid); got != strings.Join(mid[:4], ",") {
+		t.Errorf("eight members of 103 characters: %d characters, want the first four", len(got))
+	}
+}
+
+func TestReadURLEncodedJaeger(t *testing.T) {
+	p := ReadURLEncodedJaeger(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, jaeger.Jaeger{}))
+	h := http.Header{"Uber-Trace-Id": {"4bf92f3577b34da6a3ce929d0e0e4736%3a00f067aa0ba902b7%3A0%3A1"}, "Baggage": {"a=1", "b=2"}}
+	ctx := p.Extract(context.Background(), propagation.HeaderCarrier(h))
+	if sc := trace.SpanContextFromContext(ctx); sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || !sc.IsSampled() {
+		t.Errorf("a URL-encoded uber-trace-id: %v, want the trace read", sc)
+	}
+	// The carrier keeps its Values: both baggage headers are read.
+	if got := fmt.Sprint(propagationBaggage(ctx)); got != "a=1,b=2" {
+		t.Errorf("baggage over two headers: %s", got)
+	}
+	p.Inject(ctx, propagation.HeaderCarrier(http.Header{})) // Inject is the propagator's own
+	if len(p.Fields()) != 4 {
+		t.Errorf("Fields: %v", p.Fields())
+	}
+}
+
+func propagationBaggage(ctx context.Context) string {
+	h := http.Header{}
+	propagation.Baggage{}.Inject(ctx, propagation.HeaderCarrier(h))
+	return h.Get("baggage")
+}
