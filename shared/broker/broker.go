@@ -97,3 +97,8 @@ var ErrClosed = errors.New("broker closed")
 // ErrNotConfirmed is returned by Publish when the broker nacked the message, or
 // returned it as unroutable.
 var ErrNotConfirmed = errors.New("broker did not confirm the message")
+
+// ErrHeadersTooLarge is returned by Publish, before anything is sent, when a message's
+// headers are larger than the broker accepts (see MaxHeaderBytes). The connection is
+// not affected; the caller can only send smaller headers.
+var ErrHeadersTooLarge = errors.New("message headers larger than the broker accepts")
