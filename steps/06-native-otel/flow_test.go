@@ -43,9 +43,11 @@ func TestBadOrders(t *testing.T) {
 	}{
 		{"malformed JSON", `{"customer_id": "c1", "items": [`, "malformed JSON"},
 		{"not an object", `[1, 2, 3]`, "malformed JSON"},
-		{"unknown field", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": 1}], "coupon": "FREE"}`, "malformed JSON"},
+		{"unknown field", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": 1}], "coupon": "FREE"}`, "coupon is not a field of an order"},
 		{"trailing data", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": 1}]} {}`, "malformed JSON"},
-		{"mistyped quantity", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": "two"}]}`, "malformed JSON"},
+		{"mistyped quantity", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": "two"}]}`, "items[0].quantity must be a whole number"},
+		{"mistyped customer", `{"customer_id": 7, "items": [{"sku": "trace-mug", "quantity": 1}]}`, "customer_id must be a string"},
+		{"unknown SKU", `{"customer_id": "c1", "items": [{"sku": "unicorn", "quantity": 1}]}`, `items[0].sku "unicorn" is not in the catalogue`},
 		{"no customer", `{"items": [{"sku": "trace-mug", "quantity": 1}]}`, "customer_id is required"},
 		{"no items", `{"customer_id": "c1", "items": []}`, "items must list at least one item"},
 		{"zero quantity", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": 0}]}`, "items[0].quantity must be between 1 and 1000"},
@@ -63,8 +65,8 @@ func TestBadOrders(t *testing.T) {
 				if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("POST %s: Content-Type %q, want application/json", url, ct)
 				}
-				if !strings.Contains(resp.Error(), tc.wantErr) {
-					t.Errorf("POST %s: error %q, want it to say %q", url, resp.Error(), tc.wantErr)
+				if !strings.Contains(resp.Error(), tc.wantErr) || strings.Contains(resp.Error(), "Go ") {
+					t.Errorf("POST %s: error %q, want it to say %q, and no Go type", url, resp.Error(), tc.wantErr)
 				}
 			}
 		})
@@ -83,6 +85,56 @@ func TestCheckoutUnreachable(t *testing.T) {
 	resp := f.PlaceOrder(workshoptest.DemoOrder(), nil)
 	if resp.Status != http.StatusBadGateway || resp.Error() == "" {
 		t.Errorf("with checkout down: got %d %s, want 502 with a JSON error", resp.Status, resp.Body)
+	}
+}
+
+// TestCheckoutTimesOut gives the gateway a checkout that takes the call and never
+// answers: the caller hears that checkout did not answer in time.
+func TestCheckoutTimesOut(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, unanswered, until the test ends
+		}
+	}()
+	f := workshoptest.Start(t, run, map[string]string{"CHECKOUT_URL": "http://" + ln.Addr().String()})
+	resp := f.PlaceOrder(workshoptest.DemoOrder(), nil)
+	if resp.Status != http.StatusGatewayTimeout || !strings.Contains(resp.Error(), "did not answer in time") {
+		t.Errorf("with a checkout that never answers: got %d %s, want 504 saying checkout did not answer in time", resp.Status, resp.Body)
+	}
+}
+
+// TestOversizedRequestID sends checkout a 200 KB X-Request-ID, more than fits in an
+// AMQP header frame: checkout replaces it, as the gateway does, and its connection to
+// the broker, which a frame that large would close, stays up for the next order.
+func TestOversizedRequestID(t *testing.T) {
+	t.Parallel()
+	f := workshoptest.Start(t, run, nil)
+	huge := http.Header{"X-Request-Id": {strings.Repeat("r", 200<<10)}}
+	resp, err := f.Post(context.Background(), f.CheckoutURL+"/orders", workshoptest.DemoOrder(), huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusAccepted {
+		t.Errorf("POST /orders with a 200 KB X-Request-ID: %d %s, want 202 under a request ID of checkout's", resp.Status, resp.Body)
+	}
+	f.PlaceDemoOrder(nil)
+	if resp.Status == http.StatusAccepted {
+		f.WaitReserved(workshoptest.DemoSKU, 4)
+	} else {
+		f.WaitReserved(workshoptest.DemoSKU, 2)
+	}
+	if logs := f.LogText(); strings.Contains(logs, "connection lost") {
+		t.Errorf("the broker connection was lost:\n%s", logs)
 	}
 }
 
