@@ -211,6 +211,7 @@ func drain(logger *slog.Logger, r *running, drainBy time.Time) error {
 	err := r.srv.Shutdown(ctx)
 	cancel()
 	if err == nil {
+		r.abort() // nothing is left to cancel; this releases the context
 		return nil
 	}
 	logger.Warn("requests still in flight at the shutdown deadline; cancelling them", "service", r.Name)
