@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
@@ -296,4 +298,68 @@ func hostOf(amqpURL string) string {
 		return u.Hostname() + ":5672"
 	}
 	return u.Host
+}
+
+// TestImpossibleOrderDeadLetteredAtOnce orders more than stock holds: checkout accepts
+// it (it does not know the stock), stock fails to reserve it, and, because retrying
+// cannot fill it, the message goes to the dead-letter queue at the first attempt with
+// the reason in a header.
+func TestImpossibleOrderDeadLetteredAtOnce(t *testing.T) {
+	amqpURL := requireRabbitMQ(t)
+	binary := buildSolution(t, "06-native-otel")
+	f, err := fleet.StartProcesses(context.Background(), binary, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector(t, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := f.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	order := shop.Order{CustomerID: "c1", Items: []shop.Item{{SKU: "trace-mug", Quantity: 60}}} // 50 in stock
+	resp, err := f.PlaceOrder(context.Background(), order, nil)
+	if err != nil || resp.Status != http.StatusAccepted {
+		t.Fatalf("an order for more than stock holds: %v %v, want 202 (checkout does not know the stock)", resp, err)
+	}
+
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dead amqp.Delivery
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		d, ok, err := ch.Get(f.Env["AMQP_QUEUE"]+".dlq", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			dead = d
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the impossible order never reached the dead-letter queue\n%s", f.LogText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if dead.MessageId != resp.OrderID() {
+		t.Errorf("dead letter %s, want the order %s", dead.MessageId, resp.OrderID())
+	}
+	if reason, _ := dead.Headers[broker.FailureReasonHeader].(string); !strings.Contains(reason, "not enough stock") {
+		t.Errorf("dead letter headers %v, want %s saying why", dead.Headers, broker.FailureReasonHeader)
+	}
+	attempts := 0
+	for _, rec := range f.Logs() {
+		if rec["msg"] == "could not reserve stock" && rec["order_id"] == resp.OrderID() {
+			attempts++
+		}
+	}
+	if attempts != 1 {
+		t.Errorf("stock tried the impossible order %d times, want once", attempts)
+	}
 }
