@@ -24,19 +24,8 @@ var hardeningTests = []struct {
 	{"OversizedHeadersRefused", nil, testOversizedHeaders},
 }
 
-func TestHardening(t *testing.T) {
-	for _, impl := range implementations {
-		t.Run(impl.name, func(t *testing.T) {
-			t.Parallel()
-			for _, tt := range hardeningTests {
-				t.Run(tt.name, func(t *testing.T) {
-					t.Parallel()
-					tt.run(t, impl.open(t, tt.configure))
-				})
-			}
-		})
-	}
-}
+// They run with the behaviour tests, against each implementation (TestBehaviour).
+func init() { behaviourTests = append(behaviourTests, hardeningTests...) }
 
 // outOfStock is a domain error that knows it is permanent without importing broker,
 // like shop's.
