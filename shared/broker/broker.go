@@ -36,7 +36,9 @@ type Message struct {
 
 // Handler processes one delivered message. When it returns nil the message is acked;
 // when it returns an error the message is delivered again, and after Config.MaxAttempts
-// failed attempts it goes to the dead-letter queue instead of looping forever.
+// failed attempts it goes to the dead-letter queue instead of looping forever. An error
+// that retrying cannot fix (see IsPermanent) sends it to the dead-letter queue at once,
+// with the error in the FailureReasonHeader header.
 type Handler func(ctx context.Context, msg Message) error
 
 // Broker publishes to the configured exchange and consumes from the configured queue.

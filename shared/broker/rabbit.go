@@ -29,6 +29,12 @@ import (
 // keeps a dead-lettered message until the dead-letter queue has confirmed it, so it
 // is never lost on the way either.
 //
+// The consumer reads x-delivery-count only on a redelivery: on a first delivery the
+// header is whatever the publisher put there, and a publisher must not decide how often
+// its message is tried. A permanent failure (IsPermanent) is not retried: the consumer
+// publishes a copy with the reason (FailureReasonHeader) to the dead-letter exchange and
+// acks the message once the copy is confirmed, or rejects it if the copy fails.
+//
 // On RabbitMQ 3.10 every return counts, including the messages a consumer had
 // prefetched but not yet handled when its channel or connection closed. A message
 // can therefore reach the dead-letter queue after fewer than MaxAttempts handler
