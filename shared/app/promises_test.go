@@ -315,3 +315,21 @@ func TestShutdownClosesInParallel(t *testing.T) {
 		t.Errorf("%d of 3 Closes ran", len(deadlines))
 	}
 }
+
+func TestPublishFailedSaysWhoCanFixIt(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("publish ord_1 to shop: %w: 204800 bytes", broker.ErrHeadersTooLarge), http.StatusRequestHeaderFieldsTooLarge},
+		{fmt.Errorf("publish ord_1 to shop: not connected: %w", context.DeadlineExceeded), http.StatusServiceUnavailable},
+		{fmt.Errorf("publish ord_1 to shop: %w", context.Canceled), http.StatusServiceUnavailable},
+	} {
+		rec := httptest.NewRecorder()
+		PublishFailed(rec, tc.err)
+		var body ErrorBody
+		if rec.Code != tc.want || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.Error == "" {
+			t.Errorf("%v: %d %s, want %d with a JSON error", tc.err, rec.Code, rec.Body, tc.want)
+		}
+	}
+}
