@@ -7,6 +7,8 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/rabbitmq/amqp091-go v1.16.0 // indirect
+require github.com/rabbitmq/amqp091-go v1.16.0
+
+require github.com/gorilla/mux v1.8.1 // indirect
 
 replace github.com/ot2otel/workshop/shared => ./shared

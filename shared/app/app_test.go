@@ -210,7 +210,8 @@ func TestRelayCheckout(t *testing.T) {
 	}{
 		{202, `{"order_id":"ord_1"}`, 202},
 		{400, `{"error":"invalid order"}`, 400},
-		{503, `{"error":"broker down"}`, 502},
+		{503, `{"error":"broker down"}`, 503},
+		{431, `{"error":"headers too large"}`, 431},
 		{500, `oops`, 502},
 		{202, `not json`, 502},
 	} {

@@ -1,12 +1,20 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 
+	"github.com/gorilla/mux"
+
+	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/shop"
 )
 
@@ -27,18 +35,71 @@ func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, ErrorBody{Error: msg})
 }
 
-// ReadOrder decodes and validates the order in r's body. On failure it has already
-// answered 400 with a JSON error and returns false.
+// ReadOrder decodes and validates the order in r's body, and checks that the shop sells
+// every item. On failure it has already answered with a JSON error and returns false:
+// 415 for a body that is not application/json, 413 for one larger than
+// shop.MaxBodyBytes, 408 for one that did not arrive within the server's ReadTimeout,
+// 400 for anything else (the message names the field and the rule).
 func ReadOrder(w http.ResponseWriter, r *http.Request) (shop.Order, bool) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		WriteError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return shop.Order{}, false
+	}
 	order, err := shop.DecodeOrder(http.MaxBytesReader(w, r.Body, shop.MaxBodyBytes))
 	if err == nil {
 		err = order.Validate()
 	}
-	if err != nil {
-		WriteError(w, http.StatusBadRequest, err.Error())
-		return shop.Order{}, false
+	if err == nil {
+		err = order.CheckCatalogue()
 	}
-	return order, true
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return order, true
+	case errors.As(err, &tooLarge):
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the order is larger than the limit of %d bytes", shop.MaxBodyBytes))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		WriteError(w, http.StatusRequestTimeout, "the order did not arrive in time")
+	case errors.Is(err, shop.ErrBadJSON), errors.As(err, new(*shop.InvalidOrderError)):
+		WriteError(w, http.StatusBadRequest, err.Error())
+	default:
+		// The connection failed under the body: nobody may be listening, but say why.
+		WriteError(w, http.StatusBadRequest, "the body could not be read")
+	}
+	return shop.Order{}, false
+}
+
+// ErrorsInJSON makes h's answers for an unknown path (404) and a wrong method (405)
+// JSON errors like every other, when h is a *mux.Router whose NotFoundHandler and
+// MethodNotAllowedHandler are not set. Serve applies it to every service, so the steps'
+// routers need not.
+func ErrorsInJSON(h http.Handler) http.Handler {
+	if r, ok := h.(*mux.Router); ok {
+		if r.NotFoundHandler == nil {
+			r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				WriteError(w, http.StatusNotFound, "no such path: "+req.URL.Path)
+			})
+		}
+		if r.MethodNotAllowedHandler == nil {
+			r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				WriteError(w, http.StatusMethodNotAllowed, "method "+req.Method+" is not allowed on "+req.URL.Path)
+			})
+		}
+	}
+	return h
+}
+
+// PublishFailed answers a request whose event could not be published: 431 when the
+// request's headers would make the message's headers larger than the broker accepts
+// (the caller can fix that, retrying cannot), else 503 (the broker is away, or the
+// service is shutting down: try again).
+func PublishFailed(w http.ResponseWriter, err error) {
+	if errors.Is(err, broker.ErrHeadersTooLarge) {
+		WriteError(w, http.StatusRequestHeaderFieldsTooLarge,
+			"the request's headers (trace context, baggage) would make the order's message larger than the broker accepts")
+		return
+	}
+	WriteError(w, http.StatusServiceUnavailable, "the order could not be recorded; try again")
 }
 
 // Healthz answers 200 while ready reports nil (a nil ready is always ready), else 503.
@@ -76,12 +137,13 @@ func GetStock(l *shop.Ledger) http.HandlerFunc {
 
 // Decision of the gateway on checkout's answer, shared so every step relays the same way.
 
-// RelayCheckout copies checkout's answer to the gateway's caller: 202 and 400 pass
-// through, anything else becomes 502 because the failure is checkout's, not the caller's.
+// RelayCheckout copies checkout's answer to the gateway's caller: 202, and the errors
+// that are the caller's to fix (400, 431) or to retry (503), pass through; anything
+// else becomes 502 because the failure is checkout's, not the caller's.
 func RelayCheckout(w http.ResponseWriter, logger *slog.Logger, resp *http.Response) {
 	defer resp.Body.Close()
 	switch resp.StatusCode {
-	case http.StatusAccepted, http.StatusBadRequest:
+	case http.StatusAccepted, http.StatusBadRequest, http.StatusRequestHeaderFieldsTooLarge, http.StatusServiceUnavailable:
 		var body json.RawMessage
 		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 			logger.Error("checkout answered with a body that is not JSON", "status", resp.StatusCode, "err", err)
@@ -97,12 +159,24 @@ func RelayCheckout(w http.ResponseWriter, logger *slog.Logger, resp *http.Respon
 	}
 }
 
-// CheckoutUnreachable answers 502 for a call to checkout that did not get an answer.
+// CheckoutUnreachable answers a call to checkout that did not get an answer: 504 when
+// checkout did not answer in time, 503 when the call was cancelled (the gateway is
+// shutting down, or its caller went away), and 502 when checkout could not be reached.
 func CheckoutUnreachable(w http.ResponseWriter, logger *slog.Logger, err error) {
-	logger.Error("checkout unreachable", "err", err)
-	msg := "checkout is unreachable"
-	if errors.Is(err, http.ErrHandlerTimeout) {
-		msg = "checkout timed out"
+	var netErr net.Error
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		logger.Error("checkout unreachable", "err", err)
+		WriteError(w, http.StatusBadGateway, "checkout is unreachable")
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		logger.Error("checkout did not answer in time", "err", err)
+		WriteError(w, http.StatusGatewayTimeout, "checkout did not answer in time")
+	case errors.Is(err, context.Canceled):
+		logger.Warn("call to checkout cancelled", "err", err)
+		WriteError(w, http.StatusServiceUnavailable, "the gateway is shutting down; try again")
+	default:
+		logger.Error("checkout unreachable", "err", err)
+		WriteError(w, http.StatusBadGateway, "checkout is unreachable")
 	}
-	WriteError(w, http.StatusBadGateway, msg)
 }

@@ -13,8 +13,38 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 )
 
-// ShutdownTimeout bounds each phase of a graceful shutdown.
+// The HTTP servers' timeouts, the same for every service, so that no client can hold a
+// connection or a handler for long.
+const (
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout = 5 * time.Second
+	// ReadTimeout bounds reading a whole request, headers and body: a client that
+	// declares a body and sends it slowly gets 408 when it runs out.
+	ReadTimeout = 10 * time.Second
+	// RequestTimeout is the deadline of every handler's context: what the handler waits
+	// for (checkout, the broker) gives up then, and it answers with an error. It is
+	// shorter than the gateway's 10 s client timeout, so checkout answers before the
+	// gateway gives up on it.
+	RequestTimeout = 8 * time.Second
+	// WriteTimeout bounds a request from the end of its headers to the end of its
+	// answer: reading the body, the handler and writing the answer. It must leave room
+	// for the 408 a slow body gets at ReadTimeout.
+	WriteTimeout = ReadTimeout + RequestTimeout + 2*time.Second
+	// IdleTimeout bounds how long a keep-alive connection waits for the next request.
+	IdleTimeout = 60 * time.Second
+)
+
+// ShutdownTimeout bounds a whole graceful shutdown: draining the HTTP servers, the
+// consumers, flushing spans (every service's at once) and closing the broker.
 const ShutdownTimeout = 10 * time.Second
+
+// drainTimeout is the part of ShutdownTimeout that requests in flight have to finish
+// by themselves. Then their contexts are cancelled, and they have abortGrace to answer
+// (a JSON 503, say) before their connections are closed.
+const (
+	drainTimeout = ShutdownTimeout / 2
+	abortGrace   = time.Second
+)
 
 // Service is one of the shop's services as Serve runs it.
 type Service struct {
@@ -25,21 +55,32 @@ type Service struct {
 	// after the message in flight is handled.
 	Consume func(ctx context.Context) error
 	// Close, if set, runs once the service has stopped serving and consuming: it is
-	// where a service flushes its spans and closes its tracer.
+	// where a service flushes its spans and closes its tracer. It should return when
+	// ctx is done; Serve stops waiting for it then.
 	Close func(ctx context.Context) error
 }
 
 type running struct {
 	Service
-	srv         *http.Server
+	srv *http.Server
+	// abort cancels the contexts of the requests in flight, when they did not finish
+	// in time during a shutdown.
+	abort       context.CancelFunc
 	stopConsume context.CancelFunc
 	consuming   sync.WaitGroup
 }
 
 // Serve runs the services until ctx is done or one of them fails, then shuts down in
-// order: stop accepting HTTP requests and finish those in flight, stop consuming and
-// finish the message in flight, run each Close (flushing spans), close the broker
-// (b may be nil). It returns nil after a shutdown that ctx asked for.
+// order, within ShutdownTimeout: stop accepting HTTP requests and finish those in
+// flight (cancelling the ones that take too long, so that each still gets an answer),
+// stop consuming and finish the message in flight, run every Close at once (flushing
+// spans), close the broker (b may be nil). It returns nil after a shutdown that ctx
+// asked for and that answered every request and handled every message in flight; a
+// Close that fails (a collector that is down) is logged, not returned.
+//
+// Every service's HTTP server has the timeouts above, answers 404 and 405 in JSON (for
+// a *mux.Router, see ErrorsInJSON), and gives each handler a context with a deadline
+// of RequestTimeout.
 func Serve(ctx context.Context, logger *slog.Logger, b broker.Broker, services ...Service) (err error) {
 	errc := make(chan error, 2*len(services))
 	var started []*running
@@ -52,7 +93,15 @@ func Serve(ctx context.Context, logger *slog.Logger, b broker.Broker, services .
 		if err != nil {
 			return fmt.Errorf("%s: listen on %s: %w", s.Name, s.Addr, err)
 		}
-		r := &running{Service: s, srv: &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}}
+		base, abort := context.WithCancel(context.Background())
+		r := &running{Service: s, abort: abort, srv: &http.Server{
+			Handler:           withDeadline(ErrorsInJSON(s.Handler)),
+			ReadHeaderTimeout: ReadHeaderTimeout,
+			ReadTimeout:       ReadTimeout,
+			WriteTimeout:      WriteTimeout,
+			IdleTimeout:       IdleTimeout,
+			BaseContext:       func(net.Listener) context.Context { return base },
+		}}
 		go func() {
 			if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s: serve: %w", s.Name, err)
@@ -85,39 +134,110 @@ func Serve(ctx context.Context, logger *slog.Logger, b broker.Broker, services .
 	}
 }
 
+// withDeadline gives each request's context a deadline of RequestTimeout.
+func withDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // shutdown stops the started services, upstream first (the reverse of start order), so
-// that a request in flight can still reach the service downstream of it.
+// that a request in flight can still reach the service downstream of it, all within
+// ShutdownTimeout.
 func shutdown(logger *slog.Logger, b broker.Broker, started []*running) error {
+	start := time.Now()
+	deadline := start.Add(ShutdownTimeout)
+	drainBy := start.Add(drainTimeout)
 	var errs []error
 	for i := len(started) - 1; i >= 0; i-- {
 		r := started[i]
-		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		if err := r.srv.Shutdown(ctx); err != nil {
+		if err := drain(logger, r, drainBy); err != nil {
 			errs = append(errs, fmt.Errorf("%s: stop serving: %w", r.Name, err))
 		}
 		if r.stopConsume != nil {
 			r.stopConsume()
-			r.consuming.Wait()
+			if !waitUntil(deadline, r.consuming.Wait) {
+				errs = append(errs, fmt.Errorf("%s: the message in flight was not handled within the shutdown timeout", r.Name))
+			}
 		}
-		cancel()
 	}
+	// The tracer providers flush at once: a collector that hangs costs the rest of the
+	// budget once, not once per service. A Close that fails loses telemetry, not
+	// orders: it is logged as an error, and does not make the shutdown fail.
+	// The broker gets the last abortGrace of the budget.
+	closeBy := deadline.Add(-abortGrace)
+	ctx, cancel := context.WithDeadline(context.Background(), closeBy)
+	defer cancel()
+	var closing sync.WaitGroup
 	for _, r := range started {
 		if r.Close == nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		if err := r.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("%s: close: %w", r.Name, err))
-		}
-		cancel()
+		closing.Go(func() {
+			if err := r.Close(ctx); err != nil {
+				logger.Error("close failed: spans may be lost", "service", r.Name, "err", err)
+			}
+		})
+	}
+	if !waitUntil(closeBy.Add(abortGrace/4), closing.Wait) {
+		logger.Error("closing the services (flushing spans) did not finish within the shutdown timeout: spans may be lost")
 	}
 	if b != nil {
-		if err := b.Close(); err != nil && !errors.Is(err, broker.ErrClosed) {
+		errc := make(chan error, 1)
+		go func() { errc <- b.Close() }()
+		var err error
+		select {
+		case err = <-errc:
+		case <-time.After(max(time.Until(deadline), abortGrace/2)):
+			err = errors.New("did not finish within the shutdown timeout")
+		}
+		if err != nil && !errors.Is(err, broker.ErrClosed) {
 			errs = append(errs, fmt.Errorf("close broker: %w", err))
 		}
 	}
 	if len(errs) == 0 && len(started) > 0 {
-		logger.Info("stopped")
+		logger.Info("stopped", "after", time.Since(start).Round(time.Millisecond))
 	}
 	return errors.Join(errs...)
+}
+
+// drain stops r's server from accepting requests and waits, until drainBy, for those in
+// flight to finish; then it cancels their contexts and gives them abortGrace to answer
+// before it closes their connections.
+func drain(logger *slog.Logger, r *running, drainBy time.Time) error {
+	ctx, cancel := context.WithDeadline(context.Background(), drainBy)
+	err := r.srv.Shutdown(ctx)
+	cancel()
+	if err == nil {
+		r.abort() // nothing is left to cancel; this releases the context
+		return nil
+	}
+	logger.Warn("requests still in flight at the shutdown deadline; cancelling them", "service", r.Name)
+	r.abort()
+	ctx, cancel = context.WithTimeout(context.Background(), abortGrace)
+	defer cancel()
+	if err := r.srv.Shutdown(ctx); err != nil {
+		_ = r.srv.Close()
+		return fmt.Errorf("requests still running %s after they were cancelled: %w", abortGrace, err)
+	}
+	return nil
+}
+
+// waitUntil runs wait and reports whether it returned by deadline.
+func waitUntil(deadline time.Time, wait func()) bool {
+	done := make(chan struct{})
+	go func() {
+		wait()
+		close(done)
+	}()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }

@@ -36,7 +36,9 @@ type Message struct {
 
 // Handler processes one delivered message. When it returns nil the message is acked;
 // when it returns an error the message is delivered again, and after Config.MaxAttempts
-// failed attempts it goes to the dead-letter queue instead of looping forever.
+// failed attempts it goes to the dead-letter queue instead of looping forever. An error
+// that retrying cannot fix (see IsPermanent) sends it to the dead-letter queue at once,
+// with the error in the FailureReasonHeader header.
 type Handler func(ctx context.Context, msg Message) error
 
 // Broker publishes to the configured exchange and consumes from the configured queue.
@@ -97,3 +99,8 @@ var ErrClosed = errors.New("broker closed")
 // ErrNotConfirmed is returned by Publish when the broker nacked the message, or
 // returned it as unroutable.
 var ErrNotConfirmed = errors.New("broker did not confirm the message")
+
+// ErrHeadersTooLarge is returned by Publish, before anything is sent, when a message's
+// headers are larger than the broker accepts (see MaxHeaderBytes). The connection is
+// not affected; the caller can only send smaller headers.
+var ErrHeadersTooLarge = errors.New("message headers larger than the broker accepts")

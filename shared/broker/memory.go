@@ -64,6 +64,9 @@ func (m *Memory) publish(ctx context.Context, msg Message) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHeaderSize(msg, DefaultFrameMax); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -149,6 +152,19 @@ func (m *Memory) handle(ctx context.Context, qm *memoryMessage, h Handler) {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if IsPermanent(err) {
+		// As Rabbit does: a copy with the reason, published to the dead-letter exchange.
+		msg, _ := m.delivery(qm)
+		msg.Redelivered = false
+		msg.Exchange = m.cfg.deadLetterExchange()
+		if msg.Headers == nil {
+			msg.Headers = amqp.Table{}
+		}
+		delete(msg.Headers, deliveryCountHeader)
+		msg.Headers[FailureReasonHeader] = failureReason(err)
+		m.dead = append(m.dead, msg)
+		return
+	}
 	if qm.deliveries >= m.cfg.MaxAttempts {
 		m.dead = append(m.dead, m.deadLetter(qm))
 		return

@@ -29,6 +29,12 @@ import (
 // keeps a dead-lettered message until the dead-letter queue has confirmed it, so it
 // is never lost on the way either.
 //
+// The consumer reads x-delivery-count only on a redelivery: on a first delivery the
+// header is whatever the publisher put there, and a publisher must not decide how often
+// its message is tried. A permanent failure (IsPermanent) is not retried: the consumer
+// publishes a copy with the reason (FailureReasonHeader) to the dead-letter exchange and
+// acks the message once the copy is confirmed, or rejects it if the copy fails.
+//
 // On RabbitMQ 3.10 every return counts, including the messages a consumer had
 // prefetched but not yet handled when its channel or connection closed. A message
 // can therefore reach the dead-letter queue after fewer than MaxAttempts handler
@@ -307,6 +313,10 @@ func (r *Rabbit) publish(ctx context.Context, msg Message) error {
 	if _, err := NormalizeHeaders(msg.Headers); err != nil {
 		return err
 	}
+	// RabbitMQ closes the whole connection on a header frame beyond frame_max.
+	if err := checkHeaderSize(msg, r.frameMax()); err != nil {
+		return err
+	}
 	if err := r.Ready(); errors.Is(err, ErrClosed) {
 		return err
 	}
@@ -379,6 +389,17 @@ func (r *Rabbit) publish(ctx context.Context, msg Message) error {
 	default:
 	}
 	return nil
+}
+
+// frameMax is the frame_max of the current connection, or DefaultFrameMax while there
+// is none.
+func (r *Rabbit) frameMax() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil && r.conn.Config.FrameSize > 0 {
+		return r.conn.Config.FrameSize
+	}
+	return DefaultFrameMax
 }
 
 // publisher returns the confirm-mode channel, opening one on the current connection
@@ -485,6 +506,10 @@ func (r *Rabbit) consume(ctx context.Context, h Handler, redeclare bool) (starte
 	if err := ch.Qos(r.cfg.Prefetch, 0, false); err != nil {
 		return false, fmt.Errorf("set prefetch: %w", err)
 	}
+	// Confirms, for the messages deadLetter publishes on this channel.
+	if err := ch.Confirm(false); err != nil {
+		return false, fmt.Errorf("enable confirms on the consume channel: %w", err)
+	}
 	deliveries, err := ch.Consume(r.cfg.Queue, "", false, false, false, false, nil)
 	if err != nil {
 		return false, fmt.Errorf("consume from %s: %w", r.cfg.Queue, err)
@@ -512,14 +537,15 @@ func (r *Rabbit) consume(ctx context.Context, h Handler, redeclare bool) (starte
 				// Take no new work once cancelled; the channel close returns it.
 				return true, nil
 			}
-			r.handle(ctx, d, h)
+			r.handle(ctx, ch, d, h)
 		}
 	}
 }
 
-// handle calls h with d and settles d: ack on success; on failure, nack with
-// requeue, or without on the last attempt so the queue dead-letters it.
-func (r *Rabbit) handle(ctx context.Context, d amqp.Delivery, h Handler) {
+// handle calls h with d and settles d: ack on success; on a permanent failure,
+// dead-letter it at once with the reason; on another failure, nack with requeue, or
+// without on the last attempt so the queue dead-letters it.
+func (r *Rabbit) handle(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, h Handler) {
 	err := callHandler(ctx, h, Message{
 		RoutingKey:  d.RoutingKey,
 		MessageID:   d.MessageId,
@@ -541,9 +567,15 @@ func (r *Rabbit) handle(ctx context.Context, d amqp.Delivery, h Handler) {
 	if errors.As(err, &perr) {
 		attrs = append(attrs, "stack", string(perr.stack))
 	}
+	if IsPermanent(err) {
+		r.log.Warn("handler failed permanently; dead-lettering the message without retrying",
+			append(attrs, "dead_letter_queue", r.cfg.deadLetterQueue())...)
+		r.deadLetter(ch, d, err)
+		return
+	}
 	// The x-delivery-limit would dead-letter the message on this nack anyway; doing
 	// it explicitly on the last attempt makes the log line say so.
-	attempt := deliveryCount(d.Headers) + 1
+	attempt := attempt(d.Redelivered, d.Headers)
 	if attempt >= r.cfg.MaxAttempts {
 		r.log.Warn("handler failed; dead-lettering the message",
 			append(attrs, "attempt", attempt, "max_attempts", r.cfg.MaxAttempts, "dead_letter_queue", r.cfg.deadLetterQueue())...)
@@ -556,6 +588,47 @@ func (r *Rabbit) handle(ctx context.Context, d amqp.Delivery, h Handler) {
 		append(attrs, "attempt", attempt, "max_attempts", r.cfg.MaxAttempts)...)
 	if err := d.Nack(false, true); err != nil {
 		r.log.Warn("nack failed; the message will be delivered again", "message_id", d.MessageId, "error", err)
+	}
+}
+
+// deadLetter sends d to the dead-letter exchange with the handler's error in
+// FailureReasonHeader, and acks it once the broker has confirmed the copy. A nack from
+// RabbitMQ's dead-lettering could not carry the reason. If the copy cannot be sent,
+// d is rejected and RabbitMQ dead-letters it without the reason: never lost.
+func (r *Rabbit) deadLetter(ch *amqp.Channel, d amqp.Delivery, cause error) {
+	headers := make(amqp.Table, len(d.Headers)+1)
+	for k, v := range d.Headers {
+		headers[k] = v
+	}
+	delete(headers, deliveryCountHeader) // the dead-letter queue counts afresh
+	headers[FailureReasonHeader] = failureReason(cause)
+	msg := amqp.Publishing{
+		Headers: headers, ContentType: d.ContentType, DeliveryMode: amqp.Persistent,
+		MessageId: d.MessageId, Body: d.Body,
+	}
+	err := checkHeaderSize(Message{Headers: headers, ContentType: d.ContentType, MessageID: d.MessageId}, r.frameMax())
+	if err == nil {
+		var dc *amqp.DeferredConfirmation
+		dc, err = ch.PublishWithDeferredConfirm(r.cfg.deadLetterExchange(), d.RoutingKey, false, false, msg)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			var acked bool
+			acked, err = dc.WaitContext(ctx)
+			cancel()
+			if err == nil && !acked {
+				err = ErrNotConfirmed
+			}
+		}
+	}
+	if err != nil {
+		r.log.Warn("could not dead-letter the message with its reason; rejecting it instead", "message_id", d.MessageId, "error", err)
+		if err := d.Nack(false, false); err != nil {
+			r.log.Warn("nack failed; the message will be delivered again", "message_id", d.MessageId, "error", err)
+		}
+		return
+	}
+	if err := d.Ack(false); err != nil {
+		r.log.Warn("ack failed; the message will be delivered again", "message_id", d.MessageId, "error", err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package shop
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -14,13 +13,25 @@ type StockItem struct {
 	Reserved  int    `json:"reserved"`
 }
 
-// ErrUnknownSKU, ErrOutOfStock and ErrBadQuantity are wrapped by Reserve's errors.
+// ErrUnknownSKU, ErrOutOfStock and ErrBadQuantity are wrapped by Reserve's errors. All
+// are permanent (their Permanent method says so, which the broker reads): asking again
+// cannot fill the order, so its message is dead-lettered at once instead of being retried.
 var (
-	ErrUnknownSKU = errors.New("unknown SKU")
-	ErrOutOfStock = errors.New("not enough stock")
+	ErrUnknownSKU error = permanentError("unknown SKU")
+	ErrOutOfStock error = permanentError("not enough stock")
 	// ErrBadQuantity: a quantity below one.
-	ErrBadQuantity = errors.New("bad quantity")
+	ErrBadQuantity error = permanentError("bad quantity")
 )
+
+// permanentError is an error that retrying cannot fix. The broker dead-letters a message
+// whose handler fails with one (anywhere in its chain) without retrying it; shop does not
+// import the broker, it only has the method the broker looks for.
+type permanentError string
+
+func (e permanentError) Error() string { return string(e) }
+
+// Permanent reports true: retrying does not help.
+func (permanentError) Permanent() bool { return true }
 
 // DemoCatalogue is the stock the stock service starts with.
 func DemoCatalogue() []StockItem {
@@ -29,6 +40,18 @@ func DemoCatalogue() []StockItem {
 		{SKU: "trace-mug", Available: 50},
 		{SKU: "span-sticker", Available: 1000},
 	}
+}
+
+// InCatalogue reports whether the shop sells sku: whether it is in DemoCatalogue, the
+// catalogue every stock service starts with. Checkout refuses an order for anything
+// else before publishing it, because no stock service could ever fill it.
+func InCatalogue(sku string) bool {
+	for _, s := range DemoCatalogue() {
+		if s.SKU == sku {
+			return true
+		}
+	}
+	return false
 }
 
 // Ledger holds stock and reserves it for orders, at most once per order ID, because a

@@ -35,8 +35,128 @@ type Order struct {
 	Items      []Item `json:"items"`
 }
 
-// ErrBadJSON is wrapped by DecodeOrder's errors when the body is not an order in JSON.
+// ErrBadJSON is wrapped by DecodeOrder's errors when the body is not an order in JSON:
+// malformed, too large, or with a field of the wrong type or unknown. Its messages name
+// the field and the rule ("invalid order: items[0].quantity must be a whole number"),
+// never a Go type, because they go back to the caller.
 var ErrBadJSON = errors.New("malformed JSON")
+
+// decodeError is a DecodeOrder failure: its message is for the caller, and it wraps
+// ErrBadJSON.
+type decodeError struct{ msg string }
+
+func (e *decodeError) Error() string { return e.msg }
+func (e *decodeError) Unwrap() error { return ErrBadJSON }
+
+func badJSON(format string, args ...any) error {
+	return &decodeError{msg: "malformed JSON: " + fmt.Sprintf(format, args...)}
+}
+
+func badField(field, rule string) error {
+	return &decodeError{msg: "invalid order: " + field + " " + rule}
+}
+
+// DecodeOrder reads one JSON order from r. Unknown fields and trailing data are
+// rejected: an order that does not say what we understand is not silently half-read.
+// An error reading r (a timeout, say) is returned wrapped, and does not wrap ErrBadJSON.
+func DecodeOrder(r io.Reader) (Order, error) {
+	// The order is decoded in two passes, first its fields as raw JSON, then each value,
+	// so an error can name the field by its JSON path, index included.
+	var raw struct {
+		CustomerID json.RawMessage `json:"customer_id"`
+		Items      json.RawMessage `json:"items"`
+	}
+	lr := &io.LimitedReader{R: r, N: MaxBodyBytes + 1}
+	dec := json.NewDecoder(lr)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		if lr.N <= 0 {
+			return Order{}, badJSON("the order is larger than %d bytes", MaxBodyBytes)
+		}
+		return Order{}, decodeFailure(err, "the body", "is not a field of an order (want customer_id and items)")
+	}
+	if dec.More() {
+		return Order{}, badJSON("data after the order object")
+	}
+	var o Order
+	if err := decodeValue(raw.CustomerID, &o.CustomerID); err != nil {
+		return Order{}, badField("customer_id", "must be a string")
+	}
+	var items []json.RawMessage
+	if err := decodeValue(raw.Items, &items); err != nil {
+		return Order{}, badField("items", "must be an array of items")
+	}
+	for i, rawItem := range items {
+		field := fmt.Sprintf("items[%d]", i)
+		var ri struct {
+			SKU      json.RawMessage `json:"sku"`
+			Quantity json.RawMessage `json:"quantity"`
+		}
+		idec := json.NewDecoder(bytes.NewReader(rawItem))
+		idec.DisallowUnknownFields()
+		if err := idec.Decode(&ri); err != nil {
+			return Order{}, decodeFailure(err, field, "is not a field of an item (want sku and quantity)")
+		}
+		var it Item
+		if err := decodeValue(ri.SKU, &it.SKU); err != nil {
+			return Order{}, badField(field+".sku", "must be a string")
+		}
+		if err := decodeValue(ri.Quantity, &it.Quantity); err != nil {
+			return Order{}, badField(field+".quantity", "must be a whole number")
+		}
+		o.Items = append(o.Items, it)
+	}
+	return o, nil
+}
+
+// decodeFailure explains why decoding the object at what failed.
+func decodeFailure(err error, what, unknownRule string) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return badJSON("%s is empty", what)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badJSON("%s ends in the middle of a JSON value", what)
+	case errors.As(err, &syntax):
+		return badJSON("%s at byte %d", syntax.Error(), syntax.Offset)
+	case errors.As(err, &typ):
+		if what == "the body" {
+			return badJSON("the body must be a JSON object, not %s", jsonKind(typ.Value))
+		}
+		return badField(what, "must be an object with sku and quantity")
+	}
+	// encoding/json reports an unknown field only as text.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = fmt.Sprintf("%.64s", strings.Trim(name, `"`))
+		if what == "the body" {
+			return badField(name, unknownRule)
+		}
+		return badField(what+"."+name, unknownRule)
+	}
+	return fmt.Errorf("read the order: %w", err)
+}
+
+// decodeValue decodes a field's raw value into v; a missing field or null leaves v zero.
+func decodeValue(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// jsonKind names the kind of JSON value encoding/json saw ("array", "string", ...).
+func jsonKind(v string) string {
+	switch v {
+	case "array":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	case "string", "number":
+		return "a " + v
+	}
+	return v
+}
 
 // InvalidOrderError says which rule an order broke.
 type InvalidOrderError struct {
@@ -46,21 +166,6 @@ type InvalidOrderError struct {
 
 func (e *InvalidOrderError) Error() string {
 	return fmt.Sprintf("invalid order: %s %s", e.Field, e.Reason)
-}
-
-// DecodeOrder reads one JSON order from r. Unknown fields and trailing data are
-// rejected: an order that does not say what we understand is not silently half-read.
-func DecodeOrder(r io.Reader) (Order, error) {
-	var o Order
-	dec := json.NewDecoder(io.LimitReader(r, MaxBodyBytes+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
-		return Order{}, fmt.Errorf("%w: %v", ErrBadJSON, err)
-	}
-	if dec.More() {
-		return Order{}, fmt.Errorf("%w: data after the order object", ErrBadJSON)
-	}
-	return o, nil
 }
 
 // Validate reports the first rule the order breaks, as an *InvalidOrderError.
@@ -86,6 +191,19 @@ func (o Order) Validate() error {
 	return nil
 }
 
+// CheckCatalogue reports the first item the shop does not sell, as an
+// *InvalidOrderError: no stock service could ever fill such an order, so it is refused
+// before it is published rather than dead-lettered after.
+func (o Order) CheckCatalogue() error {
+	for i, it := range o.Items {
+		if !InCatalogue(it.SKU) {
+			return &InvalidOrderError{Field: fmt.Sprintf("items[%d].sku", i),
+				Reason: fmt.Sprintf("%.64q is not in the catalogue", it.SKU)}
+		}
+	}
+	return nil
+}
+
 // Encode returns the order as JSON, the body the gateway forwards to checkout.
 func (o Order) Encode() []byte {
 	b, err := json.Marshal(o)
@@ -100,6 +218,25 @@ func NewOrderID() string { return "ord_" + randomHex(8) }
 
 // NewRequestID returns a fresh random correlation ID.
 func NewRequestID() string { return randomHex(16) }
+
+// MaxRequestIDBytes bounds the correlation ID a caller may bring: it goes into every log
+// line and into the AMQP headers, which RabbitMQ bounds (see broker.MaxHeaderBytes).
+const MaxRequestIDBytes = 128
+
+// RequestIDFrom returns id, the correlation ID a caller sent (X-Request-ID), when it is
+// usable: 1 to MaxRequestIDBytes printable ASCII characters without spaces. Otherwise it
+// returns a fresh one, so that a caller can neither omit it nor make it absurd.
+func RequestIDFrom(id string) string {
+	if id == "" || len(id) > MaxRequestIDBytes {
+		return NewRequestID()
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return NewRequestID()
+		}
+	}
+	return id
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -129,18 +266,22 @@ func (e OrderPlaced) Encode() []byte {
 	return b
 }
 
+// ErrBadEvent is wrapped by DecodeOrderPlaced's errors. It is permanent: a message that
+// does not decode never will, so it is dead-lettered at once instead of being retried.
+var ErrBadEvent error = permanentError("unreadable order event")
+
 // DecodeOrderPlaced reads an event and checks it carries what stock needs.
 func DecodeOrderPlaced(body []byte) (OrderPlaced, error) {
 	var e OrderPlaced
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&e); err != nil {
-		return OrderPlaced{}, fmt.Errorf("decode order event: %w", err)
+		return OrderPlaced{}, fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}
 	if e.OrderID == "" {
-		return OrderPlaced{}, errors.New("decode order event: order_id is missing")
+		return OrderPlaced{}, fmt.Errorf("%w: order_id is missing", ErrBadEvent)
 	}
 	if err := (Order{CustomerID: e.CustomerID, Items: e.Items}).Validate(); err != nil {
-		return OrderPlaced{}, fmt.Errorf("order event %s: %w", e.OrderID, err)
+		return OrderPlaced{}, fmt.Errorf("%w: order %s: %w", ErrBadEvent, e.OrderID, err)
 	}
 	return e, nil
 }

@@ -89,3 +89,69 @@ func TestIDs(t *testing.T) {
 		t.Errorf("request IDs %q, %q", a, b)
 	}
 }
+
+// TestDecodeErrorsNameTheFieldAndTheRule: the errors go back to the caller, so they say
+// which field broke which rule, never a Go type.
+func TestDecodeErrorsNameTheFieldAndTheRule(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"customer_id": 7, "items": []}`:                                           "invalid order: customer_id must be a string",
+		`{"customer_id": "c1", "items": "mug"}`:                                     "invalid order: items must be an array of items",
+		`{"customer_id": "c1", "items": [7]}`:                                       "invalid order: items[0] must be an object with sku and quantity",
+		`{"customer_id": "c1", "items": [{"sku": "a", "quantity": 1}, {"sku": 5}]}`: "invalid order: items[1].sku must be a string",
+		`{"customer_id": "c1", "items": [{"sku": "a", "quantity": 1.5}]}`:           "invalid order: items[0].quantity must be a whole number",
+		`{"customer_id": "c1", "items": [{"sku": "a", "quantity": "two"}]}`:         "invalid order: items[0].quantity must be a whole number",
+		`{"customer_id": "c1", "items": [{"sku": "a", "qty": 1}]}`:                  "invalid order: items[0].qty is not a field of an item",
+		`{"customer_id": "c1", "items": [], "coupon": "FREE"}`:                      "invalid order: coupon is not a field of an order",
+		`[1, 2]`:                           "malformed JSON: the body must be a JSON object, not an array",
+		`{"customer_id": "c1", "items": [`: "malformed JSON: the body ends in the middle of a JSON value",
+		``:                                 "malformed JSON: the body is empty",
+		`{"customer_id": "c1"} {}`:         "malformed JSON: data after the order object",
+		`{"customer_id" "c1"}`:             "malformed JSON: invalid character",
+	} {
+		_, err := DecodeOrder(strings.NewReader(body))
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, ErrBadJSON) {
+			t.Errorf("%s: err = %v, want one starting %q and wrapping ErrBadJSON", body, err, want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "shop.")) {
+			t.Errorf("%s: err = %v shows Go's types", body, err)
+		}
+	}
+}
+
+func TestRequestIDFrom(t *testing.T) {
+	for _, id := range []string{"my-first-id", strings.Repeat("a", MaxRequestIDBytes)} {
+		if got := RequestIDFrom(id); got != id {
+			t.Errorf("RequestIDFrom(%q) = %q, want it kept", id, got)
+		}
+	}
+	for _, id := range []string{"", strings.Repeat("a", MaxRequestIDBytes+1), strings.Repeat("r", 200<<10), "two words", "new\nline", "é"} {
+		if got := RequestIDFrom(id); got == id || len(got) != 32 {
+			t.Errorf("RequestIDFrom(%.20q) = %.40q, want a fresh ID", id, got)
+		}
+	}
+}
+
+func TestCheckCatalogue(t *testing.T) {
+	ok := Order{CustomerID: "c1", Items: []Item{{SKU: "trace-mug", Quantity: 1}, {SKU: "gopher-plush", Quantity: 1}}}
+	if err := ok.CheckCatalogue(); err != nil {
+		t.Errorf("%+v: %v", ok, err)
+	}
+	bad := Order{CustomerID: "c1", Items: []Item{{SKU: "trace-mug", Quantity: 1}, {SKU: "unicorn", Quantity: 1}}}
+	var inv *InvalidOrderError
+	if err := bad.CheckCatalogue(); !errors.As(err, &inv) || inv.Field != "items[1].sku" {
+		t.Errorf("%+v: err = %v, want an InvalidOrderError on items[1].sku", bad, err)
+	}
+}
+
+func TestPermanentErrors(t *testing.T) {
+	type permanent interface{ Permanent() bool }
+	_, outOfStock := NewLedger(DemoCatalogue()).Reserve("o1", []Item{{SKU: "trace-mug", Quantity: 51}})
+	_, unknown := NewLedger(DemoCatalogue()).Reserve("o2", []Item{{SKU: "unicorn", Quantity: 1}})
+	_, undecodable := DecodeOrderPlaced([]byte(`{{`))
+	for name, err := range map[string]error{"out of stock": outOfStock, "unknown SKU": unknown, "undecodable": undecodable} {
+		var p permanent
+		if !errors.As(err, &p) || !p.Permanent() {
+			t.Errorf("%s: %v is not permanent, so the broker would retry it", name, err)
+		}
+	}
+}

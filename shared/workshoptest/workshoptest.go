@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -268,4 +269,56 @@ func AMQPTextKeys(t amqp.Table) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// CheckoutTimesOut gives the gateway of run's system a checkout that takes the call and
+// never answers, and fails t unless the caller hears, in a 504, that checkout did not
+// answer in time.
+func CheckoutTimesOut(t *testing.T, run fleet.RunFunc) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, unanswered, until the test ends
+		}
+	}()
+	f := Start(t, run, map[string]string{"CHECKOUT_URL": "http://" + ln.Addr().String()})
+	resp := f.PlaceOrder(DemoOrder(), nil)
+	if resp.Status != http.StatusGatewayTimeout || !strings.Contains(resp.Error(), "did not answer in time") {
+		t.Errorf("with a checkout that never answers: got %d %s, want 504 saying checkout did not answer in time", resp.Status, resp.Body)
+	}
+}
+
+// OversizedRequestID sends the checkout of run's system a 200 KB X-Request-ID, more
+// than fits in an AMQP header frame, and fails t unless checkout replaces it, as the
+// gateway does, and its connection to the broker, which a frame that large would close,
+// stays up for the next order.
+func OversizedRequestID(t *testing.T, run fleet.RunFunc) {
+	t.Helper()
+	f := Start(t, run, nil)
+	huge := http.Header{"X-Request-Id": {strings.Repeat("r", 200<<10)}}
+	resp, err := f.Post(context.Background(), f.CheckoutURL+"/orders", DemoOrder(), huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusAccepted {
+		t.Errorf("POST /orders with a 200 KB X-Request-ID: %d %s, want 202 under a request ID of checkout's", resp.Status, resp.Body)
+	}
+	f.PlaceDemoOrder(nil)
+	if resp.Status == http.StatusAccepted {
+		f.WaitReserved(DemoSKU, 4)
+	} else {
+		f.WaitReserved(DemoSKU, 2)
+	}
+	if logs := f.LogText(); strings.Contains(logs, "connection lost") {
+		t.Errorf("the broker connection was lost:\n%s", logs)
+	}
 }

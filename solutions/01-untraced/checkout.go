@@ -22,7 +22,9 @@ func newCheckout(b broker.Broker, logger *slog.Logger) http.Handler {
 
 func createOrder(b broker.Broker, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		requestID := r.Header.Get(requestIDHeader)
+		// Like the gateway, checkout bounds what a caller can put in every log line and
+		// in the AMQP headers.
+		requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))
 		logger := logger.With("request_id", requestID)
 
 		order, ok := app.ReadOrder(w, r)
@@ -40,7 +42,7 @@ func createOrder(b broker.Broker, logger *slog.Logger) http.HandlerFunc {
 		}
 		if err := b.Publish(r.Context(), msg); err != nil {
 			logger.Error("could not publish the order", "order_id", orderID, "err", err)
-			app.WriteError(w, http.StatusServiceUnavailable, "the order could not be recorded; try again")
+			app.PublishFailed(w, err)
 			return
 		}
 		logger.Info("order accepted", "order_id", orderID)

@@ -42,9 +42,11 @@ func TestBadOrders(t *testing.T) {
 	}{
 		{"malformed JSON", `{"customer_id": "c1", "items": [`, "malformed JSON"},
 		{"not an object", `[1, 2, 3]`, "malformed JSON"},
-		{"unknown field", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": 1}], "coupon": "FREE"}`, "malformed JSON"},
+		{"unknown field", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": 1}], "coupon": "FREE"}`, "coupon is not a field of an order"},
 		{"trailing data", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": 1}]} {}`, "malformed JSON"},
-		{"mistyped quantity", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": "two"}]}`, "malformed JSON"},
+		{"mistyped quantity", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": "two"}]}`, "items[0].quantity must be a whole number"},
+		{"mistyped customer", `{"customer_id": 7, "items": [{"sku": "trace-mug", "quantity": 1}]}`, "customer_id must be a string"},
+		{"unknown SKU", `{"customer_id": "c1", "items": [{"sku": "unicorn", "quantity": 1}]}`, `items[0].sku "unicorn" is not in the catalogue`},
 		{"no customer", `{"items": [{"sku": "trace-mug", "quantity": 1}]}`, "customer_id is required"},
 		{"no items", `{"customer_id": "c1", "items": []}`, "items must list at least one item"},
 		{"zero quantity", `{"customer_id": "c1", "items": [{"sku": "trace-mug", "quantity": 0}]}`, "items[0].quantity must be between 1 and 1000"},
@@ -62,8 +64,8 @@ func TestBadOrders(t *testing.T) {
 				if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("POST %s: Content-Type %q, want application/json", url, ct)
 				}
-				if !strings.Contains(resp.Error(), tc.wantErr) {
-					t.Errorf("POST %s: error %q, want it to say %q", url, resp.Error(), tc.wantErr)
+				if !strings.Contains(resp.Error(), tc.wantErr) || strings.Contains(resp.Error(), "Go ") {
+					t.Errorf("POST %s: error %q, want it to say %q, and no Go type", url, resp.Error(), tc.wantErr)
 				}
 			}
 		})
@@ -83,6 +85,19 @@ func TestCheckoutUnreachable(t *testing.T) {
 	if resp.Status != http.StatusBadGateway || resp.Error() == "" {
 		t.Errorf("with checkout down: got %d %s, want 502 with a JSON error", resp.Status, resp.Body)
 	}
+}
+
+// TestCheckoutTimesOut: a checkout that takes the call and never answers is a 504.
+func TestCheckoutTimesOut(t *testing.T) {
+	t.Parallel()
+	workshoptest.CheckoutTimesOut(t, run)
+}
+
+// TestOversizedRequestID: a 200 KB X-Request-ID neither fails the order nor closes
+// checkout's connection to the broker.
+func TestOversizedRequestID(t *testing.T) {
+	t.Parallel()
+	workshoptest.OversizedRequestID(t, run)
 }
 
 func TestRedeliveryReservesOnce(t *testing.T) {

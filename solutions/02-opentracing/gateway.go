@@ -28,10 +28,7 @@ func newGateway(checkoutURL string, tracer opentracing.Tracer, logger *slog.Logg
 func placeOrder(client *http.Client, checkoutURL string, tracer opentracing.Tracer, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		// The correlation ID is ours to give when the caller did not bring a usable one.
-		requestID := r.Header.Get(requestIDHeader)
-		if requestID == "" || len(requestID) > 128 {
-			requestID = shop.NewRequestID()
-		}
+		requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))
 		w.Header().Set(requestIDHeader, requestID)
 		logger := logger.With("request_id", requestID)
 

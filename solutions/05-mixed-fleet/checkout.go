@@ -26,7 +26,9 @@ func newCheckout(b broker.Broker, tracer opentracing.Tracer, logger *slog.Logger
 
 func createOrder(b broker.Broker, tracer opentracing.Tracer, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		requestID := r.Header.Get(requestIDHeader)
+		// Like the gateway, checkout bounds what a caller can put in every log line and
+		// in the AMQP headers.
+		requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))
 		logger := logger.With("request_id", requestID)
 		// The business logic has a span of its own, under the server span, so the trace
 		// shows what checkout did with the order and, when it failed, why.
@@ -51,7 +53,7 @@ func createOrder(b broker.Broker, tracer opentracing.Tracer, logger *slog.Logger
 		if err := b.Publish(ctx, msg); err != nil {
 			logger.Error("could not publish the order", "order_id", orderID, "err", err)
 			ext.LogError(span, err)
-			app.WriteError(w, http.StatusServiceUnavailable, "the order could not be recorded; try again")
+			app.PublishFailed(w, err)
 			return
 		}
 		logger.Info("order accepted", "order_id", orderID)

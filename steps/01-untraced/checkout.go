@@ -21,8 +21,9 @@ func newCheckout(b broker.Broker, logger *slog.Logger) http.Handler {
 
 func createOrder(b broker.Broker, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		// TODO(01.2): read the X-Request-ID header, log it on every line, and put it in
-		// the message's AMQP headers (requestIDAMQPHeader) so that stock can log it too.
+		// TODO(01.2): read the X-Request-ID header through shop.RequestIDFrom (a caller
+		// could send one too large for the AMQP headers), log it on every line, and put it
+		// in the message's AMQP headers (requestIDAMQPHeader) so that stock can log it too.
 
 		order, ok := app.ReadOrder(w, r)
 		if !ok {
@@ -38,7 +39,7 @@ func createOrder(b broker.Broker, logger *slog.Logger) http.HandlerFunc {
 		}
 		if err := b.Publish(r.Context(), msg); err != nil {
 			logger.Error("could not publish the order", "order_id", orderID, "err", err)
-			app.WriteError(w, http.StatusServiceUnavailable, "the order could not be recorded; try again")
+			app.PublishFailed(w, err)
 			return
 		}
 		logger.Info("order accepted", "order_id", orderID)

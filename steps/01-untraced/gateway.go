@@ -22,10 +22,10 @@ func newGateway(checkoutURL string, logger *slog.Logger) http.Handler {
 
 func placeOrder(client *http.Client, checkoutURL string, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		// TODO(01.1): take the caller's X-Request-ID (requestIDHeader), or make one with
-		// shop.NewRequestID() when there is none; return it in the response's X-Request-ID
-		// header; log it on every line (logger.With("request_id", ...)); and send it on to
-		// checkout in the request below.
+		// TODO(01.1): take the caller's X-Request-ID (requestIDHeader) through
+		// shop.RequestIDFrom, which makes a fresh one when there is none or it is unusable;
+		// return it in the response's X-Request-ID header; log it on every line
+		// (logger.With("request_id", ...)); and send it on to checkout in the request below.
 
 		order, ok := app.ReadOrder(w, r)
 		if !ok {

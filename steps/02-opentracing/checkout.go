@@ -25,7 +25,9 @@ func newCheckout(b broker.Broker, tracer opentracing.Tracer, logger *slog.Logger
 
 func createOrder(b broker.Broker, tracer opentracing.Tracer, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		requestID := r.Header.Get(requestIDHeader)
+		// Like the gateway, checkout bounds what a caller can put in every log line and
+		// in the AMQP headers.
+		requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))
 		logger := logger.With("request_id", requestID)
 		// TODO(02.4): give the business logic below a span of its own: "place order", a
 		// child of the request's span (opentracing.StartSpanFromContextWithTracer with
@@ -48,7 +50,7 @@ func createOrder(b broker.Broker, tracer opentracing.Tracer, logger *slog.Logger
 		}
 		if err := b.Publish(r.Context(), msg); err != nil {
 			logger.Error("could not publish the order", "order_id", orderID, "err", err)
-			app.WriteError(w, http.StatusServiceUnavailable, "the order could not be recorded; try again")
+			app.PublishFailed(w, err)
 			return
 		}
 		logger.Info("order accepted", "order_id", orderID)

@@ -82,6 +82,7 @@ func TestCheckoutPutsRequestIDOnTheMessage(t *testing.T) {
 	defer srv.Close()
 
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders", strings.NewReader(string(workshoptest.DemoOrder().Encode())))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-ID", "req-from-gateway")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

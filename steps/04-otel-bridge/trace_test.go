@@ -349,6 +349,7 @@ func TestServerSpans(t *testing.T) {
 	// A bad traceparent from a caller starts a new trace; it never fails the request.
 	for _, bad := range []string{"garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-zzzz"} {
 		req, _ := http.NewRequest(http.MethodPost, checkout.URL+"/orders", strings.NewReader(string(workshoptest.DemoOrder().Encode())))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("traceparent", bad)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -312,6 +312,7 @@ func TestBadHTTPHeaders(t *testing.T) {
 			defer srv.Close()
 
 			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(workshoptest.DemoOrder().Encode())))
+			req.Header.Set("Content-Type", "application/json")
 			for k, v := range tc.headers {
 				req.Header.Set(k, v)
 			}

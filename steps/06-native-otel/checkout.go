@@ -32,7 +32,9 @@ func createOrder(b broker.Broker, tracer trace.Tracer, logger *slog.Logger) http
 	// mark the failures with recordError, and end it with span.End(): ot goes.
 	ot := openTracer(tracer, nil)
 	return func(w http.ResponseWriter, r *http.Request) {
-		requestID := r.Header.Get(requestIDHeader)
+		// Like the gateway, checkout bounds what a caller can put in every log line and
+		// in the AMQP headers.
+		requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))
 		logger := logger.With("request_id", requestID)
 		// The business logic has a span of its own, under the server span, so the trace
 		// shows what checkout did with the order and, when it failed, why.
@@ -57,7 +59,7 @@ func createOrder(b broker.Broker, tracer trace.Tracer, logger *slog.Logger) http
 		if err := b.Publish(ctx, msg); err != nil {
 			logger.Error("could not publish the order", "order_id", orderID, "err", err)
 			ext.LogError(span, err)
-			app.WriteError(w, http.StatusServiceUnavailable, "the order could not be recorded; try again")
+			app.PublishFailed(w, err)
 			return
 		}
 		logger.Info("order accepted", "order_id", orderID)
