@@ -120,7 +120,7 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 		for _, r := range started {
 			spans = append(spans, r.Spans()...)
 		}
-		opt := tracecheck.RenderOptions{Color: isTerminal(stdout)}
+		opt := tracecheck.RenderOptions{Color: tracecheck.IsTerminal(stdout)}
 		order := spans
 		if traceID != "" {
 			order = tracecheck.Filter(spans, traceID)
@@ -204,15 +204,6 @@ func redact(u string) string {
 		}
 	}
 	return u
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
 }
 
 // envSetter returns a setenv that remembers what it changed, and a func that puts it back.
