@@ -139,7 +139,7 @@ func TestTraceErrors(t *testing.T) {
 		{[]string{"xyz"}, "not a trace ID"},
 		{[]string{"123"}, "not a trace ID"},
 		{[]string{strings.Repeat("0", 32)}, "not a trace ID"},
-		{[]string{"ffffffffffffffffffffffffffffffff"}, "has no such trace (trace not found)"},
+		{[]string{"ffffffffffffffffffffffffffffffff"}, "no such trace (trace not found)"},
 	} {
 		_, err := runTrace(t, env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
