@@ -27,6 +27,7 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
@@ -78,7 +79,7 @@ func processHop(queue string) tracecheck.Hop {
 // (OTEL_TRACES_EXPORTER: otlp, console or none; OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf
 // or grpc) and that OTEL_SDK_DISABLED=true turns tracing off, as the specification says.
 func TestStandardVariables(t *testing.T) {
-	workshoptest.CheckStandardVariables(t, newTracerProvider,
+	otelenvtest.CheckStandardVariables(t, newTracerProvider,
 		"step 04's newTracerProvider: its exporter comes from autoexport.NewSpanExporter(ctx), which reads OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL, and it returns otelenv.Noop() when otelenv.SDKDisabled()")
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
@@ -79,7 +80,7 @@ func processHop(queue string) tracecheck.Hop {
 // (OTEL_TRACES_EXPORTER: otlp, console or none; OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf
 // or grpc) and that OTEL_SDK_DISABLED=true turns tracing off, as the specification says.
 func TestStandardVariables(t *testing.T) {
-	workshoptest.CheckStandardVariables(t, newTracerProvider,
+	otelenvtest.CheckStandardVariables(t, newTracerProvider,
 		"TODO(04.1): newTracerProvider takes its exporter from autoexport.NewSpanExporter(ctx), which reads OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL, wraps it in otelenv.Readable, and returns otelenv.Noop() when otelenv.SDKDisabled()")
 }
 
