@@ -53,6 +53,10 @@ var (
 	otlpHTTP = exporter{"OTEL_EXPORTER_OTLP_ENDPOINT", func(j *jaeger) map[string]string {
 		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": j.OTLPEndpoint()}
 	}}
+	// OTLP over gRPC, which autoexport picks when OTEL_EXPORTER_OTLP_PROTOCOL says so.
+	otlpGRPC = exporter{"OTLP gRPC (OTEL_EXPORTER_OTLP_PROTOCOL)", func(j *jaeger) map[string]string {
+		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + j.OTLPGRPC, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+	}}
 	// The mixed fleet: checkout on jaeger-client, gateway and stock on OTel.
 	both = exporter{"both", func(j *jaeger) map[string]string {
 		return map[string]string{"JAEGER_ENDPOINT": j.ThriftEndpoint(), "OTEL_EXPORTER_OTLP_ENDPOINT": j.OTLPEndpoint()}
@@ -78,7 +82,7 @@ var steps = []step{
 		hops: []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, placeOrder, producer, consumer, reserveStock}},
 	{dir: "05-mixed-fleet", exporters: []exporter{both}, broker: true,
 		hops: []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, placeOrder, producer, consumer, reserveStock}},
-	{dir: "06-native-otel", exporters: []exporter{otlpHTTP}, broker: true,
+	{dir: "06-native-otel", exporters: []exporter{otlpHTTP, otlpGRPC}, broker: true,
 		hops: []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, placeOrder, producer, consumer, reserveStock}},
 }
 
