@@ -4,7 +4,7 @@ GO ?= go
 MODULES := . shared benchmarks slides $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
-.PHONY: test vet test-modules exercises demo list slides slides-pdf slides-img fuzz race
+.PHONY: test vet test-modules exercises demo list slides slides-pdf slides-img fuzz race jaeger e2e
 
 ## test: vet and test every green module, then check every exercise is real and in sync
 test: vet test-modules exercises
@@ -58,3 +58,19 @@ fuzz:
 RACE_MODULES := shared $(sort $(wildcard solutions/[0-9][0-9]-*))
 race:
 	@for m in $(RACE_MODULES); do echo "go test -race  $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
+# Jaeger v2, built from its Go module (tools/jaeger, outside go.work so that no step ever
+# resolves Jaeger's requirements). The first build downloads about 330 MB of modules and
+# takes several CPU-minutes; later runs start at once.
+JAEGER_BIN := bin/jaeger
+
+$(JAEGER_BIN): tools/jaeger/go.mod tools/jaeger/go.sum
+	@echo "building Jaeger v2 from github.com/jaegertracing/jaeger (the first build takes minutes)"
+	cd tools/jaeger && GOWORK=off $(GO) build -o ../../$(JAEGER_BIN) github.com/jaegertracing/jaeger/cmd/jaeger
+
+## jaeger: run Jaeger v2 all-in-one on loopback, spans in memory (no UI: see the README)
+jaeger: $(JAEGER_BIN)
+	$(JAEGER_BIN) --config file:tools/jaeger/config.yaml
+
+## e2e: every traced step as three processes against a real Jaeger, traces read back from it
+e2e: $(JAEGER_BIN)
+	JAEGER_BIN=$(abspath $(JAEGER_BIN)) $(GO) test -tags e2e -count=1 -v -timeout 20m ./e2e

@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
 const usage = `usage: workshop COMMAND [ARGS]
@@ -27,6 +29,8 @@ For attendees:
   check NN           run step NN's tests and say what is still to do
   reset NN           put step NN back to its starting code (your changes are lost)
   demo [NN]          run solution NN (default: the last step), place an order, show the trace
+  trace ID | --last  draw a trace from Jaeger's query API ($JAEGER_QUERY_URL, -query URL;
+                     default http://localhost:16686); --last: the newest order's trace
 
 For facilitators:
   diff [-all] NN MM  the migration from solution NN to MM, without tests, READMEs and go.sum
@@ -56,6 +60,10 @@ var errReported = errors.New("failed")
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
+	}
+	if args[0] == "trace" {
+		// Needs Jaeger, not the repository: it works from anywhere.
+		return trace(ctx, args[1:], os.Getenv, stdout, tracecheck.IsTerminal(stdout))
 	}
 	root, err := findRoot()
 	if err != nil {

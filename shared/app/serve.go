@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -122,6 +123,9 @@ func Serve(ctx context.Context, logger *slog.Logger, b broker.Broker, services .
 		}
 		started = append(started, r)
 		logger.Info("listening", "service", s.Name, "addr", ln.Addr().String())
+		if s.Name == Gateway && exportsSpans() {
+			logger.Info("each answer's traceresponse header names its trace", "see the newest", "go run ./cmd/workshop trace --last")
+		}
 	}
 
 	select {
@@ -141,6 +145,17 @@ func withDeadline(h http.Handler) http.Handler {
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// exportsSpans reports whether the environment sends spans to a backend such as Jaeger,
+// where `workshop trace` can read them back.
+func exportsSpans() bool {
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "JAEGER_ENDPOINT", "JAEGER_AGENT_HOST"} {
+		if os.Getenv(k) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // shutdown stops the started services, upstream first (the reverse of start order), so

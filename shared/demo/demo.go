@@ -120,7 +120,7 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 		for _, r := range started {
 			spans = append(spans, r.Spans()...)
 		}
-		opt := tracecheck.RenderOptions{Color: isTerminal(stdout)}
+		opt := tracecheck.RenderOptions{Color: tracecheck.IsTerminal(stdout)}
 		order := spans
 		if traceID != "" {
 			order = tracecheck.Filter(spans, traceID)
@@ -143,10 +143,26 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 			tracecheck.Render(stdout, others, opt)
 		}
 	}
-	for _, e := range external {
-		fmt.Fprintf(stdout, "\nSpans went to %s", e)
-		if traceID != "" {
-			fmt.Fprintf(stdout, ": open http://localhost:16686/trace/%s", traceID)
+	if len(external) > 0 {
+		fmt.Fprintf(stdout, "\nSpans went to %s", strings.Join(external, ", "))
+		switch {
+		case len(started) > 0:
+			// Some tracers sent their spans here, so the trace in Jaeger lacks them: a
+			// link would open a broken trace.
+			var here []string
+			for _, r := range started {
+				for k := range r.Env() {
+					if strings.HasSuffix(k, "_ENDPOINT") {
+						here = append(here, k)
+					}
+				}
+			}
+			sort.Strings(here)
+			fmt.Fprintf(stdout, ", but %s was not set, so the spans shown above stayed in this process "+
+				"and the trace in Jaeger is not whole: set %s too", strings.Join(here, ", "), strings.Join(here, " and "))
+		case traceID != "":
+			fmt.Fprintf(stdout, ".\nThe order's trace: go run ./cmd/workshop trace %s\n  (or open %s/trace/%s in Jaeger's UI)",
+				traceID, queryURL(getenv), traceID)
 		}
 		fmt.Fprintln(stdout)
 	}
@@ -178,13 +194,37 @@ func printLogs(w io.Writer, records []map[string]any, requestID string) {
 	}
 }
 
+// configured returns the variable, if any, with which the user pointed the tracers that
+// a receiver with env would collect from at a backend of their own.
 func configured(env map[string]string, getenv func(string) string) string {
 	for k := range env {
-		if strings.HasSuffix(k, "_ENDPOINT") && getenv(k) != "" {
-			return k
+		if !strings.HasSuffix(k, "_ENDPOINT") {
+			continue
+		}
+		for _, v := range append([]string{k}, sameTracers[k]...) {
+			if getenv(v) != "" {
+				return v
+			}
 		}
 	}
 	return ""
+}
+
+// sameTracers are the other variables that send the spans of the tracers an endpoint
+// variable configures somewhere else: the signal-specific OTLP endpoint, which wins over
+// the general one, and jaeger-client's agent address.
+var sameTracers = map[string][]string{
+	"OTEL_EXPORTER_OTLP_ENDPOINT": {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+	"JAEGER_ENDPOINT":             {"JAEGER_AGENT_HOST", "JAEGER_AGENT_PORT"},
+}
+
+// queryURL is where Jaeger's UI and query API are: JAEGER_QUERY_URL, or the default of
+// `make jaeger` and the compose file.
+func queryURL(getenv func(string) string) string {
+	if u := getenv("JAEGER_QUERY_URL"); u != "" {
+		return strings.TrimRight(u, "/")
+	}
+	return "http://localhost:16686"
 }
 
 func envWith(env map[string]string, getenv func(string) string) map[string]string {
@@ -204,15 +244,6 @@ func redact(u string) string {
 		}
 	}
 	return u
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
 }
 
 // envSetter returns a setenv that remembers what it changed, and a func that puts it back.

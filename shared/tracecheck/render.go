@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -59,6 +60,17 @@ func serviceColor(i int) string {
 		"\x1b[94m", // bright blue
 	}
 	return colors[i%len(colors)]
+}
+
+// IsTerminal reports whether w is a terminal, and NO_COLOR is not set: whether Render
+// should be asked for colour.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
 }
 
 // String renders spans as Render does with no colour and no attributes: the form failure

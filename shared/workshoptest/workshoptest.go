@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -176,7 +177,10 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	f, err := fleet.StartProcesses(context.Background(), binary, env)
+	// The processes inherit the test's environment: pin the exporter the test means.
+	pinned := maps.Clone(exporterDefaults)
+	maps.Copy(pinned, env)
+	f, err := fleet.StartProcesses(context.Background(), binary, pinned)
 	if err != nil {
 		t.Fatalf("start the services as processes: %v", err)
 	}

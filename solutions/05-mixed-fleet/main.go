@@ -22,6 +22,7 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/demo"
 	"github.com/ot2otel/workshop/shared/edge"
+	"github.com/ot2otel/workshop/shared/otelenv"
 	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/telemetry"
 	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// OpenTelemetry's own errors (an exporter that cannot reach its collector, a baggage
 	// header that does not parse) go to the log, not to stderr as plain text.
 	telemetry.HandleOTelErrors(logger, cmd.Services...)
+	otelenv.LogIgnored(logger, getenv)
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
 		return err

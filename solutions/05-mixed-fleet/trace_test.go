@@ -27,6 +27,7 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
@@ -74,6 +75,14 @@ func processHop(queue string) tracecheck.Hop {
 			"headers: jaeger.Jaeger{} in newPropagator's composite, which stock's bridge extracts with"}
 }
 
+// TestStandardVariables checks that the standard variables choose the exporter
+// (OTEL_TRACES_EXPORTER: otlp, console or none; OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf
+// or grpc) and that OTEL_SDK_DISABLED=true turns tracing off, as the specification says.
+func TestStandardVariables(t *testing.T) {
+	otelenvtest.CheckStandardVariables(t, newTracerProvider,
+		"step 04's newTracerProvider: its exporter comes from autoexport.NewSpanExporter(ctx), which reads OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL, and it returns otelenv.Noop() when otelenv.SDKDisabled()")
+}
+
 func TestTracingFromEnv(t *testing.T) {
 	c := collect(t)
 	t.Setenv("OTEL_SERVICE_NAME", "someone-else")
@@ -91,7 +100,7 @@ func TestTracingFromEnv(t *testing.T) {
 		t.Fatalf("once the tracing was shut down, OTEL_EXPORTER_OTLP_ENDPOINT had received %d span(s), want 1 from "+
 			"service \"checkout\":\n%s"+
 			"Look at step 04's newTracerProvider: it builds an SDK tracer provider (resource with service.name, batch span "+
-			"processor, otlptracehttp exporter from the OTEL_* environment); newTracing puts the bridge on it "+
+			"processor, autoexport.NewSpanExporter exporter from the OTEL_* environment); newTracing puts the bridge on it "+
 			"(otelbridge.NewTracerPair) and returns the provider's Shutdown, which flushes the batch",
 			len(spans), tracecheck.String(spans))
 	}
@@ -603,6 +612,7 @@ func collect(t *testing.T) *collectors {
 	for k, v := range c.env() {
 		t.Setenv(k, v)
 	}
+	workshoptest.PinExporter(t)
 	return c
 }
 

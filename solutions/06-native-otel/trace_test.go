@@ -25,6 +25,7 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
@@ -55,6 +56,14 @@ var (
 		Todo: "TODO(06.3): start the \"place order\" span with tracer.Start(r.Context(), ...) in createOrder (checkout.go)"}
 )
 
+// TestStandardVariables checks that the standard variables choose the exporter
+// (OTEL_TRACES_EXPORTER: otlp, console or none; OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf
+// or grpc) and that OTEL_SDK_DISABLED=true turns tracing off, as the specification says.
+func TestStandardVariables(t *testing.T) {
+	otelenvtest.CheckStandardVariables(t, newTracerProvider,
+		"newTracerProvider (tracing.go): its exporter comes from autoexport.NewSpanExporter(ctx), which reads OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL, and it returns otelenv.Noop() when otelenv.SDKDisabled()")
+}
+
 func TestTracerProviderFromEnv(t *testing.T) {
 	c := collect(t)
 	t.Setenv("OTEL_SERVICE_NAME", "someone-else")
@@ -64,7 +73,7 @@ func TestTracerProviderFromEnv(t *testing.T) {
 		t.Fatalf("newTracerProvider: %v", err)
 	}
 	rec := tracetest.NewSpanRecorder()
-	tp.RegisterSpanProcessor(rec)
+	tp.(*sdktrace.TracerProvider).RegisterSpanProcessor(rec)
 	_, span := tp.Tracer("test").Start(context.Background(), "hello")
 	span.End()
 	if err := tp.Shutdown(context.Background()); err != nil {
@@ -72,7 +81,7 @@ func TestTracerProviderFromEnv(t *testing.T) {
 	}
 	if spans := c.Spans(); len(spans) != 1 || spans[0].Service != "checkout" {
 		t.Fatalf("once the provider was shut down, OTEL_EXPORTER_OTLP_ENDPOINT had received %d span(s), want 1 from service \"checkout\":\n%s"+
-			"Look at TODO(06.3): newTracerProvider batches to otlptracehttp.New(ctx), configured by the OTEL_* variables alone, "+
+			"Look at TODO(06.3): newTracerProvider batches to autoexport.NewSpanExporter(ctx), configured by the OTEL_* variables alone, "+
 			"with a resource whose service.name is the service's, whatever OTEL_SERVICE_NAME says",
 			len(spans), tracecheck.String(spans))
 	}
@@ -575,7 +584,8 @@ func collect(t *testing.T) *otelspans.Collector {
 	for k, v := range c.Env() {
 		t.Setenv(k, v)
 	}
-	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+		"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
 		"OTEL_SDK_DISABLED", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"} {
 		unsetenv(t, k)
 	}
@@ -598,7 +608,7 @@ func received(t *testing.T, c *otelspans.Collector) []tracecheck.Span {
 	spans := c.Spans()
 	if len(spans) == 0 {
 		t.Fatalf("no span reached OTEL_EXPORTER_OTLP_ENDPOINT after the services stopped.\n" +
-			"Look at TODO(06.3): newTracerProvider exports with otlptracehttp.New, and each service's Close shuts its provider down")
+			"Look at TODO(06.3): newTracerProvider exports with autoexport.NewSpanExporter, and each service's Close shuts its provider down")
 	}
 	return spans
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
@@ -75,6 +76,14 @@ func processHop(queue string) tracecheck.Hop {
 			"(newPropagator, bridge.SetTextMapPropagator); the TracedRabbitBroker of step 03 is unchanged"}
 }
 
+// TestStandardVariables checks that the standard variables choose the exporter
+// (OTEL_TRACES_EXPORTER: otlp, console or none; OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf
+// or grpc) and that OTEL_SDK_DISABLED=true turns tracing off, as the specification says.
+func TestStandardVariables(t *testing.T) {
+	otelenvtest.CheckStandardVariables(t, newTracerProvider,
+		"TODO(04.1): newTracerProvider takes its exporter from autoexport.NewSpanExporter(ctx), which reads OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL, wraps it in otelenv.Readable, and returns otelenv.Noop() when otelenv.SDKDisabled()")
+}
+
 func TestTracingFromEnv(t *testing.T) {
 	c := collect(t)
 	t.Setenv("OTEL_SERVICE_NAME", "someone-else")
@@ -92,7 +101,7 @@ func TestTracingFromEnv(t *testing.T) {
 		t.Fatalf("once the tracing was shut down, OTEL_EXPORTER_OTLP_ENDPOINT had received %d span(s), want 1 from "+
 			"service \"checkout\":\n%s"+
 			"Look at TODO(04.1): newTracerProvider builds an SDK tracer provider (resource with service.name, batch span "+
-			"processor, otlptracehttp exporter from the OTEL_* environment); newTracing puts the bridge on it "+
+			"processor, autoexport.NewSpanExporter exporter from the OTEL_* environment); newTracing puts the bridge on it "+
 			"(otelbridge.NewTracerPair) and returns the provider's Shutdown, which flushes the batch",
 			len(spans), tracecheck.String(spans))
 	}
@@ -699,6 +708,7 @@ func collect(t *testing.T) *otelspans.Collector {
 	t.Helper()
 	c := newCollector(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", c.Endpoint())
+	workshoptest.PinExporter(t)
 	return c
 }
 

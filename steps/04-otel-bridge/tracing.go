@@ -13,9 +13,10 @@ import (
 	"github.com/uber/jaeger-client-go"
 	"github.com/uber/jaeger-client-go/config"
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/ot2otel/workshop/shared/otelenv"
 )
 
 // tracing is what one service traces with.
@@ -92,24 +93,33 @@ func newTracing(service string, prop propagation.TextMapPropagator, logger *slog
 const tracerName = "github.com/ot2otel/workshop/shop"
 
 // newTracerProvider returns the tracer provider of one service. Its spans carry the
-// service's name and go, in batches, to an OTLP/HTTP exporter.
+// service's name and go, in batches, to the exporter the standard variables ask for,
+// which autoexport builds: OTLP unless OTEL_TRACES_EXPORTER says console or none, over
+// HTTP unless OTEL_EXPORTER_OTLP_PROTOCOL says grpc. With OTEL_SDK_DISABLED=true it is
+// a no-op provider.
 //
 // Everything else comes from the standard OTEL_* variables, read by the SDK itself: where
 // the spans go (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-// localhost:4318 by default), how they are batched (OTEL_BSP_*), extra resource
+// https://localhost:4318 by default), how they are batched (OTEL_BSP_*), extra resource
 // attributes (OTEL_RESOURCE_ATTRIBUTES) and the sampler (OTEL_TRACES_SAMPLER). No sampler
 // option is passed, because one would override OTEL_TRACES_SAMPLER; without it the SDK
 // samples parent-based, always on.
 //
 // The caller must Shutdown the provider when the service stops: that flushes the spans
 // still in the batch.
-func newTracerProvider(service string) (*sdktrace.TracerProvider, error) {
-	// TODO(04.1): the exporter, otlptracehttp.New(ctx) with no options, so that the OTEL_*
-	// environment configures it; the resource, resource.New(ctx, resource.WithSchemaURL(semconv.SchemaURL),
-	// resource.WithTelemetrySDK(), resource.WithFromEnv(), resource.WithAttributes(semconv.ServiceName(service)))
+func newTracerProvider(service string) (otelenv.Provider, error) {
+	if otelenv.SDKDisabled() {
+		return otelenv.Noop(), nil
+	}
+	// TODO(04.1): the exporter the standard variables ask for, autoexport.NewSpanExporter(ctx)
+	// from go.opentelemetry.io/contrib/exporters/autoexport v0.71.0 (OTLP over HTTP unless
+	// OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_PROTOCOL say otherwise); the resource,
+	// resource.New(ctx, resource.WithSchemaURL(semconv.SchemaURL), resource.WithTelemetrySDK(),
+	// resource.WithFromEnv(), resource.WithAttributes(semconv.ServiceName(service)))
 	// (semconv v1.43.0, the SDK's; the later detector wins, so the name beats OTEL_SERVICE_NAME);
-	// and sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res)).
-	// No sampler option: it would override OTEL_TRACES_SAMPLER.
+	// and sdktrace.NewTracerProvider(sdktrace.WithBatcher(otelenv.Readable(exporter)),
+	// sdktrace.WithResource(res)). otelenv.Readable prints the console exporter's spans one
+	// per line. No sampler option: it would override OTEL_TRACES_SAMPLER.
 	return nil, errors.New(service + ": newTracerProvider is not written yet")
 }
 

@@ -8,22 +8,27 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/opentracing-contrib/go-stdlib/nethttp"
 	"github.com/opentracing/opentracing-go"
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/contrib/propagators/jaeger"
 	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ot2otel/workshop/shared/otelenv"
 )
 
 // tracerName is the instrumentation scope of the spans the shop's own code starts.
 const tracerName = "github.com/ot2otel/workshop/shop"
 
 // newTracerProvider returns the tracer provider of one service. Its spans carry the
-// service's name and go, in batches, to an OTLP/HTTP exporter.
+// service's name and go, in batches, to the exporter the standard variables ask for,
+// which autoexport builds: OTLP unless OTEL_TRACES_EXPORTER says console or none, over
+// HTTP unless OTEL_EXPORTER_OTLP_PROTOCOL says grpc. With OTEL_SDK_DISABLED=true it is
+// a no-op provider.
 //
 // Everything else comes from the standard OTEL_* variables, read by the SDK itself: where
 // the spans go (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
@@ -34,12 +39,15 @@ const tracerName = "github.com/ot2otel/workshop/shop"
 //
 // The caller must Shutdown the provider when the service stops: that flushes the spans
 // still in the batch.
-func newTracerProvider(service string) (*sdktrace.TracerProvider, error) {
+func newTracerProvider(service string) (otelenv.Provider, error) {
+	if otelenv.SDKDisabled() {
+		return otelenv.Noop(), nil
+	}
 	// Neither call below connects to anything: the context only bounds detection.
 	ctx := context.Background()
-	exporter, err := otlptracehttp.New(ctx)
+	exporter, err := autoexport.NewSpanExporter(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: create the OTLP exporter: %w", service, err)
+		return nil, fmt.Errorf("%s: create the exporter OTEL_TRACES_EXPORTER asks for: %w", service, err)
 	}
 	// Later detectors win: the service name beats OTEL_SERVICE_NAME, which cannot be
 	// right for three services in one process (the all command).
@@ -53,7 +61,7 @@ func newTracerProvider(service string) (*sdktrace.TracerProvider, error) {
 		return nil, fmt.Errorf("%s: resource from OTEL_RESOURCE_ATTRIBUTES: %w", service, err)
 	}
 	return sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exporter),
+		sdktrace.WithBatcher(otelenv.Readable(exporter)),
 		sdktrace.WithResource(res),
 	), nil
 }

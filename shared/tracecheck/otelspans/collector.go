@@ -202,3 +202,15 @@ func hexIDsToBase64(v any) {
 
 // NewReceiver starts a Collector as a tracecheck.Receiver, for demo.Run.
 func NewReceiver() (tracecheck.Receiver, error) { return NewCollector() }
+
+// FromJSON decodes OTLP/JSON trace data, whose top-level field is resourceSpans (a
+// TracesData or an ExportTraceServiceRequest: the same message on the wire), and converts
+// its spans as FromOTLP does. Jaeger's query API (/api/v3) answers with this, wrapped in
+// {"result": ...}.
+func FromJSON(data []byte) ([]tracecheck.Span, error) {
+	var req coltracepb.ExportTraceServiceRequest
+	if err := unmarshalJSON(data, &req); err != nil {
+		return nil, fmt.Errorf("decode OTLP/JSON traces: %w", err)
+	}
+	return FromOTLP(&req), nil
+}
