@@ -7,6 +7,6 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/rabbitmq/amqp091-go v1.16.0 // indirect
+require github.com/rabbitmq/amqp091-go v1.16.0
 
 replace github.com/ot2otel/workshop/shared => ./shared

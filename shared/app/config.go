@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/shop"
 )
 
 // Config is the contract every step keeps: addresses, broker and topology.
@@ -23,6 +25,22 @@ type Config struct {
 	RequireRabbitMQ bool
 	// LogFormat (LOG_FORMAT) is "text" (the default) or "json".
 	LogFormat string
+	// StockQuantity (STOCK_QUANTITY), when set, is how many of each SKU of the demo
+	// catalogue stock starts with, instead of the demo's few: a load test places far
+	// more orders than a demo.
+	StockQuantity int
+}
+
+// Catalogue is the stock the stock service starts with: the demo catalogue, with
+// StockQuantity of each SKU when it is set.
+func (c Config) Catalogue() []shop.StockItem {
+	items := shop.DemoCatalogue()
+	if c.StockQuantity > 0 {
+		for i := range items {
+			items[i].Available = c.StockQuantity
+		}
+	}
+	return items
 }
 
 // Defaults of the contract.
@@ -64,6 +82,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if !strings.HasPrefix(cfg.Broker.URL, "amqp://") && !strings.HasPrefix(cfg.Broker.URL, "amqps://") {
 		return Config{}, errors.New("AMQP_URL: want an amqp:// or amqps:// URL")
+	}
+	if v := env("STOCK_QUANTITY", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return Config{}, fmt.Errorf("STOCK_QUANTITY %q: want a positive number", v)
+		}
+		cfg.StockQuantity = n
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return Config{}, fmt.Errorf("LOG_FORMAT %q: want text or json", cfg.LogFormat)

@@ -94,6 +94,22 @@ func (m *Memory) publish(ctx context.Context, msg Message) error {
 // quorum queue does, until it has been handled Config.MaxAttempts times; then it
 // moves to DeadLetters.
 func (m *Memory) Consume(ctx context.Context, h Handler) error {
+	errs := make(chan error, m.cfg.Workers)
+	for range m.cfg.Workers {
+		go func() { errs <- m.work(ctx, h) }()
+	}
+	var err error
+	for range m.cfg.Workers {
+		err = errors.Join(err, <-errs)
+	}
+	if errors.Is(err, ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+// work is one of Consume's workers.
+func (m *Memory) work(ctx context.Context, h Handler) error {
 	for {
 		qm, err := m.next(ctx)
 		if err != nil {
