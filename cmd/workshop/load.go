@@ -47,6 +47,7 @@ type loadOptions struct {
 	amqpURL  string
 	out      string  // the results file (.txt; a .json beside it)
 	rssAt    []int64 // order counts at which to sample the system's RSS
+	noRaw    bool    // skip RabbitMQ's raw rate
 	command  string  // the command line, for the results file
 }
 
@@ -107,6 +108,7 @@ func (w *workshop) parseLoad(args []string) (loadOptions, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds over the steps")
 	fs.StringVar(&o.amqpURL, "amqp", envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "the RabbitMQ to use")
 	fs.StringVar(&o.out, "out", filepath.Join(w.root, "benchmarks", "load.txt"), "results file (a .json is written beside it); empty: none")
+	fs.BoolVar(&o.noRaw, "no-raw", false, "do not measure RabbitMQ's raw confirm rate")
 	rssAt := fs.String("rss-at", "", "comma-separated order counts at which to sample RSS, e.g. 10000,100000")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -170,7 +172,10 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 	}
 	defer sink.Close()
 
-	targets := []string{rawTarget}
+	var targets []string
+	if !o.noRaw {
+		targets = append(targets, rawTarget)
+	}
 	for _, s := range o.steps {
 		targets = append(targets, s.Name)
 	}

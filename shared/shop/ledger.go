@@ -54,7 +54,7 @@ type Ledger struct {
 
 // RememberedOrders is how many of the latest reserved order IDs a Ledger remembers to
 // recognise their redelivery.
-const RememberedOrders = 1 << 15
+const RememberedOrders = 1 << 14
 
 // NewLedger returns a ledger holding the given stock.
 func NewLedger(stock []StockItem) *Ledger {
