@@ -23,6 +23,10 @@ const publishWindow = 256
 // before its basic.ack, and amqp091-go hands both over from one goroutine in that
 // order, so when run takes a confirm, the returns sent before it are already in their
 // buffer: run takes them first.
+//
+// Delivery tags count from 1 on each channel, so a window lives and dies with its
+// channel; dialConn leaves amqp091-go's automatic recovery (Config.Recovery) off, which
+// would restart the count under publishes still waiting.
 type confirmWindow struct {
 	conn     *amqp.Connection
 	ch       *amqp.Channel

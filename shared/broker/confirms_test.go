@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // collect consumes from b and counts every body it receives.
@@ -116,21 +112,11 @@ func TestRabbitReturnMatchesItsPublish(t *testing.T) {
 // reported as confirmed arrives.
 func TestRabbitConnectionLostMidFlight(t *testing.T) {
 	t.Parallel()
-	url := requireRabbit(t)
-	uri, err := amqp.ParseURI(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
-	h := openRabbit(t, func(c *Config) {
-		u, _ := neturl.Parse(c.URL)
-		u.Host = p.addr
-		c.URL = u.String()
-	})
+	h, p, _ := openRabbitBehindProxy(t)
 	// The consumer has a connection of its own, which the cut does not touch.
 	logger, _ := testLogger(t)
 	direct := h.cfg
-	direct.URL = url
+	direct.URL = amqpURL()
 	consumer := dialRabbit(t, direct, logger)
 	got := startCollecting(t, consumer)
 

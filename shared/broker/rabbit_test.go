@@ -57,17 +57,7 @@ func TestRabbitReconnect(t *testing.T) {
 // through a proxy, and expects Ready to say so and everything to recover.
 func TestRabbitOutage(t *testing.T) {
 	t.Parallel()
-	url := requireRabbit(t)
-	uri, err := amqp.ParseURI(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
-	h := openRabbit(t, func(c *Config) {
-		u, _ := neturl.Parse(c.URL)
-		u.Host = p.addr
-		c.URL = u.String()
-	})
+	h, p, uri := openRabbitBehindProxy(t)
 	r := h.broker.(*Rabbit)
 	got := make(chan Message, 10)
 	startConsumer(t, r, func(_ context.Context, m Message) error {
@@ -79,7 +69,7 @@ func TestRabbitOutage(t *testing.T) {
 
 	p.cut()
 	waitFor(t, 10*time.Second, "Ready() to report the outage", func() bool { return r.Ready() != nil })
-	err = r.Ready()
+	err := r.Ready()
 	t.Logf("Ready() during the outage: %v", err)
 	if !strings.Contains(err.Error(), "not connected") || strings.Contains(err.Error(), ":"+uri.Password+"@") {
 		t.Errorf("Ready() = %q, want it to say not connected, without the password", err)
@@ -111,6 +101,23 @@ func receiveBody(t *testing.T, c <-chan Message, want string) {
 		}
 		t.Logf("redelivered %q, its ack was lost with the connection", m.Body)
 	}
+}
+
+// openRabbitBehindProxy opens a broker that reaches RabbitMQ through a proxy the test
+// can cut; uri is RabbitMQ's own address.
+func openRabbitBehindProxy(t *testing.T) (*harness, *proxy, amqp.URI) {
+	url := requireRabbit(t)
+	uri, err := amqp.ParseURI(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
+	h := openRabbit(t, func(c *Config) {
+		u, _ := neturl.Parse(c.URL)
+		u.Host = p.addr
+		c.URL = u.String()
+	})
+	return h, p, uri
 }
 
 // proxy forwards TCP connections to a target until cut.
