@@ -45,10 +45,11 @@ type loadOptions struct {
 	warmup   time.Duration
 	rounds   int
 	amqpURL  string
-	out      string  // the results file (.txt; a .json beside it)
-	rssAt    []int64 // order counts at which to sample the system's RSS
-	noRaw    bool    // skip RabbitMQ's raw rate
-	command  string  // the command line, for the results file
+	out      string   // the results file (.txt; a .json beside it)
+	rssAt    []int64  // order counts at which to sample the system's RSS
+	noRaw    bool     // skip RabbitMQ's raw rate
+	env      []string // KEY=VALUE for every step's process, e.g. a sampler
+	command  string   // the command line, for the results file
 }
 
 // loadRun is one measurement: one step (or the raw broker) in one round.
@@ -109,6 +110,13 @@ func (w *workshop) parseLoad(args []string) (loadOptions, error) {
 	fs.StringVar(&o.amqpURL, "amqp", envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "the RabbitMQ to use")
 	fs.StringVar(&o.out, "out", filepath.Join(w.root, "benchmarks", "load.txt"), "results file (a .json is written beside it); empty: none")
 	fs.BoolVar(&o.noRaw, "no-raw", false, "do not measure RabbitMQ's raw confirm rate")
+	fs.Func("env", "KEY=VALUE for the steps' environment, e.g. OTEL_TRACES_SAMPLER=traceidratio (repeatable)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		o.env = append(o.env, v)
+		return nil
+	})
 	rssAt := fs.String("rss-at", "", "comma-separated order counts at which to sample RSS, e.g. 10000,100000")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -246,6 +254,7 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+sink.url, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_TRACES_EXPORTER=otlp", "JAEGER_ENDPOINT="+sink.url+"/api/traces",
 	)
+	env = append(env, o.env...) // later entries win
 	logFile, err := os.CreateTemp("", "workshop-load-*.log")
 	if err != nil {
 		return loadRun{}, err
@@ -668,6 +677,9 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 	fmt.Fprintf(w, "machine:  %s\n", machine())
 	fmt.Fprintf(w, "commit:   %s\n", gitCommit(o.src))
 	fmt.Fprintf(w, "command:  %s\n", o.command)
+	if len(o.env) > 0 {
+		fmt.Fprintf(w, "env:      %s\n", strings.Join(o.env, " "))
+	}
 	fmt.Fprintf(w, "load:     %d clients, closed loop, %s warm-up + %s measured, %d interleaved rounds; medians over the rounds\n",
 		o.clients, o.warmup, o.duration, o.rounds)
 	fmt.Fprintf(w, "system:   each step's `all` as a process of its own, real RabbitMQ, spans exported over HTTP to a discarding sink\n")
