@@ -120,42 +120,59 @@ func TestRabbitConnectionLostMidFlight(t *testing.T) {
 	consumer := dialRabbit(t, direct, logger)
 	got := startCollecting(t, consumer)
 
-	const publishers, each = 16, 25
+	// The publishers keep publishing until well after the connection is back, so that
+	// some are waiting for their confirm when it is cut.
+	const publishers = 16
 	var confirmed sync.Map
-	var failed, sent atomic.Int32
+	var failed, ok, sent, inFlight atomic.Int32
+	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range publishers {
 		wg.Go(func() {
-			for i := range each {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				body := fmt.Sprintf("%d-%d", w, i)
 				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				inFlight.Add(1)
 				err := h.broker.Publish(ctx, Message{RoutingKey: RoutingKey, Body: []byte(body)})
+				inFlight.Add(-1)
 				cancel()
 				sent.Add(1)
 				if err != nil {
 					failed.Add(1)
 					continue
 				}
+				ok.Add(1)
 				confirmed.Store(body, true)
 			}
 		})
 	}
-	waitFor(t, 10*time.Second, "publishing to be under way", func() bool { return sent.Load() >= 60 })
+	waitFor(t, 10*time.Second, "publishing to be under way", func() bool { return ok.Load() >= 100 })
+	// Hold back the confirms until every publisher waits for one, then cut.
+	p.holdReplies()
+	waitFor(t, 10*time.Second, "every publisher to wait for its confirm", func() bool { return inFlight.Load() == publishers })
 	p.cut()
 	time.Sleep(100 * time.Millisecond)
 	p.restore()
+	atCut := ok.Load()
+	waitFor(t, 30*time.Second, "publishes to be confirmed again after the reconnect", func() bool { return ok.Load() >= atCut+100 })
+	close(stop)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(40 * time.Second):
-		t.Fatalf("publishers still waiting 40s after the cut: %d of %d returned", sent.Load(), publishers*each)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("publishers still waiting 20s after being told to stop: %d publishes returned", sent.Load())
 	}
 	var want []string
 	confirmed.Range(func(k, _ any) bool { want = append(want, k.(string)); return true })
 	t.Logf("%d confirmed, %d failed across the cut", len(want), failed.Load())
 	if failed.Load() == 0 {
-		t.Log("no publish was in flight at the cut (all confirmed)")
+		t.Error("no publish failed, though every publisher was waiting for a confirm at the cut")
 	}
 	waitFor(t, 20*time.Second, "every confirmed message to arrive", func() bool {
 		for _, b := range want {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,6 +130,26 @@ type proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns []net.Conn
+	// held stops what RabbitMQ sends from reaching the client (confirms, say) until the
+	// proxy is cut.
+	held atomic.Bool
+}
+
+// holdReplies keeps RabbitMQ's answers from the client until cut.
+func (p *proxy) holdReplies() { p.held.Store(true) }
+
+// heldReader reads from RabbitMQ's side, waiting while the proxy holds replies.
+type heldReader struct {
+	r io.Reader
+	p *proxy
+}
+
+func (h heldReader) Read(b []byte) (int, error) {
+	n, err := h.r.Read(b)
+	for h.p.held.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	return n, err
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -161,7 +182,7 @@ func (p *proxy) serve(ln net.Listener) {
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
+			go func() { _, _ = io.Copy(c, heldReader{up, p}); _ = c.Close() }()
 		}
 	}()
 }
@@ -178,6 +199,7 @@ func (p *proxy) cut() {
 		_ = c.Close()
 	}
 	p.conns = nil
+	p.held.Store(false)
 }
 
 // restore listens again on the same address.
