@@ -89,7 +89,8 @@ func (m *Memory) publish(ctx context.Context, msg Message) error {
 	return nil
 }
 
-// Consume hands queued messages to h one at a time until ctx is done. A message whose
+// Consume hands queued messages to h, Config.Workers at a time and in no promised
+// order, until ctx is done. A message whose
 // handler fails or panics is delivered again, ahead of the rest of the queue as a
 // quorum queue does, until it has been handled Config.MaxAttempts times; then it
 // moves to DeadLetters.
