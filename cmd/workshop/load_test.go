@@ -22,8 +22,10 @@ func TestParseStatCPU(t *testing.T) {
 	if got := parseStatCPU("garbage"); got != 0 {
 		t.Errorf("parseStatCPU(garbage) = %v, want 0", got)
 	}
-	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
-		// Burn a few clock ticks of CPU time to find.
+	// Burn CPU until /proc counts a clock tick of it (or give up after 5s).
+	for deadline := time.Now().Add(5 * time.Second); processCPU(os.Getpid()) == 0 && time.Now().Before(deadline); {
+		for start := time.Now(); time.Since(start) < 10*time.Millisecond; {
+		}
 	}
 	if self := processCPU(os.Getpid()); self <= 0 {
 		t.Errorf("processCPU of this test = %v, want some CPU time", self)
