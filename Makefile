@@ -12,8 +12,10 @@ test: vet test-modules exercises
 vet:
 	@for m in $(MODULES); do echo "go vet   $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
+# The modules' tests mostly wait on RabbitMQ, so several modules run at once; each
+# module's output is printed whole when it is done.
 test-modules:
-	@for m in $(MODULES); do echo "go test  $$m"; (cd $$m && $(GO) test -count=1 -timeout 10m ./...) || exit 1; done
+	@printf '%s\n' $(MODULES) | xargs -P 4 -I{} sh -c 'out=$$(cd {} && $(GO) test -count=1 -timeout 10m ./... 2>&1); rc=$$?; printf "go test  %s\n%s\n" {} "$$out"; exit $$rc'
 
 exercises:
 	@echo "exercises: steps/ in sync with solutions/ and exercises/"

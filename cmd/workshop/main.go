@@ -40,6 +40,7 @@ For maintainers:
   sync [-check]      regenerate steps/ from solutions/ and exercises/ (-check: fail if stale)
   capture NN         record steps/NN as the exercise patch exercises/NN-name.diff
   verify [NN]        check that each step compiles and fails, naming its TODOs
+  load [flags] [NN]  measure orders/s, latency, CPU and memory of the steps under load
 
 Run it from the repository root: go run ./cmd/workshop COMMAND`
 
@@ -127,6 +128,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return w.verify(ctx, steps)
+	case "load":
+		o, err := w.parseLoad(rest)
+		if err != nil {
+			return err
+		}
+		return w.load(ctx, o)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

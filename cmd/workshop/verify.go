@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // testResult is one top-level test of a `go test -json` run.
@@ -82,16 +83,38 @@ func goTest(ctx context.Context, dir string) (results []*testResult, buildOut st
 // that check the exercise fail and name its TODOs, every TODO is named by a failing
 // test, and the solution carries no TODO markers of its own step.
 func (w *workshop) verify(ctx context.Context, steps []step) error {
+	// The steps are independent and their tests mostly wait on RabbitMQ: verify a few
+	// at once, and report in step order.
+	type result struct {
+		out bytes.Buffer
+		err error
+	}
+	results := make([]result, len(steps))
+	sem := make(chan struct{}, verifyParallel)
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			sw := *w
+			sw.out = &results[i].out
+			results[i].err = sw.verifyStep(ctx, s)
+		})
+	}
+	wg.Wait()
 	var errs []error
-	for _, s := range steps {
-		if err := w.verifyStep(ctx, s); err != nil {
+	for i, s := range steps {
+		w.out.Write(results[i].out.Bytes())
+		if err := results[i].err; err != nil {
 			errs = append(errs, fmt.Errorf("steps/%s: %w", s.Name, err))
 			fmt.Fprintf(w.out, "✗ steps/%s\n", s.Name)
-			continue
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// verifyParallel is how many steps verify checks at once.
+const verifyParallel = 3
 
 func (w *workshop) verifyStep(ctx context.Context, s step) error {
 	todos, err := w.todos(s)

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/shop"
 )
 
 // Config is the contract every step keeps: addresses, broker and topology.
@@ -18,11 +20,30 @@ type Config struct {
 	CheckoutAddr string // CHECKOUT_ADDR, default localhost:8081
 	StockAddr    string // STOCK_ADDR, default localhost:8082
 	CheckoutURL  string // CHECKOUT_URL, default http://localhost:8081
-	Broker       broker.Config
+	// Broker is AMQP_URL, AMQP_EXCHANGE, AMQP_QUEUE, and how stock consumes:
+	// AMQP_CONSUMER_WORKERS messages at once (default 8), AMQP_PREFETCH (default
+	// twice the workers) held unacked.
+	Broker broker.Config
 	// RequireRabbitMQ (WORKSHOP_REQUIRE_RABBITMQ=1) turns the in-memory fallback off.
 	RequireRabbitMQ bool
 	// LogFormat (LOG_FORMAT) is "text" (the default) or "json".
 	LogFormat string
+	// StockQuantity (STOCK_QUANTITY), when set, is how many of each SKU of the demo
+	// catalogue stock starts with, instead of the demo's few: a load test places far
+	// more orders than a demo.
+	StockQuantity int
+}
+
+// Catalogue is the stock the stock service starts with: the demo catalogue, with
+// StockQuantity of each SKU when it is set.
+func (c Config) Catalogue() []shop.StockItem {
+	items := shop.DemoCatalogue()
+	if c.StockQuantity > 0 {
+		for i := range items {
+			items[i].Available = c.StockQuantity
+		}
+	}
+	return items
 }
 
 // Defaults of the contract.
@@ -64,6 +85,29 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if !strings.HasPrefix(cfg.Broker.URL, "amqp://") && !strings.HasPrefix(cfg.Broker.URL, "amqps://") {
 		return Config{}, errors.New("AMQP_URL: want an amqp:// or amqps:// URL")
+	}
+	for _, knob := range []struct {
+		key string
+		dst *int
+		max int
+	}{
+		{"AMQP_CONSUMER_WORKERS", &cfg.Broker.Workers, 1024},
+		{"AMQP_PREFETCH", &cfg.Broker.Prefetch, 65535},
+	} {
+		if v := env(knob.key, ""); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 || n > knob.max {
+				return Config{}, fmt.Errorf("%s %q: want a number from 1 to %d", knob.key, v, knob.max)
+			}
+			*knob.dst = n
+		}
+	}
+	if v := env("STOCK_QUANTITY", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return Config{}, fmt.Errorf("STOCK_QUANTITY %q: want a positive number", v)
+		}
+		cfg.StockQuantity = n
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return Config{}, fmt.Errorf("LOG_FORMAT %q: want text or json", cfg.LogFormat)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -144,13 +145,19 @@ func RelayCheckout(w http.ResponseWriter, logger *slog.Logger, resp *http.Respon
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusAccepted, http.StatusBadRequest, http.StatusRequestHeaderFieldsTooLarge, http.StatusServiceUnavailable:
-		var body json.RawMessage
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		// Checked, not decoded and encoded again: the answer passes through as it came.
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxRelayedBody+1))
+		if err == nil && (len(body) > maxRelayedBody || !json.Valid(body)) {
+			err = errors.New("not one JSON value within the size limit")
+		}
+		if err != nil {
 			logger.Error("checkout answered with a body that is not JSON", "status", resp.StatusCode, "err", err)
 			WriteError(w, http.StatusBadGateway, "checkout answered with a malformed body")
 			return
 		}
-		WriteJSON(w, resp.StatusCode, body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(body) // the client went away; nothing to do
 	default:
 		var e ErrorBody
 		_ = json.NewDecoder(resp.Body).Decode(&e)
@@ -158,6 +165,9 @@ func RelayCheckout(w http.ResponseWriter, logger *slog.Logger, resp *http.Respon
 		WriteError(w, http.StatusBadGateway, "checkout failed: "+resp.Status)
 	}
 }
+
+// maxRelayedBody bounds the answer of checkout the gateway relays.
+const maxRelayedBody = 64 << 10
 
 // CheckoutUnreachable answers a call to checkout that did not get an answer: 504 when
 // checkout did not answer in time, 503 when the call was cancelled (the gateway is

@@ -46,9 +46,11 @@ type Broker interface {
 	// Publish sends msg to the exchange and returns once the broker has confirmed it,
 	// or with an error saying why it did not. Messages are persistent.
 	Publish(ctx context.Context, msg Message) error
-	// Consume delivers messages from the queue to h, one at a time, until ctx is done;
-	// it survives lost channels and connections by reconnecting. It returns nil when
-	// ctx is cancelled, after the message in flight (if any) was handled and acked.
+	// Consume delivers messages from the queue to h, up to Config.Workers at a time and
+	// in no promised order, until ctx is done; it survives lost channels and
+	// connections by reconnecting. It returns nil when ctx is cancelled, after the
+	// messages in flight (if any) were handled and acked. Each message is acked, or
+	// nacked, on its own.
 	Consume(ctx context.Context, h Handler) error
 	// Ready reports nil while the broker is connected, or why it is not.
 	Ready() error
@@ -81,7 +83,11 @@ type Config struct {
 	Queue string
 	// BindingKey binds Queue to Exchange; defaults to "checkout.processed".
 	BindingKey string
-	// Prefetch bounds the unacked messages a consumer holds; defaults to 10.
+	// Workers is how many messages Consume handles at once; defaults to 8. Messages
+	// are handled in no particular order: with more than one worker, a message may be
+	// handled before one published earlier.
+	Workers int
+	// Prefetch bounds the unacked messages a consumer holds; defaults to twice Workers.
 	Prefetch int
 	// MaxAttempts is how often a message is handled before it is dead-lettered;
 	// defaults to 3.

@@ -25,7 +25,10 @@ var behaviourTests = []struct {
 	{"ConcurrentPublish", nil, testConcurrentPublish},
 	{"FailingHandlerDeadLetters", func(c *Config) { c.MaxAttempts = 3 }, testFailingHandlerDeadLetters},
 	{"PanickingHandler", func(c *Config) { c.MaxAttempts = 2 }, testPanickingHandler},
-	{"CancelFinishesInFlight", nil, testCancelFinishesInFlight},
+	// One worker, so that the message queued behind the one in flight is the
+	// consumer's next; ConcurrentWorkers covers several.
+	{"CancelFinishesInFlight", func(c *Config) { c.Workers = 1 }, testCancelFinishesInFlight},
+	{"ConcurrentWorkers", func(c *Config) { c.Workers = 4 }, testConcurrentWorkers},
 	{"HandlerSeesOnlyConsumerContext", nil, testHandlerSeesOnlyConsumerContext},
 	{"Info", nil, testInfo},
 	{"Close", nil, testClose},
@@ -295,6 +298,41 @@ func testCancelFinishesInFlight(t *testing.T, h *harness) {
 	if n := h.queued(t); n != 0 {
 		t.Errorf("%d messages left in the queue, want 0", n)
 	}
+}
+
+// testConcurrentWorkers checks that Config.Workers messages are handled at once, each
+// acked on its own, and that cancelling waits for all of those in flight.
+func testConcurrentWorkers(t *testing.T, h *harness) {
+	const workers = 4
+	var inside atomic.Int32
+	all := make(chan struct{})
+	release := make(chan struct{})
+	var finished atomic.Int32
+	stop := startConsumer(t, h.broker, func(ctx context.Context, m Message) error {
+		if inside.Add(1) == workers {
+			close(all)
+		}
+		<-release
+		time.Sleep(50 * time.Millisecond) // still busy when the consumer is cancelled
+		finished.Add(1)
+		return nil
+	})
+	for i := range workers {
+		publish(t, h.broker, fmt.Sprint("m", i))
+	}
+	select {
+	case <-all:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%d handlers running at once, want %d", inside.Load(), workers)
+	}
+	close(release)
+	if err := stop(); err != nil {
+		t.Fatalf("Consume returned %v after cancel, want nil", err)
+	}
+	if n := finished.Load(); n != workers {
+		t.Fatalf("Consume returned with %d of %d handlers finished", n, workers)
+	}
+	waitFor(t, 10*time.Second, "the queue to be empty (every message acked)", func() bool { return h.queued(t) == 0 })
 }
 
 func testHandlerSeesOnlyConsumerContext(t *testing.T, h *harness) {

@@ -14,7 +14,7 @@ import (
 // Defaults applied to a zero Config field.
 const (
 	defaultBindingKey     = RoutingKey
-	defaultPrefetch       = 10
+	defaultWorkers        = 8
 	defaultMaxAttempts    = 3
 	defaultConnectTimeout = 30 * time.Second
 )
@@ -24,8 +24,12 @@ func (c Config) withDefaults() Config {
 	if c.BindingKey == "" {
 		c.BindingKey = defaultBindingKey
 	}
+	if c.Workers <= 0 {
+		c.Workers = defaultWorkers
+	}
 	if c.Prefetch <= 0 {
-		c.Prefetch = defaultPrefetch
+		// Enough that every worker has its next message at hand when it acks one.
+		c.Prefetch = 2 * c.Workers
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = defaultMaxAttempts
@@ -49,6 +53,9 @@ func (c Config) validate() error {
 	}
 	if c.Queue == "" {
 		errs = append(errs, errors.New("config.Queue is required"))
+	}
+	if c.Workers > 1024 {
+		errs = append(errs, fmt.Errorf("config.Workers %d: want at most 1024", c.Workers))
 	}
 	if c.Prefetch > 65535 {
 		errs = append(errs, fmt.Errorf("config.Prefetch %d exceeds the AMQP limit of 65535", c.Prefetch))

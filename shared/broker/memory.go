@@ -92,11 +92,28 @@ func (m *Memory) publish(ctx context.Context, msg Message) error {
 	return nil
 }
 
-// Consume hands queued messages to h one at a time until ctx is done. A message whose
+// Consume hands queued messages to h, Config.Workers at a time and in no promised
+// order, until ctx is done. A message whose
 // handler fails or panics is delivered again, ahead of the rest of the queue as a
 // quorum queue does, until it has been handled Config.MaxAttempts times; then it
 // moves to DeadLetters.
 func (m *Memory) Consume(ctx context.Context, h Handler) error {
+	errs := make(chan error, m.cfg.Workers)
+	for range m.cfg.Workers {
+		go func() { errs <- m.work(ctx, h) }()
+	}
+	var err error
+	for range m.cfg.Workers {
+		err = errors.Join(err, <-errs)
+	}
+	if errors.Is(err, ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+// work is one of Consume's workers.
+func (m *Memory) work(ctx context.Context, h Handler) error {
 	for {
 		qm, err := m.next(ctx)
 		if err != nil {

@@ -62,17 +62,10 @@ type Rabbit struct {
 	// is lost, so that waiters block until the supervisor has reconnected.
 	ready chan struct{}
 
-	// pubSem serialises Publish (a channel rather than a mutex so waiting for it can
-	// honour ctx) and guards pub.
+	// pubSem (a channel rather than a mutex so waiting for it can honour ctx) guards
+	// pub, the confirm window Publish sends on, while it is looked at or replaced.
 	pubSem chan struct{}
-	pub    *publisher
-}
-
-// publisher is the confirm-mode channel Publish uses.
-type publisher struct {
-	conn    *amqp.Connection
-	ch      *amqp.Channel
-	returns chan amqp.Return
+	pub    *confirmWindow
 }
 
 // dialOptions are knobs tests turn to keep back-offs short.
@@ -295,7 +288,8 @@ func (r *Rabbit) connection(ctx context.Context) (*amqp.Connection, error) {
 // connection is being re-established, Publish waits for it, for at most
 // Config.ConnectTimeout.
 //
-// Publish is safe for concurrent use; publishes are serialised.
+// Publish is safe for concurrent use: concurrent publishes are in flight together on
+// one channel, each waiting for its own confirm (see confirmWindow).
 func (r *Rabbit) Publish(ctx context.Context, msg Message) error {
 	if msg.MessageID == "" {
 		msg.MessageID = NewMessageID()
@@ -321,72 +315,42 @@ func (r *Rabbit) publish(ctx context.Context, msg Message) error {
 		return err
 	}
 
-	select {
-	case r.pubSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.ctx.Done():
-		return ErrClosed
-	}
-	defer func() { <-r.pubSem }()
-
-	var (
-		p  *publisher
-		dc *amqp.DeferredConfirmation
-	)
+	var f *inFlight
 	for attempt := 1; ; attempt++ {
-		var err error
-		if p, err = r.publisher(ctx); err != nil {
+		w, err := r.publisher(ctx)
+		if err != nil {
 			return err
 		}
-		// Drop stale returns; publishes are serialised, so none can be ours.
-		for len(p.returns) > 0 {
-			<-p.returns
-		}
-		dc, err = p.ch.PublishWithDeferredConfirmWithContext(ctx, r.cfg.Exchange, msg.RoutingKey, true, false, amqp.Publishing{
-			Headers:      msg.Headers,
-			ContentType:  msg.ContentType,
-			DeliveryMode: amqp.Persistent,
-			MessageId:    msg.MessageID,
-			Body:         msg.Body,
-		})
-		if err == nil {
+		if f, err = w.send(ctx, r.cfg.Exchange, msg); err == nil {
 			break
 		}
-		r.dropPublisher()
-		// The connection died between our look at it and the send, so nothing went
-		// out: wait for the reconnect and send again.
-		if !errors.Is(err, amqp.ErrClosed) || attempt == 3 {
+		// The channel or connection died between our look at it and the send, so
+		// nothing went out: wait for the reconnect and send again.
+		if !errors.Is(err, errWindowGone) && !errors.Is(err, amqp.ErrClosed) {
+			return err
+		}
+		w.close()
+		if attempt == 3 {
 			return err
 		}
 	}
 
+	var res confirmResult
 	select {
-	case <-dc.Done():
+	case res = <-f.done:
 	case <-ctx.Done():
-		// The confirm, or a return, may still come; a fresh channel for the next
-		// publish keeps it from being taken for that one's.
-		r.dropPublisher()
+		// The confirm, or a return, may still come; the window settles it then.
 		return fmt.Errorf("waiting for the broker's confirm (the message may still be delivered): %w", ctx.Err())
 	case <-r.ctx.Done():
 		return ErrClosed
 	}
-	if !dc.Acked() {
-		if p.ch.IsClosed() {
-			r.dropPublisher()
-			return fmt.Errorf("%w: channel closed before the broker confirmed", ErrNotConfirmed)
-		}
+	switch {
+	case res.lost:
+		return fmt.Errorf("%w: channel closed before the broker confirmed", ErrNotConfirmed)
+	case !res.acked:
 		return fmt.Errorf("%w: broker nacked", ErrNotConfirmed)
-	}
-	// RabbitMQ sends basic.return before the basic.ack of an unroutable message, and
-	// amqp091-go delivers both from one goroutine in order, so the return, if any,
-	// is already buffered.
-	select {
-	case ret, ok := <-p.returns:
-		if ok && ret.MessageId == msg.MessageID {
-			return fmt.Errorf("%w: returned as unroutable: %d %s (routing key %q)", ErrNotConfirmed, ret.ReplyCode, ret.ReplyText, msg.RoutingKey)
-		}
-	default:
+	case res.returned != nil:
+		return fmt.Errorf("%w: returned as unroutable: %d %s (routing key %q)", ErrNotConfirmed, res.returned.ReplyCode, res.returned.ReplyText, msg.RoutingKey)
 	}
 	return nil
 }
@@ -402,11 +366,19 @@ func (r *Rabbit) frameMax() int {
 	return DefaultFrameMax
 }
 
-// publisher returns the confirm-mode channel, opening one on the current connection
-// if needed. The caller holds pubSem.
-func (r *Rabbit) publisher(ctx context.Context) (*publisher, error) {
-	if p := r.pub; p != nil && !p.ch.IsClosed() {
-		return p, nil
+// publisher returns the confirm window, opening one on the current connection if
+// there is none or its channel is gone.
+func (r *Rabbit) publisher(ctx context.Context) (*confirmWindow, error) {
+	select {
+	case r.pubSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-r.ctx.Done():
+		return nil, ErrClosed
+	}
+	defer func() { <-r.pubSem }()
+	if w := r.pub; w != nil && w.usable() {
+		return w, nil
 	}
 	r.pub = nil
 
@@ -420,32 +392,20 @@ func (r *Rabbit) publisher(ctx context.Context) (*publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open publish channel: %w", err)
 	}
-	if err := ch.Confirm(false); err != nil {
+	w, err := newConfirmWindow(conn, ch)
+	if err != nil {
 		_ = ch.Close()
 		return nil, fmt.Errorf("enable publisher confirms: %w", err)
 	}
-	r.pub = &publisher{
-		conn: conn,
-		ch:   ch,
-		// Publishes are serialised, so one slot suffices; more keeps amqp091-go's
-		// reader from ever waiting on us.
-		returns: ch.NotifyReturn(make(chan amqp.Return, 4)),
-	}
-	return r.pub, nil
-}
-
-// dropPublisher closes the publish channel so the next Publish opens a fresh one. The
-// caller holds pubSem.
-func (r *Rabbit) dropPublisher() {
-	if r.pub != nil {
-		_ = r.pub.ch.Close()
-		r.pub = nil
-	}
+	r.pub = w
+	return w, nil
 }
 
 // Consume delivers messages from the queue to h until ctx is done, then returns nil
-// once the message in flight has been handled and acked. Messages prefetched but not
-// yet handled go back to the queue.
+// once the messages in flight have been handled and acked. Config.Workers messages
+// are handled at once, in no promised order, each acked on its own; Config.Prefetch
+// bounds those the consumer holds. Messages prefetched but not yet handled go back to
+// the queue.
 //
 // A message whose handler fails or panics is nacked and delivered again, until it has
 // been handled Config.MaxAttempts times; then it is dead-lettered. A lost channel or
@@ -518,28 +478,46 @@ func (r *Rabbit) consume(ctx context.Context, h Handler, redeclare bool) (starte
 		r.log.Info("RabbitMQ consumer resumed", "queue", r.cfg.Queue)
 	}
 
-	for {
-		select {
-		case <-ctx.Done():
-			return true, nil
-		case d, ok := <-deliveries:
-			if !ok {
+	// Workers take deliveries as they come, each acking its own: ordering is not
+	// promised, and one slow message does not hold up the others.
+	var wg sync.WaitGroup
+	for range r.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
 				select {
-				case amqpErr := <-closes:
-					if amqpErr != nil {
-						return true, fmt.Errorf("consume channel closed: %w", amqpErr)
+				case <-ctx.Done():
+					return
+				case d, ok := <-deliveries:
+					if !ok || ctx.Err() != nil {
+						// Take no new work once cancelled; the channel close returns it.
+						return
 					}
-				default:
+					r.handle(ctx, ch, d, h)
 				}
-				return true, errors.New("consumer cancelled or channel closed")
 			}
-			if ctx.Err() != nil {
-				// Take no new work once cancelled; the channel close returns it.
-				return true, nil
-			}
-			r.handle(ctx, ch, d, h)
-		}
+		}()
 	}
+	workersDone := make(chan struct{})
+	go func() { wg.Wait(); close(workersDone) }()
+	select {
+	case <-ctx.Done():
+		<-workersDone // the messages in flight are handled and acked
+		return true, nil
+	case <-workersDone:
+	}
+	if ctx.Err() != nil {
+		return true, nil
+	}
+	select {
+	case amqpErr := <-closes:
+		if amqpErr != nil {
+			return true, fmt.Errorf("consume channel closed: %w", amqpErr)
+		}
+	default:
+	}
+	return true, errors.New("consumer cancelled or channel closed")
 }
 
 // handle calls h with d and settles d: ack on success; on a permanent failure,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,17 +58,7 @@ func TestRabbitReconnect(t *testing.T) {
 // through a proxy, and expects Ready to say so and everything to recover.
 func TestRabbitOutage(t *testing.T) {
 	t.Parallel()
-	url := requireRabbit(t)
-	uri, err := amqp.ParseURI(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
-	h := openRabbit(t, func(c *Config) {
-		u, _ := neturl.Parse(c.URL)
-		u.Host = p.addr
-		c.URL = u.String()
-	})
+	h, p, uri := openRabbitBehindProxy(t)
 	r := h.broker.(*Rabbit)
 	got := make(chan Message, 10)
 	startConsumer(t, r, func(_ context.Context, m Message) error {
@@ -79,7 +70,7 @@ func TestRabbitOutage(t *testing.T) {
 
 	p.cut()
 	waitFor(t, 10*time.Second, "Ready() to report the outage", func() bool { return r.Ready() != nil })
-	err = r.Ready()
+	err := r.Ready()
 	t.Logf("Ready() during the outage: %v", err)
 	if !strings.Contains(err.Error(), "not connected") || strings.Contains(err.Error(), ":"+uri.Password+"@") {
 		t.Errorf("Ready() = %q, want it to say not connected, without the password", err)
@@ -113,6 +104,23 @@ func receiveBody(t *testing.T, c <-chan Message, want string) {
 	}
 }
 
+// openRabbitBehindProxy opens a broker that reaches RabbitMQ through a proxy the test
+// can cut; uri is RabbitMQ's own address.
+func openRabbitBehindProxy(t *testing.T) (*harness, *proxy, amqp.URI) {
+	url := requireRabbit(t)
+	uri, err := amqp.ParseURI(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
+	h := openRabbit(t, func(c *Config) {
+		u, _ := neturl.Parse(c.URL)
+		u.Host = p.addr
+		c.URL = u.String()
+	})
+	return h, p, uri
+}
+
 // proxy forwards TCP connections to a target until cut.
 type proxy struct {
 	t      *testing.T
@@ -122,6 +130,26 @@ type proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns []net.Conn
+	// held stops what RabbitMQ sends from reaching the client (confirms, say) until the
+	// proxy is cut.
+	held atomic.Bool
+}
+
+// holdReplies keeps RabbitMQ's answers from the client until cut.
+func (p *proxy) holdReplies() { p.held.Store(true) }
+
+// heldReader reads from RabbitMQ's side, waiting while the proxy holds replies.
+type heldReader struct {
+	r io.Reader
+	p *proxy
+}
+
+func (h heldReader) Read(b []byte) (int, error) {
+	n, err := h.r.Read(b)
+	for h.p.held.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	return n, err
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -154,7 +182,7 @@ func (p *proxy) serve(ln net.Listener) {
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
+			go func() { _, _ = io.Copy(c, heldReader{up, p}); _ = c.Close() }()
 		}
 	}()
 }
@@ -171,6 +199,7 @@ func (p *proxy) cut() {
 		_ = c.Close()
 	}
 	p.conns = nil
+	p.held.Store(false)
 }
 
 // restore listens again on the same address.

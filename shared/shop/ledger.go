@@ -57,15 +57,33 @@ func InCatalogue(sku string) bool {
 // Ledger holds stock and reserves it for orders, at most once per order ID, because a
 // message broker delivers at least once: a redelivered event must not reserve twice.
 // It is safe for concurrent use.
+//
+// # What it remembers
+//
+// The ledger remembers the IDs of the last RememberedOrders orders it reserved, not
+// all of them, so that its memory stays bounded. That covers every redelivery a
+// reservation can meet: an order's event comes back only when its ack was lost with
+// the consumer's channel, and then it is one of the at most Config.Prefetch messages
+// the consumer held unacked, which a quorum queue hands out again before any message
+// that was never delivered. A ledger that forgot the order before its redelivery
+// would have to reserve RememberedOrders other orders in between. (Being in memory,
+// it forgets everything when stock restarts anyway; a durable store fixes that.)
 type Ledger struct {
 	mu     sync.Mutex
 	items  map[string]*StockItem
-	orders map[string]bool
+	orders map[string]struct{} // the IDs in recent
+	recent []string            // a ring of the latest reserved order IDs, oldest at next
+	next   int
+	limit  int
 }
+
+// RememberedOrders is how many of the latest reserved order IDs a Ledger remembers to
+// recognise their redelivery.
+const RememberedOrders = 1 << 14
 
 // NewLedger returns a ledger holding the given stock.
 func NewLedger(stock []StockItem) *Ledger {
-	l := &Ledger{items: make(map[string]*StockItem), orders: make(map[string]bool)}
+	l := &Ledger{items: make(map[string]*StockItem), orders: make(map[string]struct{}), limit: RememberedOrders}
 	for _, s := range stock {
 		s := s
 		l.items[s.SKU] = &s
@@ -78,7 +96,7 @@ func NewLedger(stock []StockItem) *Ledger {
 func (l *Ledger) Reserve(orderID string, items []Item) (duplicate bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.orders[orderID] {
+	if _, ok := l.orders[orderID]; ok {
 		return true, nil
 	}
 	need := make(map[string]int)
@@ -102,8 +120,20 @@ func (l *Ledger) Reserve(orderID string, items []Item) (duplicate bool, err erro
 		l.items[sku].Available -= n
 		l.items[sku].Reserved += n
 	}
-	l.orders[orderID] = true
+	l.remember(orderID)
 	return false, nil
+}
+
+// remember records orderID as reserved, forgetting the oldest when the ring is full.
+func (l *Ledger) remember(orderID string) {
+	if len(l.recent) < l.limit {
+		l.recent = append(l.recent, orderID)
+	} else {
+		delete(l.orders, l.recent[l.next])
+		l.recent[l.next] = orderID
+		l.next = (l.next + 1) % l.limit
+	}
+	l.orders[orderID] = struct{}{}
 }
 
 // Items lists the stock, sorted by SKU.

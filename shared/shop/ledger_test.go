@@ -2,7 +2,9 @@ package shop
 
 import (
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -61,5 +63,56 @@ func TestReserveConcurrently(t *testing.T) {
 	}
 	if _, ok := l.Item("b"); ok {
 		t.Error("Item of an unknown SKU reported ok")
+	}
+}
+
+// TestLedgerForgetsOnlyOldOrders checks the bound: a redelivery among the latest
+// RememberedOrders reservations is recognised, and older ones are forgotten.
+func TestLedgerForgetsOnlyOldOrders(t *testing.T) {
+	l := NewLedger([]StockItem{{SKU: "a", Available: 1 << 30}})
+	l.limit = 100
+	one := []Item{{SKU: "a", Quantity: 1}}
+	for i := range 250 {
+		if dup, err := l.Reserve(fmt.Sprint("o", i), one); dup || err != nil {
+			t.Fatalf("order %d: duplicate=%v err=%v", i, dup, err)
+		}
+	}
+	if len(l.orders) != 100 || len(l.recent) != 100 {
+		t.Fatalf("remembers %d orders (ring %d), want the bound, 100", len(l.orders), len(l.recent))
+	}
+	for i := 150; i < 250; i++ {
+		if dup, _ := l.Reserve(fmt.Sprint("o", i), one); !dup {
+			t.Fatalf("redelivery of recent order %d reserved again", i)
+		}
+	}
+	if dup, _ := l.Reserve("o0", one); dup {
+		t.Error("order 0, 250 orders ago, is still remembered past the bound of 100")
+	}
+	if got, _ := l.Item("a"); got.Reserved != 251 {
+		t.Errorf("reserved %d, want 251", got.Reserved)
+	}
+}
+
+// TestReserveConcurrentRedeliveries hands every order to several goroutines at once,
+// as concurrent consumer workers could see a redelivery: each is reserved once.
+func TestReserveConcurrentRedeliveries(t *testing.T) {
+	l := NewLedger([]StockItem{{SKU: "a", Available: 1 << 30}})
+	const orders, copies = 500, 4
+	var wg sync.WaitGroup
+	var fresh atomic.Int64
+	for c := range copies {
+		wg.Go(func() {
+			for i := range orders {
+				// Each goroutine walks the orders in its own order.
+				id := fmt.Sprint("o", (i*(c+1)*7919)%orders)
+				if dup, err := l.Reserve(id, []Item{{SKU: "a", Quantity: 1}}); err == nil && !dup {
+					fresh.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, _ := l.Item("a"); got.Reserved != orders || fresh.Load() != orders {
+		t.Errorf("reserved %d in %d fresh reservations, want %d of each", got.Reserved, fresh.Load(), orders)
 	}
 }

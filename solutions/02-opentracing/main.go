@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(b, tracer, log), Close: closeTracer})
 		case app.Stock:
-			ledger := shop.NewLedger(shop.DemoCatalogue())
+			ledger := shop.NewLedger(cfg.Catalogue())
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
 				Handler: newStockAPI(ledger, b),
 				Consume: func(ctx context.Context) error { return b.Consume(ctx, reserveStock(ledger, tracer, log)) },

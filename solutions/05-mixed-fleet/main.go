@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(NewTracedRabbitBroker(b, tracer), tracer, log), Close: tr.Shutdown})
 		case app.Stock:
-			ledger := shop.NewLedger(shop.DemoCatalogue())
+			ledger := shop.NewLedger(cfg.Catalogue())
 			traced := NewTracedRabbitBroker(b, tracer)
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
 				Handler: newStockAPI(ledger, b),

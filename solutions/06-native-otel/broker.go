@@ -115,14 +115,16 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 // messageAttributes are the attributes the messaging conventions ask of a span about msg:
 // the operation, the destination it is published to or consumed from, and the broker.
 func messageAttributes(info broker.Info, msg broker.Message, destination string, operation attribute.KeyValue, name string) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{
+	// Sized once for all of them: the slice becomes the span's own.
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
 		// The in-memory broker stands in for RabbitMQ, with RabbitMQ's semantics.
 		semconv.MessagingSystemRabbitMQ,
 		operation,
 		semconv.MessagingOperationName(name),
 		semconv.MessagingDestinationName(destination),
 		semconv.MessagingMessageID(msg.MessageID),
-	}
+	)
 	if msg.RoutingKey != "" {
 		attrs = append(attrs, semconv.MessagingRabbitMQDestinationRoutingKey(msg.RoutingKey))
 	}

@@ -190,6 +190,8 @@ func TestConsumeBadHeaders(t *testing.T) {
 		{name: "traceparent as []byte", headers: amqp.Table{"traceparent": []byte(valid)}, continues: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each case has a topology of its own: they can run at once.
+			t.Parallel()
 			f := newBrokerFixture(t)
 			if err := f.base.Publish(context.Background(), f.message("ord_1", tc.headers)); err != nil {
 				t.Fatal(err)

@@ -81,9 +81,10 @@ func placeOrder(client *http.Client, checkoutURL string, tracer trace.Tracer, lo
 // or a 4xx or 5xx one.
 func clientSpans(tp trace.TracerProvider, prop propagation.TextMapPropagator) http.RoundTripper {
 	// Without the two options otelhttp would use the global provider and propagator.
-	return otelhttp.NewTransport(http.DefaultTransport,
+	return otelhttp.NewTransport(app.NewTransport(),
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithPropagators(prop),
+		otelhttp.WithMeterProvider(noMetrics),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			return r.Method + " " + r.URL.Path
 		}),

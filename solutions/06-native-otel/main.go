@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(NewTracedRabbitBroker(b, tp, prop), tp, prop, log), Close: tp.Shutdown})
 		case app.Stock:
-			ledger := shop.NewLedger(shop.DemoCatalogue())
+			ledger := shop.NewLedger(cfg.Catalogue())
 			traced := NewTracedRabbitBroker(b, tp, prop)
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
 				Handler: newStockAPI(ledger, b),

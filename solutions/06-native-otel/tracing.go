@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gorilla/mux/otelmux"
 	"go.opentelemetry.io/otel/codes"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -83,9 +84,16 @@ func serverSpans(service string, tp trace.TracerProvider, prop propagation.TextM
 	return otelmux.Middleware(service,
 		otelmux.WithTracerProvider(tp),
 		otelmux.WithPropagators(prop),
+		otelmux.WithMeterProvider(noMetrics),
 		otelmux.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }),
 	)
 }
+
+// noMetrics is the meter provider of the HTTP instrumentation: the shop exports no
+// metrics yet. Said explicitly, it records into nothing, where the global provider
+// otelmux and otelhttp fall back on would hold every measurement for a provider that
+// might be set later.
+var noMetrics = metricnoop.NewMeterProvider()
 
 // traceResponse is a mux middleware, used inside serverSpans, that answers with a
 // traceresponse header (W3C Trace Context level 2) naming the request's trace and

@@ -194,6 +194,8 @@ func TestConsumeBadHeaders(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each case has a topology of its own: they can run at once.
+			t.Parallel()
 			f := newBrokerFixture(t)
 			upstream := f.checkoutTracer.StartSpan("upstream")
 			upstream.Finish()

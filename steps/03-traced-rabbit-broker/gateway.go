@@ -17,7 +17,7 @@ import (
 // newGateway returns the gateway's routes: the public POST /checkout, which checks the
 // order and hands it to checkout.
 func newGateway(checkoutURL string, tracer opentracing.Tracer, logger *slog.Logger) http.Handler {
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: app.NewTransport()}
 	r := mux.NewRouter()
 	r.Handle("/checkout", placeOrder(client, checkoutURL, tracer, logger)).Methods(http.MethodPost)
 	r.Handle("/healthz", app.Healthz(nil)).Methods(http.MethodGet)

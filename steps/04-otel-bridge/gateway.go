@@ -21,7 +21,7 @@ import (
 // order and hands it to checkout. tp is for the code written against the OpenTelemetry
 // API: the bridge's wrapped provider.
 func newGateway(checkoutURL string, tracer opentracing.Tracer, tp trace.TracerProvider, logger *slog.Logger) http.Handler {
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: app.NewTransport()}
 	r := mux.NewRouter()
 	r.Handle("/checkout", placeOrder(client, checkoutURL, tracer, tp.Tracer(tracerName), logger)).Methods(http.MethodPost)
 	r.Handle("/healthz", app.Healthz(nil)).Methods(http.MethodGet)

@@ -230,6 +230,8 @@ func TestConsumeBadHeaders(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each case has a topology of its own: they can run at once.
+			t.Parallel()
 			f := newBrokerFixture(t)
 			// Stock as the service wires it: its bridge speaks newPropagator.
 			stock := NewTracedRabbitBroker(f.base, f.rec.tracingWith("stock", newPropagator()).Tracer)

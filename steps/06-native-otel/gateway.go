@@ -28,7 +28,7 @@ func newGateway(checkoutURL string, tp trace.TracerProvider, prop propagation.Te
 	// and let placeOrder call client.Do: otelhttp starts the client span, a child of
 	// "submit order", and injects its context. Then no bridge is left here:
 	// "submit order" starts with tp.Tracer(tracerName).
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: app.NewTransport()}
 	// The OpenTelemetry span "submit order" and the OpenTracing client span nest only
 	// when the OTel tracer comes from the bridge's wrapped provider (step 04).
 	tracer, wrapped := otelbridge.NewTracerPair(tp.Tracer(tracerName))

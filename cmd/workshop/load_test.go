@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ot2otel/workshop/shared/broker"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// utime 250 and stime 50 ticks: 3 s. The command name has a space and a ")".
+	stat := "1234 (shop all) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 100 0 0"
+	if got := parseStatCPU(stat); got != 3*time.Second {
+		t.Errorf("parseStatCPU = %v, want 3s", got)
+	}
+	if got := parseStatCPU("garbage"); got != 0 {
+		t.Errorf("parseStatCPU(garbage) = %v, want 0", got)
+	}
+	// Burn CPU until /proc counts a clock tick of it (or give up after 5s).
+	for deadline := time.Now().Add(5 * time.Second); processCPU(os.Getpid()) == 0 && time.Now().Before(deadline); {
+		for start := time.Now(); time.Since(start) < 10*time.Millisecond; {
+		}
+	}
+	if self := processCPU(os.Getpid()); self <= 0 {
+		t.Errorf("processCPU of this test = %v, want some CPU time", self)
+	}
+	if rss := processRSS(os.Getpid()); rss <= 1 {
+		t.Errorf("processRSS of this test = %.1f MB, want more than 1", rss)
+	}
+}
+
+func TestPercentileAndMedian(t *testing.T) {
+	var lats []time.Duration
+	for i := 100; i >= 1; i-- {
+		lats = append(lats, time.Duration(i)*time.Millisecond)
+	}
+	if p50, p99 := percentileMS(lats, 0.5), percentileMS(lats, 0.99); p50 != 50 || p99 != 99 {
+		t.Errorf("p50, p99 of 1..100 ms = %v, %v; want 50, 99", p50, p99)
+	}
+	if percentileMS(nil, 0.5) != 0 {
+		t.Error("percentile of nothing is not 0")
+	}
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median(3,1,2) = %v", m)
+	}
+	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
+		t.Errorf("median(4,1,2,3) = %v", m)
+	}
+}
+
+func TestReportRatios(t *testing.T) {
+	runs := []loadRun{
+		{Target: rawTarget, Round: 1, Rate: 1000, Seconds: 1},
+		{Target: "01-untraced", Round: 1, Rate: 600, P99: 10, CPUPerOrder: 100, Reserved: 600, Seconds: 1},
+		{Target: "06-native-otel", Round: 1, Rate: 540, P99: 12, CPUPerOrder: 150, Reserved: 540, Seconds: 1},
+		{Target: "01-untraced", Round: 2, Rate: 500, P99: 30, CPUPerOrder: 120, Reserved: 500, Seconds: 1},
+		{Target: "06-native-otel", Round: 2, Rate: 460, P99: 14, CPUPerOrder: 170, Reserved: 460, Seconds: 1},
+		{Target: "01-untraced", Round: 3, Rate: 400, P99: 20, CPUPerOrder: 110, Reserved: 400, Seconds: 1},
+		{Target: "06-native-otel", Round: 3, Rate: 450, P99: 26, CPUPerOrder: 160, Reserved: 450, Seconds: 1},
+	}
+	sums := summarize([]string{rawTarget, "01-untraced", "06-native-otel"}, runs)
+	if s := sums[1]; s.Rate != 500 || s.P99 != 20 || s.CPUPerOrder != 110 {
+		t.Errorf("01's medians = %+v, want 500 orders/s, p99 20, 110 µs", s)
+	}
+	var out bytes.Buffer
+	writeReport(&out, loadOptions{clients: 16, rounds: 3, command: "workshop load"}, sums, runs)
+	// 06: median 460 orders/s, 0.92 of 01's and 0.46 of raw; p99 median 14, 0.70 of 20.
+	for _, want := range []string{"06-native-otel       460      0.92    0.46", "0.70", "command:  workshop load", "machine:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestLoadRunsAStep runs the load command for a second on step 01, against the real
+// RabbitMQ, and reads the files it writes.
+func TestLoadRunsAStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a step")
+	}
+	url := envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	err := broker.Reachable(ctx, url)
+	cancel()
+	if err != nil {
+		if os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") == "1" {
+			t.Fatalf("RabbitMQ is required (WORKSHOP_REQUIRE_RABBITMQ=1): %v", err)
+		}
+		t.Skipf("RabbitMQ not reachable: %v", err)
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	w := &workshop{root: root, out: &stdout, errOut: &stdout}
+	outFile := filepath.Join(t.TempDir(), "load.txt")
+	o, err := w.parseLoad([]string{"-clients", "4", "-duration", "1s", "-warmup", "300ms", "-rounds", "1",
+		"-amqp", url, "-out", outFile, "-rss-at", "10", "01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.load(context.Background(), o); err != nil {
+		t.Fatalf("load: %v\n%s", err, stdout.String())
+	}
+	var res struct {
+		Summary []loadSummary
+		Runs    []loadRun
+	}
+	data, err := os.ReadFile(strings.TrimSuffix(outFile, ".txt") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Summary) != 2 || res.Summary[0].Target != rawTarget || res.Summary[1].Target != "01-untraced" {
+		t.Fatalf("summary %+v, want the raw rate and 01", res.Summary)
+	}
+	step := res.Summary[1]
+	if step.Rate <= 0 || step.P99 < step.P50 || step.P50 <= 0 || step.CPUPerOrder <= 0 || step.RSSMB <= 0 || step.Errors != 0 {
+		t.Errorf("01's figures do not add up: %+v", step)
+	}
+	if step.Reserved <= 0 {
+		t.Errorf("stock reserved nothing during the window: %+v", step)
+	}
+	if res.Summary[0].Rate <= 0 {
+		t.Errorf("no raw confirm rate: %+v", res.Summary[0])
+	}
+	if _, ok := res.Runs[1].RSSAt["10"]; !ok {
+		t.Errorf("no RSS sample after 10 orders: %+v", res.Runs[1])
+	}
+	if text, _ := os.ReadFile(outFile); !strings.Contains(string(text), "01-untraced") {
+		t.Errorf("%s:\n%s", outFile, text)
+	}
+}
