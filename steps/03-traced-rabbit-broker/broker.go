@@ -85,9 +85,10 @@ func (t *TracedRabbitBroker) Close() error { return t.b.Close() }
 // (other AMQP clients send strings as byte arrays); values of other types are skipped.
 type amqpHeadersCarrier amqp.Table
 
-// Set sets a header. The table must not be nil: Publish makes one.
+// Set sets a header. On nil headers it does nothing rather than panic: Publish makes
+// the table before it injects.
 func (c amqpHeadersCarrier) Set(key, val string) {
-	// TODO(03.1): store val under key.
+	// TODO(03.1): store val under key (when c is not nil).
 }
 
 // ForeachKey calls handler with each header whose value is text, and stops at the first
