@@ -11,7 +11,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
@@ -64,15 +63,13 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 		}
 	}
 
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	reachErr := broker.Reachable(rctx, cfg.Broker.URL)
-	cancel()
-	if reachErr != nil {
-		if cfg.RequireRabbitMQ {
-			return fmt.Errorf("WORKSHOP_REQUIRE_RABBITMQ=1 but RabbitMQ is not reachable: %w", reachErr)
-		}
-		say("RabbitMQ is not reachable (%v): using the in-memory broker", reachErr)
-	} else {
+	why, err := broker.Fallback(ctx, cfg.Broker.URL, cfg.RequireRabbitMQ)
+	switch {
+	case err != nil:
+		return err
+	case why != nil:
+		say("RabbitMQ is not reachable (%v): using the in-memory broker", why)
+	default:
 		say("using RabbitMQ at %s", redact(cfg.Broker.URL))
 	}
 
@@ -88,7 +85,7 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 	}()
 	say("started gateway %s, checkout %s, stock %s", f.GatewayURL, f.CheckoutURL, f.StockURL)
 
-	order := shop.Order{CustomerID: "cust-42", Items: []shop.Item{{SKU: "gopher-plush", Quantity: 2}}}
+	order := shop.DemoOrder()
 	requestID := "demo-" + shop.NewRequestID()[:8]
 	say("POST /checkout %s  (X-Request-ID: %s)", order.Encode(), requestID)
 	resp, err := f.PlaceOrder(ctx, order, http.Header{"X-Request-ID": {requestID}})
@@ -104,10 +101,10 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 		}
 	}
 	if resp.Status == http.StatusAccepted {
-		if err := f.WaitReserved(ctx, "gopher-plush", 2); err != nil {
+		if err := f.WaitReserved(ctx, shop.DemoSKU, shop.DemoQuantity); err != nil {
 			return err
 		}
-		say("stock reserved 2 gopher-plush")
+		say("stock reserved %d %s", shop.DemoQuantity, shop.DemoSKU)
 	}
 	stopped = true
 	if err := f.Stop(); err != nil {

@@ -21,7 +21,10 @@ import (
 )
 
 // tracerName is the instrumentation scope of the spans the shop's own code starts.
-const tracerName = "github.com/ot2otel/workshop/shop"
+//
+// A scope is named for a Go import path, as OpenTelemetry asks: the shop's domain
+// package, since the step's own package main has a path of its own in every step.
+const tracerName = "github.com/ot2otel/workshop/shared/shop"
 
 // newTracerProvider returns the tracer provider of one service. Its spans carry the
 // service's name and go, in batches, to the exporter the standard variables ask for,
