@@ -50,7 +50,9 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 	// messageTags(...), as an opentracing.ChildOf the extracted context (not FollowsFrom).
 	// No context, or an unreadable one: start the span without a parent, and still handle
 	// the message. Call h with opentracing.ContextWithSpan(ctx, span); when h fails, mark
-	// the span (ext.LogError) and return the error, so the message is delivered again.
+	// the span (ext.LogError) and return the error, so the message is delivered again;
+	// when h panics, mark the span the same way before panicking on (the broker turns
+	// a panic into a failed delivery).
 	return t.b.Consume(ctx, h)
 }
 
