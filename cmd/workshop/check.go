@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,7 +60,16 @@ func (w *workshop) check(ctx context.Context, s step) error {
 		failures++
 		fmt.Fprintf(w.out, "\n%s\n", w.mark(r))
 		fmt.Fprint(w.out, indent(testMessages(r.Output)))
-		next = append(next, markerIDs(strings.Join(r.Output, ""), s.Number)...)
+		ids := markerIDs(strings.Join(r.Output, ""), s.Number)
+		if len(ids) == 0 {
+			// A panic in the step's code names no TODO: the TODO above the line that
+			// panicked is the one to look at.
+			if id, where := panicTODO(r.Output, w.starter(s), s.Number); id != "" {
+				fmt.Fprintf(w.out, "    The test panicked in %s: look at %s.\n", where, id)
+				ids = []string{id}
+			}
+		}
+		next = append(next, ids...)
 	}
 	fmt.Fprintf(w.out, "\n%d of %d tests pass.\n", len(results)-failures, len(results))
 	if failures == 0 {
@@ -139,4 +152,39 @@ func indent(s string) string {
 		b.WriteString("    " + l + "\n")
 	}
 	return b.String()
+}
+
+// stackFrame is a file:line of a goroutine trace, as a panic prints it.
+var stackFrame = regexp.MustCompile(`^\s+(\S+\.go):(\d+)`)
+
+// panicTODO finds, in the stack trace of a panic in output, the first frame in a
+// non-test file of dir, and returns the last TODO of step number at or above that line
+// in that file, and where the frame is (file:line). It returns "" when output holds no
+// panic, or no frame in dir carries a TODO above it.
+func panicTODO(output []string, dir, number string) (id, where string) {
+	panicked := false
+	for _, l := range output {
+		if strings.Contains(l, "panic: ") {
+			panicked = true
+		}
+		if !panicked {
+			continue
+		}
+		m := stackFrame.FindStringSubmatch(l)
+		if m == nil || filepath.Dir(m[1]) != dir || strings.HasSuffix(m[1], "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(m[1])
+		if err != nil {
+			continue
+		}
+		line, _ := strconv.Atoi(m[2])
+		lines := strings.Split(string(data), "\n")
+		for i := min(line, len(lines)) - 1; i >= 0; i-- {
+			if ids := markerIDs(lines[i], number); len(ids) > 0 {
+				return ids[0], filepath.Base(m[1]) + ":" + m[2]
+			}
+		}
+	}
+	return "", ""
 }

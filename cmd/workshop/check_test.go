@@ -137,3 +137,20 @@ func TestWrap(t *testing.T) {
 		t.Errorf("a word longer than the width: %q", got)
 	}
 }
+
+func TestCheckMapsAPanicToItsTODO(t *testing.T) {
+	w, s := checkRepo(t)
+	write(t, filepath.Join(w.starter(s), "main.go"), "package main\n\nfunc greet() string {\n"+
+		"\t// TODO(01.1): say hello,\n\t// politely.\n\tvar m map[string]string\n\tm[\"x\"] = \"y\"\n\treturn \"\"\n}\n\nfunc main() {}\n")
+	write(t, filepath.Join(w.starter(s), "main_test.go"), "package main\n\nimport \"testing\"\n\n"+
+		"func TestGreet(t *testing.T) {\n\tif greet() == \"\" {\n\t\tt.Fatal(\"greet() is empty\")\n\t}\n}\n")
+	if err := w.check(t.Context(), s); err != errReported {
+		t.Fatalf("check of a panicking step: %v", err)
+	}
+	out := w.out.(*bytes.Buffer).String()
+	for _, want := range []string{"The test panicked in main.go:7: look at TODO(01.1).", "Next: TODO(01.1) in steps/01-demo"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check's output lacks %q:\n%s", want, out)
+		}
+	}
+}
