@@ -38,7 +38,9 @@ func (w *workshop) sync(s step, check bool) error {
 	if check {
 		return fmt.Errorf("steps/%s is stale: %s differ from solutions/%s with exercises/%s.diff applied.\n"+
 			"Run `go run ./cmd/workshop sync %s` to regenerate it, or, if you edited the step on purpose, "+
-			"`go run ./cmd/workshop capture %s` to record the edit", s.Name, strings.Join(diffs, ", "), s.Name, s.Name, s.Number, s.Number)
+			"`go run ./cmd/workshop capture %s` to record the edit.\n"+
+			"Working on the exercise? This check is for maintainers: check your work with `make check STEP=%s`",
+			s.Name, strings.Join(diffs, ", "), s.Name, s.Name, s.Number, s.Number, s.Number)
 	}
 	if err := os.RemoveAll(w.starter(s)); err != nil {
 		return err
