@@ -28,13 +28,11 @@ import (
 	"github.com/ot2otel/workshop/shared/shop"
 )
 
-// DemoSKU is the SKU of DemoOrder.
-const DemoSKU = "gopher-plush"
+// DemoSKU is the SKU of DemoOrder: shop.DemoSKU.
+const DemoSKU = shop.DemoSKU
 
-// DemoOrder is a valid order for the demo catalogue.
-func DemoOrder() shop.Order {
-	return shop.Order{CustomerID: "cust-42", Items: []shop.Item{{SKU: DemoSKU, Quantity: 2}}}
-}
+// DemoOrder is a valid order for the demo catalogue: shop.DemoOrder, the demo's own.
+func DemoOrder() shop.Order { return shop.DemoOrder() }
 
 // Fleet is a step's system started for one test.
 type Fleet struct {
@@ -114,18 +112,23 @@ func RabbitMQURL() string {
 func CheckBroker(t testing.TB) {
 	t.Helper()
 	brokerOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		brokerErr = broker.Reachable(ctx, RabbitMQURL())
-		if brokerErr != nil && os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") != "1" {
+		var requiredErr error
+		brokerErr, requiredErr = broker.Fallback(context.Background(), RabbitMQURL(), requireRabbitMQ())
+		if requiredErr != nil {
+			brokerErr = requiredErr
+		} else if brokerErr != nil {
 			t.Logf("RabbitMQ is not reachable (%v): these tests use the in-memory broker. "+
 				"Start RabbitMQ (docker compose up -d rabbitmq) to test against the real one.", brokerErr)
 		}
 	})
-	if brokerErr != nil && os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") == "1" {
-		t.Fatalf("WORKSHOP_REQUIRE_RABBITMQ=1 but RabbitMQ is not reachable at %s: %v", RabbitMQURL(), brokerErr)
+	if brokerErr != nil && requireRabbitMQ() {
+		t.Fatal(brokerErr)
 	}
 }
+
+// requireRabbitMQ reports whether WORKSHOP_REQUIRE_RABBITMQ=1 turns the in-memory
+// fallback off.
+func requireRabbitMQ() bool { return os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") == "1" }
 
 // Broker returns a broker with its own exchange and queue for one test: RabbitMQ when
 // reachable (the topology is deleted when the test ends), else the in-memory broker.
