@@ -48,6 +48,7 @@ type Fleet struct {
 func Start(t testing.TB, run fleet.RunFunc, env map[string]string) *Fleet {
 	t.Helper()
 	CheckBroker(t)
+	pinTestExporter()
 	f, err := fleet.Start(context.Background(), run, env)
 	if err != nil {
 		t.Fatalf("start the services: %v", err)
@@ -172,6 +173,7 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 	if brokerErr != nil {
 		t.Skipf("separate processes need RabbitMQ, which is not reachable: %v", brokerErr)
 	}
+	pinTestExporter()
 	binary := filepath.Join(t.TempDir(), "shop")
 	build := exec.Command("go", "build", "-o", binary, ".")
 	if out, err := build.CombinedOutput(); err != nil {
