@@ -234,7 +234,12 @@ func (w *workshop) check(ctx context.Context, s step) error {
 		failures++
 		fmt.Fprintf(w.out, "✗ %s\n", r.Name)
 		fmt.Fprint(w.out, indent(testMessages(r.Output)))
-		next = append(next, markerIDs(strings.Join(r.Output, ""), s.Number)...)
+		ids := markerIDs(strings.Join(r.Output, ""), s.Number)
+		if todo, where := panicTODO(w.starter(s), s.Number, strings.Join(r.Output, "")); len(ids) == 0 && todo != "" {
+			fmt.Fprintf(w.out, "    The step's code panicked at %s: look at %s.\n", where, todo)
+			ids = []string{todo}
+		}
+		next = append(next, ids...)
 	}
 	fmt.Fprintf(w.out, "\n%d of %d tests pass.\n", len(results)-failures, len(results))
 	if failures == 0 {

@@ -26,42 +26,14 @@ import (
 // two bugs of the talk's decorator, which must never come back.
 
 func TestCarrier(t *testing.T) {
-	headers := amqp.Table{
-		"text": "a", "bytes": []byte("b"), "number": int32(7), "table": amqp.Table{"c": "d"}, "nothing": nil,
-	}
-	c := amqpHeadersCarrier(headers)
-	for key, want := range map[string]string{"text": "a", "bytes": "b", "number": "", "table": "", "nothing": "", "missing": "", "TEXT": ""} {
-		if got := c.Get(key); got != want {
-			t.Errorf("Get(%q) = %q on %v, want %q.\nLook at TODO(03.2): Get returns a string or []byte header as text, "+
-				"and \"\" for a missing key or any other type (keys are case-sensitive)", key, got, headers, want)
-		}
-	}
-	seen := map[string]string{}
-	if err := c.ForeachKey(func(k, v string) error { seen[k] = v; return nil }); err != nil {
-		t.Errorf("ForeachKey: %v", err)
-	}
-	if want := map[string]string{"text": "a", "bytes": "b"}; !maps.Equal(seen, want) {
-		t.Errorf("ForeachKey on %v passed %v, want %v.\nLook at TODO(03.2): pass every string and []byte header, "+
-			"skip the other types", headers, seen, want)
-	}
-	stop := errors.New("stop")
-	if err := c.ForeachKey(func(string, string) error { return stop }); err != stop {
-		t.Errorf("ForeachKey returned %v when its handler returned %v.\nLook at TODO(03.2): stop at the handler's first error and return it", err, stop)
-	}
-
-	var none amqpHeadersCarrier // a message without headers
-	if got := none.Get("uber-trace-id"); got != "" {
-		t.Errorf("Get on nil headers = %q, want \"\"", got)
-	}
-	if err := none.ForeachKey(func(k, _ string) error { return errors.New("called for " + k) }); err != nil {
-		t.Errorf("ForeachKey on nil headers: %v", err)
-	}
-
-	w := amqpHeadersCarrier{"x-request-id": "req-1"}
-	w.Set("uber-trace-id", "1:2:0:1")
-	if want := (amqpHeadersCarrier{"x-request-id": "req-1", "uber-trace-id": "1:2:0:1"}); !maps.Equal(w, want) {
-		t.Errorf("after Set(\"uber-trace-id\", \"1:2:0:1\") the headers are %v, want %v.\nLook at TODO(03.1): Set stores the value under the key", w, want)
-	}
+	workshoptest.CheckCarrier(t, func(h amqp.Table) workshoptest.Carrier {
+		c := amqpHeadersCarrier(h)
+		return workshoptest.Carrier{Get: c.Get, Set: c.Set, Foreach: c.ForeachKey, Keys: func() []string {
+			var keys []string
+			_ = c.ForeachKey(func(k, _ string) error { keys = append(keys, k); return nil })
+			return keys
+		}}
+	}, "uber-trace-id", workshoptest.CarrierHints{Read: "TODO(03.2)", Write: "TODO(03.1)"})
 }
 
 func TestPublishStartsProducerSpan(t *testing.T) {
