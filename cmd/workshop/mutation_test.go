@@ -39,7 +39,34 @@ var mutations = []mutation{
 		run:  "TestCarrier",
 		want: []string{"Get panicked on a []byte value: use a type switch (TODO(03.2))"},
 	},
+	{
+		name: "03 consumer returns early when Extract succeeds", step: "03-traced-rabbit-broker", file: "broker.go",
+		old: extract, new: extract + "\t\tif err == nil {\n\t\t\treturn err\n\t\t}\n",
+		run:  "TestTalkBugExtractSuccessDropsMessage",
+		want: []string{"returned early when Extract SUCCEEDED", "TODO(03.2)"},
+	},
+	{
+		name: "03 consumer skips the handler when extraction fails", step: "03-traced-rabbit-broker", file: "broker.go",
+		old: extract, new: extract + "\t\tif err != nil {\n\t\t\treturn nil\n\t\t}\n",
+		run:  "TestConsumeBadHeaders",
+		want: []string{"skipped the handler when extraction FAILED", "TODO(03.2)"},
+	},
+	{
+		name: "03 consumer swallows the handler's error", step: "03-traced-rabbit-broker", file: "broker.go",
+		old: "ext.LogError(span, err)\n\t\t\treturn err", new: "ext.LogError(span, err)\n\t\t\treturn nil",
+		run:  "TestHandlerErrorMarksConsumerSpan",
+		want: []string{"swallowed the handler's error", "TODO(03.2)"},
+	},
+	{
+		name: "03 consumer continues with FollowsFrom", step: "03-traced-rabbit-broker", file: "broker.go",
+		old: "opentracing.ChildOf(parent)", new: "opentracing.FollowsFrom(parent)",
+		run:  "TestConsumeBadHeaders",
+		want: []string{"FollowsFrom, a link, not a parent", "opentracing.ChildOf(parent). Look at TODO(03.2)"},
+	},
 }
+
+// extract is the line of 03's consume wrapper the consumer mistakes follow.
+const extract = "parent, err := t.tracer.Extract(opentracing.TextMap, amqpHeadersCarrier(msg.Headers))\n"
 
 // TestMutations plants each mistake in a copy of its solution, outside go.work, and runs
 // the tests that must catch it.

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
 // Carrier is a step's AMQP header carrier over one table, seen through its methods, so
@@ -111,4 +113,26 @@ func typeName(v any) string {
 		return "nil"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// Why a consumer's handler missed a message, by what the message was: each names one of
+// the three ways a consume wrapper goes wrong.
+const (
+	MissedTraced = "A message that carries a trace context must be handled: the consumer returned early when " +
+		"Extract SUCCEEDED (the talk's `if err == nil { return err }`), acking the message unhandled."
+	MissedUntraced = "A message whose trace context is missing or unreadable must be handled too, in a span that " +
+		"starts a new trace: the consumer skipped the handler when extraction FAILED (`if err != nil { return ... }`)."
+	MissedRedelivery = "A message whose handler failed must be delivered again: the consumer swallowed the " +
+		"handler's error (called h without returning its error), so the broker acked the message."
+)
+
+// ContinueHint says why consumer does not continue its message's trace: a link where a
+// parent belongs (an OpenTracing FollowsFrom, which the OTel bridge turns into a new
+// trace) is named as such, with todo; any other cause is otherwise.
+func ContinueHint(consumer tracecheck.Span, todo, otherwise string) string {
+	if len(consumer.Links) > 0 {
+		return "The consumer span references the producer with FollowsFrom, a link, not a parent: " +
+			"continue the trace with opentracing.ChildOf(parent). Look at " + todo
+	}
+	return otherwise
 }
