@@ -34,6 +34,8 @@ type Step struct {
 	Hints CorrelationHints
 	// Demo lists what the demo's output must say; nil: the step has no demo check.
 	Demo []string
+	// Globals are the tracing globals the step's services must leave alone.
+	Globals Globals
 }
 
 // CorrelationHints name, per service, what to look at when the request ID is lost.
@@ -112,6 +114,9 @@ func Contract(t *testing.T, s Step) {
 		f.WaitReserved(DemoSKU, 2)
 		f.Stop() // fails the test unless each process exits 0 on SIGTERM
 	})
+	if s.Globals.OTel || s.Globals.OpenTracing {
+		t.Run("NoTracingGlobals", func(t *testing.T) { checkNoGlobals(t, s) })
+	}
 	if s.Demo != nil {
 		t.Run("Demo", func(t *testing.T) {
 			CheckBroker(t)

@@ -21,6 +21,7 @@ var step = workshoptest.Step{
 	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
+	Globals: workshoptest.Globals{OTel: false, OpenTracing: true, Todo: "TODO(03.1) and TODO(03.2): the decorator traces with the tracer it was given (t.tracer), never the global one"},
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery and the command

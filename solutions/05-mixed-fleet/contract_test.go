@@ -21,6 +21,7 @@ var step = workshoptest.Step{
 	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
+	Globals: workshoptest.Globals{OTel: true, OpenTracing: true, Todo: "TODO(05.1): each service propagates with newPropagator, handed to it (and to its bridge), never set as a global"},
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery and the command

@@ -21,7 +21,8 @@ var step = workshoptest.Step{
 	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, noop.NewTracerProvider().Tracer(""), logger)
 	},
-	Demo: []string{"202 Accepted", "stock reserved 2 gopher-plush", "Log lines with request_id="},
+	Demo:    []string{"202 Accepted", "stock reserved 2 gopher-plush", "Log lines with request_id="},
+	Globals: workshoptest.Globals{OTel: true, OpenTracing: false, Todo: "TODO(06.1): otelmux and otelhttp get the service's provider and propagator (WithTracerProvider, WithPropagators); never otel.Set*"},
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery and the command
