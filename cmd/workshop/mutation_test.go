@@ -12,57 +12,88 @@ import (
 // mutation is a typical attendee's mistake, planted in a copy of a solution: the step's
 // test that runs must fail, and its message name the TODO and the cause.
 type mutation struct {
-	name     string
-	step     string // the solution's directory under solutions/
-	file     string
-	old, new string // the edit: old must occur in file
-	run      string // the -run pattern of the tests that must catch it
-	want     []string
+	name  string
+	step  string // the solution's directory under solutions/
+	edits []edit
+	run   string // the -run pattern of the tests that must catch it
+	want  []string
 }
+
+// edit replaces the first old in file by new; old must occur.
+type edit struct{ file, old, new string }
 
 var mutations = []mutation{
 	{
-		name: "01 handler reassigns the shared logger", step: "01-untraced", file: "checkout.go",
-		old: `logger := logger.With("request_id", requestID)`, new: `logger = logger.With("request_id", requestID)`,
+		name: "01 handler reassigns the shared logger", step: "01-untraced", edits: []edit{{"checkout.go", `logger := logger.With("request_id", requestID)`, `logger = logger.With("request_id", requestID)`}},
 		run:  "TestCorrelation/IDFromCaller",
 		want: []string{"carries more than one request_id", "logger = logger.With", "TODO(01.2)"},
 	},
 	{
-		name: "01 AMQP header written as []byte", step: "01-untraced", file: "checkout.go",
-		old: `amqp.Table{requestIDAMQPHeader: requestID}`, new: `amqp.Table{requestIDAMQPHeader: []byte(requestID)}`,
+		name: "01 AMQP header written as []byte", step: "01-untraced", edits: []edit{{"checkout.go", `amqp.Table{requestIDAMQPHeader: requestID}`, `amqp.Table{requestIDAMQPHeader: []byte(requestID)}`}},
 		run:  "TestCorrelation/CheckoutPutsIDOnTheMessage",
 		want: []string{"header is a []byte", "Write string(id), not []byte(id)", "TODO(01.2)"},
 	},
 	{
-		name: "03 carrier asserts a string", step: "03-traced-rabbit-broker", file: "broker.go",
-		old: "func (c amqpHeadersCarrier) Get(key string) string {\n", new: "func (c amqpHeadersCarrier) Get(key string) string {\n\tif v, ok := c[key]; ok && v != nil {\n\t\t_ = v.(string)\n\t}\n",
+		name: "03 carrier asserts a string", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "func (c amqpHeadersCarrier) Get(key string) string {\n", "func (c amqpHeadersCarrier) Get(key string) string {\n\tif v, ok := c[key]; ok && v != nil {\n\t\t_ = v.(string)\n\t}\n"}},
 		run:  "TestCarrier",
 		want: []string{"Get panicked on a []byte value: use a type switch (TODO(03.2))"},
 	},
 	{
-		name: "03 consumer returns early when Extract succeeds", step: "03-traced-rabbit-broker", file: "broker.go",
-		old: extract, new: extract + "\t\tif err == nil {\n\t\t\treturn err\n\t\t}\n",
+		name: "03 consumer returns early when Extract succeeds", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", extract, extract + "\t\tif err == nil {\n\t\t\treturn err\n\t\t}\n"}},
 		run:  "TestTalkBugExtractSuccessDropsMessage",
 		want: []string{"returned early when Extract SUCCEEDED", "TODO(03.2)"},
 	},
 	{
-		name: "03 consumer skips the handler when extraction fails", step: "03-traced-rabbit-broker", file: "broker.go",
-		old: extract, new: extract + "\t\tif err != nil {\n\t\t\treturn nil\n\t\t}\n",
+		name: "03 consumer skips the handler when extraction fails", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", extract, extract + "\t\tif err != nil {\n\t\t\treturn nil\n\t\t}\n"}},
 		run:  "TestConsumeBadHeaders",
 		want: []string{"skipped the handler when extraction FAILED", "TODO(03.2)"},
 	},
 	{
-		name: "03 consumer swallows the handler's error", step: "03-traced-rabbit-broker", file: "broker.go",
-		old: "ext.LogError(span, err)\n\t\t\treturn err", new: "ext.LogError(span, err)\n\t\t\treturn nil",
+		name: "03 consumer swallows the handler's error", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "ext.LogError(span, err)\n\t\t\treturn err", "ext.LogError(span, err)\n\t\t\treturn nil"}},
 		run:  "TestHandlerErrorMarksConsumerSpan",
 		want: []string{"swallowed the handler's error", "TODO(03.2)"},
 	},
 	{
-		name: "03 consumer continues with FollowsFrom", step: "03-traced-rabbit-broker", file: "broker.go",
-		old: "opentracing.ChildOf(parent)", new: "opentracing.FollowsFrom(parent)",
+		name: "03 consumer continues with FollowsFrom", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "opentracing.ChildOf(parent)", "opentracing.FollowsFrom(parent)"}},
 		run:  "TestConsumeBadHeaders",
 		want: []string{"FollowsFrom, a link, not a parent", "opentracing.ChildOf(parent). Look at TODO(03.2)"},
 	},
+	{
+		name: "04 the global propagator in place of the bridge's", step: "04-otel-bridge",
+		edits: []edit{{"tracing.go", "bridge.SetTextMapPropagator(prop)", "otel.SetTextMapPropagator(prop)"}, importOTel("tracing.go")},
+		run:   "TestContract/NoTracingGlobals",
+		want:  []string{"replaced OpenTelemetry's global propagator (otel.SetTextMapPropagator)", "TODO(04.2)"},
+	},
+	{
+		name: "04 WithSyncer in place of WithBatcher", step: "04-otel-bridge",
+		edits: []edit{{"tracing.go", "sdktrace.WithBatcher(", "sdktrace.WithSyncer("}},
+		run:   "TestShutdownFlushes",
+		want:  []string{"exports each span as it ends, as sdktrace.WithSyncer does", "TODO(04.1)"},
+	},
+	{
+		name: "04 span kind set after start", step: "04-otel-bridge",
+		edits: []edit{{"gateway.go", `req.Method+" "+req.URL.Path, ext.SpanKindRPCClient)`, `req.Method+" "+req.URL.Path)` + "\n\text.SpanKindRPCClient.Set(span)"}},
+		run:   "TestClientSpan",
+		want:  []string{"only its kind is missing: a span kind is a start option", "TODO(04.3)"},
+	},
+	{
+		name: "06 a global propagator, set and used", step: "06-native-otel",
+		edits: []edit{
+			{"tracing.go", "otelmux.WithPropagators(prop),", "otelmux.WithPropagators(otel.GetTextMapPropagator()),"},
+			{"tracing.go", "func newPropagator() propagation.TextMapPropagator {\n", "func newPropagator() propagation.TextMapPropagator {\n" +
+				"\totel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))\n"},
+			importOTel("tracing.go"),
+			{"gateway.go", "otelhttp.WithPropagators(prop),", "otelhttp.WithPropagators(otel.GetTextMapPropagator()),"},
+			importOTel("gateway.go"),
+		},
+		run:  "TestContract/NoTracingGlobals",
+		want: []string{"replaced OpenTelemetry's global propagator", "TODO(06.1)"},
+	},
+}
+
+// importOTel adds go.opentelemetry.io/otel to file's imports.
+func importOTel(file string) edit {
+	return edit{file, "import (\n", "import (\n\t\"go.opentelemetry.io/otel\"\n"}
 }
 
 // extract is the line of 03's consume wrapper the consumer mistakes follow.
@@ -83,16 +114,18 @@ func TestMutations(t *testing.T) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			dir := copySolution(t, root, m.step)
-			path := filepath.Join(dir, m.file)
-			src, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(src), m.old) {
-				t.Fatalf("%s no longer contains %q: update the mutation", m.file, m.old)
-			}
-			if err := os.WriteFile(path, []byte(strings.Replace(string(src), m.old, m.new, 1)), 0o644); err != nil {
-				t.Fatal(err)
+			for _, e := range m.edits {
+				path := filepath.Join(dir, e.file)
+				src, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(src), e.old) {
+					t.Fatalf("%s no longer contains %q: update the mutation", e.file, e.old)
+				}
+				if err := os.WriteFile(path, []byte(strings.Replace(string(src), e.old, e.new, 1)), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			cmd := exec.Command("go", "test", "-count=1", "-run", "^("+strings.ReplaceAll(m.run, "/", ")$/^(")+")$", ".")
 			cmd.Dir = dir

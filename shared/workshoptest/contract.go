@@ -114,7 +114,7 @@ func Contract(t *testing.T, s Step) {
 		f.WaitReserved(DemoSKU, 2)
 		f.Stop() // fails the test unless each process exits 0 on SIGTERM
 	})
-	if s.Globals.OTel || s.Globals.OpenTracing {
+	if len(s.Globals.Sentinels) > 0 {
 		t.Run("NoTracingGlobals", func(t *testing.T) { checkNoGlobals(t, s) })
 	}
 	if s.Demo != nil {

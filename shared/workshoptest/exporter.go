@@ -94,3 +94,16 @@ func pinTestExporter() {
 }
 
 var sinkMu sync.Mutex
+
+// CheckBatched fails t when early, the spans that reached the test's collector before
+// the services stopped, is not zero although OTEL_BSP_SCHEDULE_DELAY holds a batch for
+// an hour: the provider exports each span as it ends (sdktrace.WithSyncer), one
+// request per span in production.
+func CheckBatched(t testing.TB, early int, todo string) {
+	t.Helper()
+	if early > 0 {
+		t.Errorf("%d span(s) reached the collector before the services stopped, although the batch waits an hour "+
+			"(OTEL_BSP_SCHEDULE_DELAY): the provider exports each span as it ends, as sdktrace.WithSyncer does, "+
+			"one request per span. Batch them with sdktrace.WithBatcher.\nLook at %s", early, todo)
+	}
+}

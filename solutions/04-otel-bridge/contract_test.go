@@ -10,6 +10,8 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/workshoptest"
+	"github.com/ot2otel/workshop/shared/workshoptest/otelglobal"
+	"github.com/ot2otel/workshop/shared/workshoptest/otglobal"
 )
 
 // step is what the contract every step keeps needs of this one.
@@ -21,7 +23,7 @@ var step = workshoptest.Step{
 	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
-	Globals: workshoptest.Globals{OTel: true, OpenTracing: true, Todo: "TODO(04.2): bridge.SetTextMapPropagator(prop), not otel.SetTextMapPropagator; and TODO(04.1): each service gets the bridge newTracing built for it"},
+	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otelglobal.Sentinel(), otglobal.Tracer()}, Todo: "TODO(04.2): bridge.SetTextMapPropagator(prop), not otel.SetTextMapPropagator; and TODO(04.1): each service gets the bridge newTracing built for it"},
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery and the command

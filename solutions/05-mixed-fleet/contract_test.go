@@ -10,6 +10,8 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/workshoptest"
+	"github.com/ot2otel/workshop/shared/workshoptest/otelglobal"
+	"github.com/ot2otel/workshop/shared/workshoptest/otglobal"
 )
 
 // step is what the contract every step keeps needs of this one.
@@ -21,7 +23,7 @@ var step = workshoptest.Step{
 	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
-	Globals: workshoptest.Globals{OTel: true, OpenTracing: true, Todo: "TODO(05.1): each service propagates with newPropagator, handed to it (and to its bridge), never set as a global"},
+	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otelglobal.Sentinel(), otglobal.Tracer()}, Todo: "TODO(05.1): each service propagates with newPropagator, handed to it (and to its bridge), never set as a global"},
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery and the command

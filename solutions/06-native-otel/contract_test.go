@@ -10,6 +10,7 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/workshoptest"
+	"github.com/ot2otel/workshop/shared/workshoptest/otelglobal"
 )
 
 // step is what the contract every step keeps needs of this one.
@@ -22,7 +23,7 @@ var step = workshoptest.Step{
 		return reserveStock(ledger, noop.NewTracerProvider().Tracer(""), logger)
 	},
 	Demo:    []string{"202 Accepted", "stock reserved 2 gopher-plush", "Log lines with request_id="},
-	Globals: workshoptest.Globals{OTel: true, OpenTracing: false, Todo: "TODO(06.1): otelmux and otelhttp get the service's provider and propagator (WithTracerProvider, WithPropagators); never otel.Set*"},
+	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otelglobal.Sentinel()}, Todo: "TODO(06.1): otelmux and otelhttp get the service's provider and propagator (WithTracerProvider, WithPropagators); never otel.Set*"},
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery and the command

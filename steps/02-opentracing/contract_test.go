@@ -10,6 +10,7 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/workshoptest"
+	"github.com/ot2otel/workshop/shared/workshoptest/otglobal"
 )
 
 // step is what the contract every step keeps needs of this one.
@@ -21,6 +22,7 @@ var step = workshoptest.Step{
 	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
+	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otglobal.Tracer()}, Todo: "TODO(02.1): each service traces with the tracer newTracer built for it, passed in; never opentracing.SetGlobalTracer or GlobalTracer"},
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery and the command
