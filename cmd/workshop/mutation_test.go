@@ -17,6 +17,7 @@ type mutation struct {
 	edits []edit
 	run   string // the -run pattern of the tests that must catch it
 	want  []string
+	dont  []string // what the failure must not say: a hint that blames the wrong cause
 }
 
 // edit replaces the first old in file by new; old must occur.
@@ -89,6 +90,13 @@ var mutations = []mutation{
 		run:  "TestContract/NoTracingGlobals",
 		want: []string{"replaced OpenTelemetry's global propagator", "TODO(06.1)"},
 	},
+	{
+		name: "05 TraceContext missing from the composite", step: "05-mixed-fleet",
+		edits: []edit{{"tracing.go", "NewCompositeTextMapPropagator(propagation.TraceContext{}, ", "NewCompositeTextMapPropagator("}},
+		run:   "TestPropagator|TestConsumeBadHeaders|TestPublicEdge",
+		want:  []string{"TODO(05.1): newPropagator's composite lacks propagation.TraceContext{} (traceparent)"},
+		dont:  []string{"look at TODO(05.1): the Jaeger propagator", "Look at TODO(05.1): jaeger.Jaeger{} in the composite", "Look at TODO(05.1): newPropagator keeps"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.
@@ -139,6 +147,11 @@ func TestMutations(t *testing.T) {
 			for _, w := range m.want {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("with the mistake planted, %s fails without saying %q:\n%s", m.run, w, out)
+				}
+			}
+			for _, w := range m.dont {
+				if strings.Contains(string(out), w) {
+					t.Errorf("with the mistake planted, %s blames the wrong cause, %q:\n%s", m.run, w, out)
 				}
 			}
 		})

@@ -72,8 +72,8 @@ func TestPropagator(t *testing.T) {
 	} {
 		got := trace.SpanContextFromContext(prop.Extract(context.Background(), tc.carrier))
 		if id := got.TraceID().String() + "/" + got.SpanID().String(); id != tc.want {
-			t.Errorf("newPropagator() extracted %s from %s %v, want %s.\nLook at TODO(05.1): jaeger.Jaeger{} in the composite, "+
-				"after the W3C propagators: the last propagator that finds a context wins", id, tc.name, tc.carrier, tc.want)
+			t.Errorf("newPropagator() extracted %s from %s %v, want %s.\nLook at %s", id, tc.name, tc.carrier, tc.want,
+				propagatorHint("jaeger.Jaeger{} in the composite, after the W3C propagators: the last propagator that finds a context wins"))
 		}
 	}
 }
@@ -334,8 +334,8 @@ func TestBadHTTPHeaders(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("the %s server span of a request with %v continues %q, want %q (\"\" is a new trace).\n"+
-					"Look at TODO(05.1): the OpenTelemetry services read uber-trace-id with jaeger.Jaeger{}, after the W3C "+
-					"propagators in newPropagator's composite", tc.service, tc.headers, got, tc.want)
+					"Look at %s", tc.service, tc.headers, got, tc.want, propagatorHint("the OpenTelemetry services read "+
+					"uber-trace-id with jaeger.Jaeger{}, after the W3C propagators in newPropagator's composite"))
 			}
 		})
 	}
@@ -403,4 +403,10 @@ func TestWhatDoesNotCross(t *testing.T) {
 	if !strings.HasSuffix(out["uber-trace-id"], ":1") || out["baggage"] != "" || out["uberctx-customer"] != "" {
 		t.Errorf("stock sends on %v: want the trace sampled (flags 1, the debug flag lost) and no baggage", out)
 	}
+}
+
+// propagatorHint names what newPropagator lacks, if anything, and otherwise otherwise.
+func propagatorHint(otherwise string) string {
+	return workshoptest.PropagatorHint(newPropagator().Fields(), []string{"traceparent", "baggage", "uber-trace-id"},
+		"TODO(05.1)", otherwise)
 }
