@@ -97,6 +97,12 @@ var mutations = []mutation{
 		want:  []string{"TODO(05.1): newPropagator's composite lacks propagation.TraceContext{} (traceparent)"},
 		dont:  []string{"look at TODO(05.1): the Jaeger propagator", "Look at TODO(05.1): jaeger.Jaeger{} in the composite", "Look at TODO(05.1): newPropagator keeps"},
 	},
+	{
+		name: "02 server span named after the raw path", step: "02-opentracing",
+		edits: []edit{{"tracing.go", `return r.Method + " " + route(r)`, `return r.Method + " " + r.URL.Path`}},
+		run:   "TestRouteTemplate",
+		want:  []string{`named "GET /orders/ord_42", want "GET /orders/{id}"`, "TODO(02.2)"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/gorilla/mux"
 	"io"
 	"net"
 	"net/http"
@@ -442,4 +443,14 @@ func hasEvent(span tracecheck.Span, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestRouteTemplate: a server span is named after the route template, which a route
+// with a path variable tells apart from the raw path.
+func TestRouteTemplate(t *testing.T) {
+	rec := newRecorder(t)
+	r := mux.NewRouter()
+	r.Handle(workshoptest.RoutePattern, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).Methods(http.MethodGet)
+	r.Use(serverSpans(rec.tracer("checkout")))
+	workshoptest.CheckRouteTemplate(t, r, rec.spans, "checkout", gatewayServer.Todo)
 }

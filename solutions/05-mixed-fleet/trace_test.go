@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"github.com/gorilla/mux"
 	"io"
 	"net"
 	"net/http"
@@ -705,4 +706,14 @@ func hasEvent(span tracecheck.Span, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestRouteTemplate: a server span is named after the route template, which a route
+// with a path variable tells apart from the raw path.
+func TestRouteTemplate(t *testing.T) {
+	rec := newRecorder(t)
+	r := mux.NewRouter()
+	r.Handle(workshoptest.RoutePattern, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).Methods(http.MethodGet)
+	r.Use(serverSpans(rec.legacyTracer("checkout")))
+	workshoptest.CheckRouteTemplate(t, r, rec.spans, "checkout", "serverSpans in tracing.go, unchanged since step 02")
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"github.com/gorilla/mux"
 	"io"
 	"net"
 	"net/http"
@@ -694,4 +695,14 @@ func hasEvent(span tracecheck.Span, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestRouteTemplate: a server span is named after the route template, which a route
+// with a path variable tells apart from the raw path.
+func TestRouteTemplate(t *testing.T) {
+	rec := newRecorder(t)
+	r := mux.NewRouter()
+	r.Handle(workshoptest.RoutePattern, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).Methods(http.MethodGet)
+	r.Use(serverSpans("checkout", rec.provider("checkout"), newPropagator()))
+	workshoptest.CheckRouteTemplate(t, r, rec.spans, "checkout", "TODO(06.1): trace the HTTP servers with otelmux in serverSpans (tracing.go); otelmux names the span after the route")
 }
