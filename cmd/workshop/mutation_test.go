@@ -103,6 +103,18 @@ var mutations = []mutation{
 		run:   "TestRouteTemplate",
 		want:  []string{`named "GET /orders/ord_42", want "GET /orders/{id}"`, "TODO(02.2)"},
 	},
+	{
+		name: "06 the consumer ignores the delivery's own exchange", step: "06-native-otel",
+		edits: []edit{{"broker.go", "exchange := msg.Exchange\n", "exchange := \"\"\n"}},
+		run:   "TestDestinations",
+		want:  []string{`"process returns:checkout.processed:stock"`, "TODO(06.2)"},
+	},
+	{
+		name: "06 a queue equal to the routing key named twice", step: "06-native-otel",
+		edits: []edit{{"broker.go", "if queue == routingKey {", "if false {"}},
+		run:   "TestDestinations",
+		want:  []string{`"process stock"`, "TODO(06.2)"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

@@ -418,3 +418,78 @@ func mustFind(t *testing.T, spans []tracecheck.Span, hop tracecheck.Hop) tracech
 	}
 	return span
 }
+
+// TestDestinations pins messaging.destination.name, and the span names made of it, in
+// the RabbitMQ conventions' edge cases: a delivery names its own exchange, which need
+// not be the one the consumer declared; the default exchange is "amq.default" when
+// nothing else names the destination; a queue equal to the routing key (a message sent
+// to a queue by name) is named once.
+func TestDestinations(t *testing.T) {
+	const todo = `TODO(06.2): the span names and messaging.destination.name follow the RabbitMQ conventions: ` +
+		`"{exchange}:{routing key}" on publish, "{exchange}:{routing key}:{queue}" on process, leaving out what is empty, ` +
+		`the queue when it is the routing key, and "amq.default" when nothing is left`
+	for _, tc := range []struct {
+		name    string
+		info    broker.Info
+		msg     broker.Message
+		publish string // the producer span's destination
+		process string // the consumer span's destination
+	}{
+		{"a topic exchange", broker.Info{Exchange: "shop", Queue: "stock"},
+			broker.Message{RoutingKey: "checkout.processed"}, "shop:checkout.processed", "shop:checkout.processed:stock"},
+		{"delivered from another exchange", broker.Info{Exchange: "shop", Queue: "stock"},
+			broker.Message{Exchange: "returns", RoutingKey: "checkout.processed"}, "shop:checkout.processed", "returns:checkout.processed:stock"},
+		{"the default exchange, to a queue by name", broker.Info{Queue: "stock"},
+			broker.Message{RoutingKey: "stock"}, "stock", "stock"},
+		{"the default exchange, no routing key", broker.Info{Queue: "stock"},
+			broker.Message{}, "amq.default", "stock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			fake := &fakeBroker{info: tc.info, deliveries: []broker.Message{tc.msg}}
+			traced := NewTracedRabbitBroker(fake, rec.provider("stock"), newPropagator())
+			out := tc.msg
+			out.Exchange = ""
+			if err := traced.Publish(context.Background(), out); err != nil {
+				t.Fatal(err)
+			}
+			if err := traced.Consume(context.Background(), func(context.Context, broker.Message) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			spans := rec.spans()
+			for _, want := range []struct{ kind, name, dest string }{
+				{tracecheck.KindProducer, "publish " + tc.publish, tc.publish},
+				{tracecheck.KindConsumer, "process " + tc.process, tc.process},
+			} {
+				s, ok := tracecheck.Find(spans, tracecheck.Hop{Service: "stock", Kind: want.kind, Name: want.name})
+				if !ok {
+					t.Errorf("no %s span %q for %s.\n%s\nLook at %s", want.kind, want.name, tc.name, tracecheck.String(spans), todo)
+					continue
+				}
+				if got := s.Attrs["messaging.destination.name"]; got != want.dest {
+					t.Errorf("the %s span %q has messaging.destination.name %q, want %q.\nLook at %s", want.kind, s.Name, got, want.dest, todo)
+				}
+			}
+		})
+	}
+}
+
+// fakeBroker publishes nowhere and delivers its deliveries once each: a broker whose
+// exchange, queue and deliveries a test chooses outright.
+type fakeBroker struct {
+	info       broker.Info
+	deliveries []broker.Message
+}
+
+func (f *fakeBroker) Publish(context.Context, broker.Message) error { return nil }
+func (f *fakeBroker) Consume(ctx context.Context, h broker.Handler) error {
+	for _, m := range f.deliveries {
+		if err := h(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f *fakeBroker) Ready() error      { return nil }
+func (f *fakeBroker) Info() broker.Info { return f.info }
+func (f *fakeBroker) Close() error      { return nil }
