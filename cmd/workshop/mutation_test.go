@@ -115,6 +115,18 @@ var mutations = []mutation{
 		run:   "TestDestinations",
 		want:  []string{`"process stock"`, "TODO(06.2)"},
 	},
+	{
+		name: "01 the gateway keeps any caller's ID, however long", step: "01-untraced",
+		edits: []edit{{"gateway.go", "requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))", "requestID := r.Header.Get(requestIDHeader)"}},
+		run:   "TestCorrelation/IDTooLong",
+		want:  []string{"shop.RequestIDFrom", "TODO(01.1)"},
+	},
+	{
+		name: "03 no message ID for the span", step: "03-traced-rabbit-broker",
+		edits: []edit{{"broker.go", "msg.MessageID = broker.NewMessageID() // to tag the span with it", "_ = broker.NewMessageID"}},
+		run:   "TestPublishStartsProducerSpan",
+		want:  []string{"TODO(03.1): give a message without an ID one (broker.NewMessageID)"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

@@ -239,6 +239,18 @@ func Correlation(t *testing.T, s Step) {
 		f.Stop()
 		checkCorrelated(t, s.Hints, f.Logs(), id)
 	})
+	t.Run("IDTooLong", func(t *testing.T) {
+		// An ID goes into every log line and AMQP header: one longer than
+		// shop.MaxRequestIDBytes is replaced by the gateway's own, which it returns.
+		f := Start(t, s.Run, nil)
+		long := strings.Repeat("r", shop.MaxRequestIDBytes+1)
+		resp := f.PlaceDemoOrder(http.Header{"X-Request-ID": {long}})
+		if id := resp.Header.Get("X-Request-ID"); id == "" || id == long || len(id) > shop.MaxRequestIDBytes {
+			t.Errorf("for a caller's X-Request-ID of %d characters, the gateway answered X-Request-ID %.40q (%d characters), "+
+				"want one of its own, of at most %d: take the caller's ID through shop.RequestIDFrom, which replaces an unusable one.\nLook at %s",
+				len(long), id, len(id), shop.MaxRequestIDBytes, s.Hints.service("gateway"))
+		}
+	})
 	t.Run("CheckoutPutsIDOnTheMessage", func(t *testing.T) { checkoutPutsID(t, s) })
 	t.Run("StockReadsIDFromHeaders", func(t *testing.T) { stockReadsID(t, s) })
 }
