@@ -117,7 +117,7 @@ var mutations = []mutation{
 	},
 	{
 		name: "01 the gateway keeps any caller's ID, however long", step: "01-untraced",
-		edits: []edit{{"gateway.go", "requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))", "requestID := r.Header.Get(requestIDHeader)"}},
+		edits: []edit{{"gateway.go", "requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))", "requestID, _ := r.Header.Get(requestIDHeader), shop.RequestIDFrom"}},
 		run:   "TestCorrelation/IDTooLong",
 		want:  []string{"shop.RequestIDFrom", "TODO(01.1)"},
 	},
