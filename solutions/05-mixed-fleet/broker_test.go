@@ -66,7 +66,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 				t.Fatal(err)
 			}
 			span, _ := tracecheck.Find(spans, producer)
-			checkTags(t, span, brokerTags(producer, f.info.Exchange, f.info.Queue, f.info.System), producer.Todo)
+			workshoptest.CheckTags(t, span, brokerTags(producer, f.info.Exchange, f.info.Queue, f.info.System), producer.Todo)
 
 			msg := f.consume(t, f.base, 1, nil)[0].msg
 			for k, v := range tc.headers {
@@ -269,7 +269,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	})
 
 	spans := f.rec.spans()
-	producer := mustFind(t, spans, publishHop(f.info.Exchange))
+	producer := workshoptest.MustFind(t, spans, publishHop(f.info.Exchange))
 	var consumers []tracecheck.Span
 	for _, s := range spans {
 		if s.Kind == tracecheck.KindConsumer {
@@ -277,7 +277,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 		}
 	}
 	slices.SortFunc(consumers, func(a, b tracecheck.Span) int { return a.Start.Compare(b.Start) })
-	if len(consumers) != 2 || !consumers[0].Error || !hasEvent(consumers[0], "error") || consumers[1].Error {
+	if len(consumers) != 2 || !consumers[0].Error || !workshoptest.HasEvent(consumers[0], "error") || consumers[1].Error {
 		t.Fatalf("a message whose handler failed once, then succeeded: want two consumer spans, the first an error "+
 			"(error=true and a log record, event=error), the second not:\n%s\nLook at TODO(03.2): ext.LogError(span, err) "+
 			"with the handler's error, and return the error so the message is delivered again", tracecheck.String(spans))
@@ -300,7 +300,7 @@ func TestRejectedPublishIsAnError(t *testing.T) {
 	}
 	spans := f.rec.spans()
 	span, ok := tracecheck.Find(spans, publishHop(f.info.Exchange))
-	if !ok || !span.Error || !hasEvent(span, "error") {
+	if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 		t.Errorf("the producer span of a publish the broker rejected must be an error (error=true, and a log record "+
 			"event=error):\n%s\nLook at TODO(03.1): ext.LogError(span, err) when the wrapped Publish fails", tracecheck.String(spans))
 	}
@@ -420,12 +420,3 @@ func (r *startRecorder) started(name string) (opentracing.Tags, bool) {
 
 // validTraceparent is the example of the W3C Trace Context specification.
 const validTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-func mustFind(t *testing.T, spans []tracecheck.Span, hop tracecheck.Hop) tracecheck.Span {
-	t.Helper()
-	span, ok := tracecheck.Find(spans, hop)
-	if !ok {
-		t.Fatalf("no %s span:\n%s\nLook at %s", hop, tracecheck.String(spans), hop.Todo)
-	}
-	return span
-}

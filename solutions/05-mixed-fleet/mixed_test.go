@@ -139,7 +139,7 @@ func TestTraceBreaksWithoutJaegerPropagator(t *testing.T) {
 			defer checkoutSrv.Close()
 			gatewaySrv := httptest.NewServer(newGateway(checkoutSrv.URL, gateway.Tracer, gateway.Provider, workshoptest.DiscardLogger()))
 			defer gatewaySrv.Close()
-			post(t, gatewaySrv.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+			workshoptest.Post(t, gatewaySrv.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 			consumeOne(t, NewTracedRabbitBroker(b, stock.Tracer), reserveStock(shop.NewLedger(shop.DemoCatalogue()), stock.Tracer, workshoptest.DiscardLogger()))
 
 			spans := rec.spans()
@@ -182,13 +182,13 @@ func TestHeadersOnTheWire(t *testing.T) {
 		}
 		defer tr.Shutdown(context.Background())
 		received := make(chan http.Header, 1)
-		checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+		checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 			received <- r.Header.Clone()
 			app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 		})
 		gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 		defer gateway.Close()
-		post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+		workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 		headers := <-received
 
 		fromW3C := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(headers)))
@@ -213,7 +213,7 @@ func TestHeadersOnTheWire(t *testing.T) {
 		b := workshoptest.Broker(t)
 		checkout := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, tr.Tracer), tr.Tracer, workshoptest.DiscardLogger()))
 		defer checkout.Close()
-		post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
+		workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
 		msg := workshoptest.ReceiveOne(t, b)
 		raw, _ := msg.Headers["uber-trace-id"].(string)
 		sc, err := jaegerclient.ContextFromString(raw)
@@ -299,7 +299,7 @@ func TestBadHTTPHeaders(t *testing.T) {
 			var hop tracecheck.Hop
 			if tc.service == "gateway" {
 				tr := rec.tracingWith("gateway", newPropagator())
-				checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+				checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 					app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 				})
 				srv = httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))

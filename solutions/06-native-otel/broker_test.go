@@ -92,7 +92,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 			t.Fatal(err)
 		}
 		msg := f.consume(t, f.base, 1, nil)[0].msg
-		span := mustFind(t, f.rec.spans(), publishHop(f.info.Exchange))
+		span := workshoptest.MustFind(t, f.rec.spans(), publishHop(f.info.Exchange))
 		if msg.MessageID == "" || span.Attrs["messaging.message.id"] != msg.MessageID {
 			t.Errorf("the message went out as %q and its producer span says messaging.message.id=%q.\n"+
 				"Look at TODO(06.2): give a message without an ID one (broker.NewMessageID) before the span starts",
@@ -176,7 +176,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 			f.requireEmpty(t)
 
 			spans := f.rec.spans()
-			consumer := mustFind(t, spans, processHop(f.info.Exchange, f.info.Queue))
+			consumer := workshoptest.MustFind(t, spans, processHop(f.info.Exchange, f.info.Queue))
 			switch {
 			case tc.continues && (consumer.TraceID != traceID || consumer.ParentID != spanID):
 				t.Errorf("the consumer span of a message with headers %v is in trace %s under %q, want trace %s under span %s.\n"+
@@ -209,7 +209,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	})
 
 	spans := f.rec.spans()
-	producer := mustFind(t, spans, publishHop(f.info.Exchange))
+	producer := workshoptest.MustFind(t, spans, publishHop(f.info.Exchange))
 	var consumers []tracecheck.Span
 	for _, s := range spans {
 		if s.Kind == tracecheck.KindConsumer {
@@ -239,8 +239,8 @@ func TestHandlerPanicMarksConsumerSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.consume(t, f.stock, 1, func(context.Context, broker.Message) error { panic("out of coffee") })
-	span := mustFind(t, f.rec.spans(), processHop(f.info.Exchange, f.info.Queue))
-	if !span.Error || !hasEvent(span, semconv.ExceptionEventName) {
+	span := workshoptest.MustFind(t, f.rec.spans(), processHop(f.info.Exchange, f.info.Queue))
+	if !span.Error || !workshoptest.HasEvent(span, semconv.ExceptionEventName) {
 		t.Errorf("the consumer span of a handler that panicked must have the status Error and an \"exception\" event:\n%s"+
 			"Look at TODO(06.2): span.End, deferred, records the panic; recover to set the status, then panic on",
 			tracecheck.String(f.rec.spans()))
@@ -273,12 +273,12 @@ func TestFailedReservationIsAnError(t *testing.T) {
 	if err := tracecheck.CheckParent(spans, stockReserve, process); err != nil {
 		t.Fatal(err)
 	}
-	if consumer := mustFind(t, spans, process); !failedWith(consumer, failure) {
+	if consumer := workshoptest.MustFind(t, spans, process); !failedWith(consumer, failure) {
 		t.Errorf("the consumer span of a message its handler failed on must have the status Error, an \"exception\" event "+
 			"with the error and error.type:\n%s\nLook at %s: span.RecordError(err), span.SetStatus(codes.Error, err.Error())",
 			tracecheck.String(spans), process.Todo)
 	}
-	if span := mustFind(t, spans, stockReserve); !span.Error || !hasEvent(span, semconv.ExceptionEventName) {
+	if span := workshoptest.MustFind(t, spans, stockReserve); !span.Error || !workshoptest.HasEvent(span, semconv.ExceptionEventName) {
 		t.Errorf("the \"reserve stock\" span of an order stock cannot reserve must have the status Error and an \"exception\" event:\n%s"+
 			"Look at TODO(06.3): span.RecordError(err) and span.SetStatus(codes.Error, ...) where reserveStock fails",
 			tracecheck.String(spans))
@@ -408,15 +408,6 @@ func extract(headers amqp.Table) trace.SpanContext {
 		}
 	}
 	return trace.SpanContextFromContext(newPropagator().Extract(context.Background(), carrier))
-}
-
-func mustFind(t *testing.T, spans []tracecheck.Span, hop tracecheck.Hop) tracecheck.Span {
-	t.Helper()
-	span, ok := tracecheck.Find(spans, hop)
-	if !ok {
-		t.Fatalf("no %s span:\n%s\nLook at %s", hop, tracecheck.String(spans), hop.Todo)
-	}
-	return span
 }
 
 // TestDestinations pins messaging.destination.name, and the span names made of it, in
