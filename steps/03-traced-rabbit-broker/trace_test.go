@@ -32,13 +32,13 @@ import (
 // The spans of one order, in the order they nest, and the task each one belongs to.
 var (
 	gatewayServer = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindServer, Name: "POST /checkout",
-		Todo: "TODO(02.2): trace the HTTP servers with serverSpans in tracing.go (nethttp.Middleware, the span named method + route)"}
+		Todo: "step 02's exercise 02.2: trace the HTTP servers with serverSpans in tracing.go (nethttp.Middleware, the span named method + route)"}
 	gatewayClient = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindClient, Name: "POST /orders",
-		Todo: "TODO(02.3): in callCheckout, start a client span as a child of the request's span, and inject its context into the request's headers"}
+		Todo: "step 02's exercise 02.3: in callCheckout, start a client span as a child of the request's span, and inject its context into the request's headers"}
 	checkoutServer = tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindServer, Name: "POST /orders",
-		Todo: "TODO(02.2) traces checkout's server too; it continues the gateway's trace once TODO(02.3) injects the context into the request"}
+		Todo: "step 02's exercise 02.2 traces checkout's server too; it continues the gateway's trace once step 02's exercise 02.3 injects the context into the request"}
 	checkoutPlaceOrder = tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "place order",
-		Todo: "TODO(02.4): start a \"place order\" span from the request's context around checkout's business logic"}
+		Todo: "step 02's exercise 02.4: start a \"place order\" span from the request's context around checkout's business logic"}
 )
 
 func TestTracerFromEnv(t *testing.T) {
@@ -54,7 +54,7 @@ func TestTracerFromEnv(t *testing.T) {
 	}
 	if spans := c.Spans(); len(spans) != 1 || spans[0].Service != "checkout" {
 		t.Fatalf("once the tracer was closed, JAEGER_ENDPOINT had received %d span(s), want 1 from service \"checkout\":\n%s"+
-			"Look at TODO(02.1): build the tracer with config.FromEnv(), name it after its service, sample every span "+
+			"Look at step 02's exercise 02.1: build the tracer with config.FromEnv(), name it after its service, sample every span "+
 			"(a const sampler) unless JAEGER_SAMPLER_TYPE says otherwise, and return its closer, which flushes the spans",
 			len(spans), tracecheck.String(spans))
 	}
@@ -70,7 +70,7 @@ func TestTracerFromEnv(t *testing.T) {
 		closer.Close()
 		if spans := c.Spans(); len(spans) != 1 {
 			t.Errorf("with JAEGER_SAMPLER_TYPE=const and JAEGER_SAMPLER_PARAM=0 the tracer still sampled a span.\n" +
-				"Look at TODO(02.1): default to the const sampler only when the environment sets no sampler type")
+				"Look at step 02's exercise 02.1: default to the const sampler only when the environment sets no sampler type")
 		}
 	})
 	t.Run("a bad setting is an error", func(t *testing.T) {
@@ -78,7 +78,7 @@ func TestTracerFromEnv(t *testing.T) {
 		if _, closer, err := newTracer("checkout"); err == nil {
 			closer.Close()
 			t.Errorf("newTracer with JAEGER_SAMPLER_PARAM=lots returned no error.\n" +
-				"Look at TODO(02.1): return config.FromEnv's error, so a typo does not silently turn tracing off")
+				"Look at step 02's exercise 02.1: return config.FromEnv's error, so a typo does not silently turn tracing off")
 		}
 	})
 }
@@ -118,7 +118,7 @@ func TestServerSpans(t *testing.T) {
 	for _, s := range spans {
 		if s.Attrs["http.route"] == "/healthz" || strings.Contains(s.Name, "healthz") {
 			t.Errorf("%s traced /healthz (span %q): health checks would bury the orders.\n"+
-				"Look at TODO(02.2): leave /healthz out with nethttp.MWSpanFilter", s.Service, s.Name)
+				"Look at step 02's exercise 02.2: leave /healthz out with nethttp.MWSpanFilter", s.Service, s.Name)
 		}
 	}
 }
@@ -146,13 +146,13 @@ func TestTraceResponse(t *testing.T) {
 			m := traceResponseFormat.FindStringSubmatch(tr)
 			if m == nil {
 				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
-					"Look at TODO(02.2): in traceResponse, name the trace and the server span of the request "+
+					"Look at step 02's exercise 02.2: in traceResponse, name the trace and the server span of the request "+
 					"(the span in its context) in the traceresponse header", tc.wantStatus, tr)
 			}
 			server, found := tracecheck.Find(rec.spans(), gatewayServer)
 			if !found || server.TraceID != m[1] || server.SpanID != m[2] || m[3] != "01" {
 				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
-					"Look at TODO(02.2): traceresponse names the request's own server span, with jaeger's trace ID padded to 32 hex digits\n\nrecorded spans:\n%s",
+					"Look at step 02's exercise 02.2: traceresponse names the request's own server span, with jaeger's trace ID padded to 32 hex digits\n\nrecorded spans:\n%s",
 					tr, server.TraceID, server.SpanID, tracecheck.String(rec.spans()))
 			}
 		})
@@ -185,12 +185,12 @@ func TestClientSpan(t *testing.T) {
 	sc, err := tracer.Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(headers))
 	if err != nil {
 		t.Fatalf("checkout's request carries no trace context it can read (uber-trace-id: %q): %v.\n"+
-			"Look at TODO(02.3): tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header))",
+			"Look at step 02's exercise 02.3: tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header))",
 			headers.Get("uber-trace-id"), err)
 	}
 	if got := tracecheck.SpanIDHex(uint64(sc.(jaeger.SpanContext).SpanID())); got != client.SpanID {
 		t.Errorf("checkout's request carries the context of span %s, not of the client span %s.\n"+
-			"Look at TODO(02.3): inject the client span's context", got, client.SpanID)
+			"Look at step 02's exercise 02.3: inject the client span's context", got, client.SpanID)
 	}
 	if err := tracecheck.CheckParent(spans, gatewayClient, gatewayServer); err != nil {
 		t.Error(err)
@@ -213,7 +213,7 @@ func TestClientSpan(t *testing.T) {
 			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
 			if !ok || !span.Error {
 				t.Errorf("when the call to checkout fails, the gateway's client span must be an error (error=true):\n%s"+
-					"Look at TODO(02.3): ext.LogError(span, err) when there is no answer, error=true on a 5xx answer",
+					"Look at step 02's exercise 02.3: ext.LogError(span, err) when there is no answer, error=true on a 5xx answer",
 					tracecheck.String(rec.spans()))
 			}
 		})
@@ -263,13 +263,13 @@ func TestFailedOrderIsAnError(t *testing.T) {
 			spans := rec.spans()
 			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
 				t.Errorf("checkout answered %d: want a server span with error=%v (5xx is an error, 4xx is not):\n%s"+
-					"Look at TODO(02.2): nethttp.Middleware sets the error tag on 5xx answers", tc.status, tc.serverError, tracecheck.String(spans))
+					"Look at step 02's exercise 02.2: nethttp.Middleware sets the error tag on 5xx answers", tc.status, tc.serverError, tracecheck.String(spans))
 			}
 			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
 			if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 				t.Errorf("checkout answered %d: want a \"place order\" span with error=true and a log record "+
 					"(event=error) saying why:\n%s"+
-					"Look at TODO(02.4): ext.LogError(span, err) where the order fails", tc.status, tracecheck.String(spans))
+					"Look at step 02's exercise 02.4: ext.LogError(span, err) where the order fails", tc.status, tracecheck.String(spans))
 			}
 		})
 	}
@@ -314,7 +314,7 @@ func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]strin
 	}
 	server, _ := tracecheck.Find(spans, gatewayServer)
 	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
-		t.Errorf("traceresponse: %q does not name the order's trace %s.\nLook at TODO(02.2): traceResponse",
+		t.Errorf("traceresponse: %q does not name the order's trace %s.\nLook at step 02's exercise 02.2: traceResponse",
 			resp.Header.Get("traceresponse"), server.TraceID)
 	}
 	for _, hop := range []tracecheck.Hop{producer, consumer} {
@@ -404,7 +404,7 @@ func received(t *testing.T, c *jaegerspans.Collector) []tracecheck.Span {
 	spans := c.Spans()
 	if len(spans) == 0 {
 		t.Fatalf("no span reached JAEGER_ENDPOINT after the services stopped.\n" +
-			"Look at TODO(02.1): newTracer builds a jaeger tracer with config.FromEnv and returns the closer that flushes it")
+			"Look at step 02's exercise 02.1: newTracer builds a jaeger tracer with config.FromEnv and returns the closer that flushes it")
 	}
 	return spans
 }

@@ -57,7 +57,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 			}
 			parent.Finish()
 			if !maps.Equal(callers, tc.headers) {
-				t.Errorf("Publish changed the caller's headers from %v to %v.\nLook at TODO(03.1): inject into a copy of the headers", tc.headers, callers)
+				t.Errorf("Publish changed the caller's headers from %v to %v.\nLook at step 03's exercise 03.1: inject into a copy of the headers", tc.headers, callers)
 			}
 
 			spans := f.rec.spans()
@@ -279,7 +279,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	slices.SortFunc(consumers, func(a, b tracecheck.Span) int { return a.Start.Compare(b.Start) })
 	if len(consumers) != 2 || !consumers[0].Error || !workshoptest.HasEvent(consumers[0], "error") || consumers[1].Error {
 		t.Fatalf("a message whose handler failed once, then succeeded: want two consumer spans, the first an error "+
-			"(error=true and a log record, event=error), the second not:\n%s\nLook at TODO(03.2): ext.LogError(span, err) "+
+			"(error=true and a log record, event=error), the second not:\n%s\nLook at step 03's exercise 03.2: ext.LogError(span, err) "+
 			"with the handler's error, and return the error so the message is delivered again", tracecheck.String(spans))
 	}
 	for _, c := range consumers {
@@ -302,7 +302,7 @@ func TestRejectedPublishIsAnError(t *testing.T) {
 	span, ok := tracecheck.Find(spans, publishHop(f.info.Exchange))
 	if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 		t.Errorf("the producer span of a publish the broker rejected must be an error (error=true, and a log record "+
-			"event=error):\n%s\nLook at TODO(03.1): ext.LogError(span, err) when the wrapped Publish fails", tracecheck.String(spans))
+			"event=error):\n%s\nLook at step 03's exercise 03.1: ext.LogError(span, err) when the wrapped Publish fails", tracecheck.String(spans))
 	}
 }
 
@@ -384,7 +384,7 @@ func (f *brokerFixture) requireEmpty(t *testing.T) {
 	var left atomic.Int32
 	_ = f.base.Consume(ctx, func(context.Context, broker.Message) error { left.Add(1); return nil })
 	if left.Load() > 0 {
-		t.Errorf("the message was delivered again after it was handled: it was not acked.\nLook at TODO(03.2): " +
+		t.Errorf("the message was delivered again after it was handled: it was not acked.\nLook at step 03's exercise 03.2: " +
 			"return the handler's result, nil when it succeeded, so the broker acks the message")
 	}
 }
