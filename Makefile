@@ -4,14 +4,20 @@ GO ?= go
 MODULES := . shared benchmarks slides $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
-.PHONY: test vet test-modules exercises check demo list slides slides-pdf slides-img fuzz race jaeger e2e
+.PHONY: test vet standalone test-modules exercises check demo list slides slides-pdf slides-img fuzz race jaeger e2e
 
-## test: (maintainers) vet and test every green module, then check every exercise is
-## real and steps/ is in sync: it fails once you have edited a step. Attendees: make check.
-test: vet test-modules exercises
+## test: (maintainers) vet and test every green module, build each step and solution outside
+## the workspace, then check every exercise is real and steps/ is in sync: it fails once you
+## have edited a step. Attendees: make check.
+test: vet standalone test-modules exercises
 
 vet:
 	@for m in $(MODULES); do echo "go vet   $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## standalone: every step and solution builds and vets on its own go.mod, outside go.work
+standalone:
+	@for m in $(sort $(wildcard steps/[0-9][0-9]-* solutions/[0-9][0-9]-*)); do echo "GOWORK=off go build+vet  $$m"; \
+		(cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || exit 1; done
 
 # The modules' tests mostly wait on RabbitMQ, so several modules run at once; each
 # module's output is printed whole when it is done.

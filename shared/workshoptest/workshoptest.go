@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +47,7 @@ type Fleet struct {
 func Start(t testing.TB, run fleet.RunFunc, env map[string]string) *Fleet {
 	t.Helper()
 	CheckBroker(t)
+	pinTestExporter()
 	f, err := fleet.Start(context.Background(), run, env)
 	if err != nil {
 		t.Fatalf("start the services: %v", err)
@@ -87,12 +89,29 @@ func (f *Fleet) PlaceDemoOrder(header http.Header) fleet.Response {
 }
 
 // WaitReserved waits until stock has reserved at least n of sku.
+// Once one order has never reached stock, the consumer is broken, and every later test
+// that waits for one fails too: those wait a short while only, so that a broken
+// consumer fails the suite in seconds, not minutes of timeouts.
 func (f *Fleet) WaitReserved(sku string, n int) {
 	f.t.Helper()
-	if err := f.Fleet.WaitReserved(context.Background(), sku, n); err != nil {
+	ctx := context.Background()
+	short := consumerBroken.Load()
+	if short {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+	}
+	if err := f.Fleet.WaitReserved(ctx, sku, n); err != nil {
+		consumerBroken.Store(true)
+		if short {
+			f.t.Fatalf("(waited 2s only: an earlier test's order never reached stock either)\n%v", err)
+		}
 		f.t.Fatal(err)
 	}
 }
+
+// consumerBroken is set once an order of this test binary never reached stock.
+var consumerBroken atomic.Bool
 
 var (
 	brokerOnce sync.Once
@@ -175,6 +194,7 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 	if brokerErr != nil {
 		t.Skipf("separate processes need RabbitMQ, which is not reachable: %v", brokerErr)
 	}
+	pinTestExporter()
 	binary := filepath.Join(t.TempDir(), "shop")
 	build := exec.Command("go", "build", "-o", binary, ".")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -37,6 +37,8 @@ func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) er
 	// Inject its context (opentracing.TextMap) into a copy of msg.Headers, made even when
 	// they are nil, through amqpHeadersCarrier, and publish the message with the copy.
 	// When the wrapped Publish fails (or is not confirmed), mark the span: ext.LogError.
+	// A message without an ID gets one (broker.NewMessageID) before the span starts, so
+	// that the span's messaging.message.id names it.
 	return t.b.Publish(ctx, msg)
 }
 
