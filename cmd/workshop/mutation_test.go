@@ -80,7 +80,8 @@ var mutations = []mutation{
 	{
 		name: "06 a global propagator, set and used", step: "06-native-otel",
 		edits: []edit{
-			{"tracing.go", "otelmux.WithPropagators(prop),", "otelmux.WithPropagators(otel.GetTextMapPropagator()),"},
+			{"middleware.go", "otelmux.WithPropagators(prop),", "otelmux.WithPropagators(otel.GetTextMapPropagator()),"},
+			importOTel("middleware.go"),
 			{"tracing.go", "func newPropagator() propagation.TextMapPropagator {\n", "func newPropagator() propagation.TextMapPropagator {\n" +
 				"\totel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))\n"},
 			importOTel("tracing.go"),
@@ -99,7 +100,7 @@ var mutations = []mutation{
 	},
 	{
 		name: "02 server span named after the raw path", step: "02-opentracing",
-		edits: []edit{{"tracing.go", `return r.Method + " " + route(r)`, `return r.Method + " " + r.URL.Path`}},
+		edits: []edit{{"middleware.go", `return r.Method + " " + route(r)`, `return r.Method + " " + r.URL.Path`}},
 		run:   "TestRouteTemplate",
 		want:  []string{`named "GET /orders/ord_42", want "GET /orders/{id}"`, "TODO(02.2)"},
 	},
