@@ -196,7 +196,7 @@ func filterBaggage(h http.Header, cfg Config) {
 // not know cannot switch tracing off for its order.
 func forceSampled(h http.Header) {
 	if v := h.Get(traceparent); len(v) >= 55 && v[2] == '-' && v[35] == '-' && v[52] == '-' {
-		if flags, err := strconv.ParseUint(v[53:55], 16, 8); err == nil && v[53:55] == strings.ToLower(v[53:55]) {
+		if flags, err := strconv.ParseUint(v[53:55], 16, 8); err == nil && flags&1 == 0 && v[53:55] == strings.ToLower(v[53:55]) {
 			h.Set(traceparent, v[:53]+fmt.Sprintf("%02x", flags|1)+v[55:])
 		}
 	}

@@ -161,3 +161,26 @@ func TestGuardCopiesOnlyToRewrite(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGuard times the edge for a request without trace context (the fast path,
+// no copy) and for one with a traceparent to force sampled (the rules, on a copy).
+func BenchmarkGuard(b *testing.B) {
+	h := Guard(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), Config{}, nil)
+	for _, bc := range []struct{ name, traceparent string }{
+		{"plain", ""},
+		{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r, _ := http.NewRequest(http.MethodPost, "http://gateway/checkout", nil)
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("User-Agent", "load")
+			if bc.traceparent != "" {
+				r.Header.Set("Traceparent", bc.traceparent)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(nil, r)
+			}
+		})
+	}
+}
