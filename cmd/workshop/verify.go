@@ -19,6 +19,9 @@ type testResult struct {
 	Package, Name string
 	Failed        bool
 	Output        []string // the test's own output lines, subtests included
+	// Leaves are its innermost subtests (itself when it has none), each with its own
+	// output only: a suite that runs as one test still fails leaf by leaf.
+	Leaves []*testResult
 }
 
 // goTest runs `go test -json` in dir and returns its top-level tests, and whether the
@@ -37,6 +40,8 @@ func goTest(ctx context.Context, dir string, done func(*testResult)) (results []
 		return nil, "", fmt.Errorf("go test in %s: %w", dir, err)
 	}
 	byName := map[string]*testResult{}
+	leaves := map[string]*testResult{} // every test and subtest, by package and full name
+	var order []string
 	var build strings.Builder
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -65,11 +70,20 @@ func goTest(ctx context.Context, dir string, done func(*testResult)) (results []
 			byName[key] = r
 			results = append(results, r)
 		}
+		lkey := ev.Package + "." + ev.Test
+		l := leaves[lkey]
+		if l == nil {
+			l = &testResult{Package: ev.Package, Name: ev.Test}
+			leaves[lkey] = l
+			order = append(order, lkey)
+		}
 		switch ev.Action {
 		case "output":
 			r.Output = append(r.Output, ev.Output)
+			l.Output = append(l.Output, ev.Output)
 		case "fail":
 			r.Failed = true
+			l.Failed = true
 		}
 		if (ev.Action == "pass" || ev.Action == "fail" || ev.Action == "skip") && ev.Test == top && done != nil {
 			done(r)
@@ -78,6 +92,20 @@ func goTest(ctx context.Context, dir string, done func(*testResult)) (results []
 	// A line longer than the buffer stops the loop above: drain the rest, so go test
 	// can finish.
 	io.Copy(io.Discard, stdout)
+	for _, k := range order {
+		hasChild := false
+		for _, other := range order {
+			if strings.HasPrefix(other, k+"/") {
+				hasChild = true
+				break
+			}
+		}
+		if !hasChild {
+			l := leaves[k]
+			top, _, _ := strings.Cut(l.Name, "/")
+			byName[l.Package+"."+top].Leaves = append(byName[l.Package+"."+top].Leaves, l)
+		}
+	}
 	runErr := cmd.Wait()
 	var exit *exec.ExitError
 	if runErr != nil && !errors.As(runErr, &exit) {
@@ -156,20 +184,24 @@ func (w *workshop) verifyStep(ctx context.Context, s step) error {
 	named := map[string]bool{}
 	var passed, failed []string
 	var errs []error
+	// Judged leaf by leaf: a failing subtest of a suite must name its TODO itself, so
+	// that a broken contract check cannot hide behind a neighbour that names one.
 	for _, r := range results {
-		if !r.Failed {
-			passed = append(passed, r.Name)
-			continue
-		}
-		failed = append(failed, r.Name)
-		out := strings.Join(r.Output, "")
-		ids := markerIDs(out, s.Number)
-		if len(ids) == 0 {
-			errs = append(errs, fmt.Errorf("%s fails without naming a TODO(%s.k), so an attendee cannot tell what to do:\n%s",
-				r.Name, s.Number, indent(out)))
-		}
-		for _, id := range ids {
-			named[id] = true
+		for _, l := range r.Leaves {
+			if !l.Failed {
+				passed = append(passed, l.Name)
+				continue
+			}
+			failed = append(failed, l.Name)
+			out := strings.Join(l.Output, "")
+			ids := markerIDs(out, s.Number)
+			if len(ids) == 0 {
+				errs = append(errs, fmt.Errorf("%s fails without naming a TODO(%s.k), so an attendee cannot tell what to do:\n%s",
+					l.Name, s.Number, indent(out)))
+			}
+			for _, id := range ids {
+				named[id] = true
+			}
 		}
 	}
 	if len(failed) == 0 {

@@ -178,7 +178,7 @@ func CheckEdge(t *testing.T, s EdgeStep) {
 			got, _ := traceOf(seen.wait(t, "http", id), "traceparent")
 			if got == "" || got == edgeTraceID || got == other {
 				t.Errorf("with traceparent %q, checkout's request carries trace %q: several traceparent headers are "+
-					"invalid (W3C Trace Context), and the gateway starts a new trace", h.Values("traceparent"), got)
+					"invalid (W3C Trace Context), and the gateway starts a new trace%s", h.Values("traceparent"), got, hint)
 			}
 		}
 	})
@@ -210,7 +210,7 @@ func CheckEdge(t *testing.T, s EdgeStep) {
 		got, _ := traceOf(seen.wait(t, "http", "edge-public"), "traceparent")
 		pf.Stop()
 		if got == "" || got == edgeTraceID {
-			t.Fatalf("GATEWAY_PUBLIC_ENDPOINT=1: checkout's request carries trace %q, want a new trace, not the caller's", got)
+			t.Fatalf("GATEWAY_PUBLIC_ENDPOINT=1: checkout's request carries trace %q, want a new trace, not the caller's%s", got, hint)
 		}
 		var server *tracecheck.Span
 		for _, sp := range s.Spans() {
