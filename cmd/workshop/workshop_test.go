@@ -130,6 +130,9 @@ func TestVerify(t *testing.T) {
 		{"already solved", `_ = greet()`, "already solved"},
 		{"names another TODO", `t.Fatal("look at TODO(01.2)")`, "TODO(01.1) is named by no failing test"},
 		{"does not compile", `undefined()`, "does not compile"},
+		{"a subtest fails without a TODO beside one that names it",
+			`t.Run("a", func(t *testing.T) { t.Error("look at TODO(01.1)") }); t.Run("b", func(t *testing.T) { t.Error("broken") })`,
+			"TestGreet/b fails without naming a TODO(01.k)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newRepo(t)
