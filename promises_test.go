@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/tcpproxy"
 	"github.com/ot2otel/workshop/shared/workshoptest"
 )
 
@@ -57,56 +57,10 @@ func requireRabbitMQ(t *testing.T) string {
 	return u
 }
 
-// tcpProxy forwards to target until cut, which closes every connection and refuses
-// new ones: to the services behind it, RabbitMQ is gone.
-type tcpProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // viaProxy is amqpURL with its host replaced by the proxy's.
-func viaProxy(amqpURL string, p *tcpProxy) string {
+func viaProxy(amqpURL string, p *tcpproxy.Proxy) string {
 	u, _ := url.Parse(amqpURL)
-	u.Host = p.ln.Addr().String()
+	u.Host = p.Addr
 	return u.String()
 }
 
@@ -148,7 +102,7 @@ func TestShutdownWithBrokerDown(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
 			binary := buildSolution(t, step)
-			p := startTCPProxy(t, hostOf(amqpURL))
+			p := tcpproxy.Start(t, hostOf(amqpURL))
 			f, err := fleet.StartProcesses(context.Background(), binary, map[string]string{
 				"AMQP_URL":                    viaProxy(amqpURL, p),
 				"OTEL_EXPORTER_OTLP_ENDPOINT": collector(t, false),
@@ -163,7 +117,7 @@ func TestShutdownWithBrokerDown(t *testing.T) {
 				t.Fatalf("the first order, broker up: %v %v", resp, err)
 			}
 
-			p.cut()
+			p.Cut()
 			type answer struct {
 				to   string
 				resp fleet.Response
