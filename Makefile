@@ -4,13 +4,20 @@ GO ?= go
 MODULES := . shared benchmarks slides $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
-.PHONY: test vet test-modules exercises demo list slides slides-pdf slides-img fuzz race jaeger e2e
+.PHONY: test vet standalone test-modules exercises check demo list slides slides-pdf slides-img fuzz race jaeger e2e
 
-## test: vet and test every green module, then check every exercise is real and in sync
-test: vet test-modules exercises
+## test: (maintainers) vet and test every green module, build each step and solution outside
+## the workspace, then check every exercise is real and steps/ is in sync: it fails once you
+## have edited a step. Attendees: make check.
+test: vet standalone test-modules exercises
 
 vet:
 	@for m in $(MODULES); do echo "go vet   $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## standalone: every step and solution builds and vets on its own go.mod, outside go.work
+standalone:
+	@for m in $(sort $(wildcard steps/[0-9][0-9]-* solutions/[0-9][0-9]-*)); do echo "GOWORK=off go build+vet  $$m"; \
+		(cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || exit 1; done
 
 # The modules' tests mostly wait on RabbitMQ, so several modules run at once; each
 # module's output is printed whole when it is done.
@@ -23,9 +30,16 @@ exercises:
 	@echo "exercises: each step compiles and fails naming its TODOs"
 	@$(GO) run ./cmd/workshop verify
 
-## demo: run one step's system, place an order, print what happened (STEP=03 picks a step)
+## check: (attendees) run your step's tests and say what is still to do: make check STEP=03
+check:
+	@test -n "$(STEP)" || { echo "make check STEP=NN: which step? (make list)"; exit 2; }
+	@$(GO) run ./cmd/workshop check $(STEP)
+
+## demo: run a step's system, place an order, print what happened. STEP=03 picks the
+## step; FROM=steps runs your steps/03 instead of solutions/03.
+FROM ?= solutions
 demo:
-	@$(GO) run ./cmd/workshop demo $(STEP)
+	@$(GO) run ./cmd/workshop demo $(if $(filter steps,$(FROM)),-step) $(STEP)
 
 list:
 	@$(GO) run ./cmd/workshop list

@@ -190,9 +190,10 @@ func runStep(t *testing.T, j *jaeger, st step, ex exporter, bin string) result {
 		r.good = "failed"
 		return r
 	}
-	// An order for a SKU the catalogue lacks passes the gateway and checkout, and fails
-	// in stock: its trace must reach stock all the same, with stock's span an error.
-	bad, err := place(ctx, f, shop.Order{CustomerID: "e2e", Items: []shop.Item{{SKU: "no-such-sku", Quantity: 1}}})
+	// An order for more than stock holds passes the gateway and checkout (an unknown SKU
+	// would not: checkout refuses it), and fails in stock: its trace must reach stock all
+	// the same, with stock's span an error.
+	bad, err := place(ctx, f, shop.Order{CustomerID: "e2e", Items: []shop.Item{{SKU: "trace-mug", Quantity: 1000}}})
 	if err == nil {
 		err = waitLog(ctx, f, "could not reserve stock", bad.OrderID())
 	}

@@ -27,17 +27,26 @@ func (w *workshop) diffCmd(args []string) error {
 	fs.SetOutput(w.errOut)
 	all := fs.Bool("all", false, "keep the tests, READMEs and go.sum")
 	color := fs.String("color", "auto", "auto (a terminal without NO_COLOR), always or never")
-	if err := fs.Parse(args); err != nil {
-		return err
+	// Flags may come after the steps too (`workshop diff 03 04 -all`), as people type them.
+	var steps []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		steps = append(steps, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
-	if fs.NArg() != 2 {
+	if len(steps) != 2 {
 		return errors.New("usage: workshop diff [-all] [-color=auto|always|never] NN MM, e.g. workshop diff 03 04")
 	}
-	from, err := w.stepArg(fs.Args()[:1])
+	from, err := w.stepArg(steps[:1])
 	if err != nil {
 		return err
 	}
-	to, err := w.stepArg(fs.Args()[1:])
+	to, err := w.stepArg(steps[1:])
 	if err != nil {
 		return err
 	}

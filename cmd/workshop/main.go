@@ -27,8 +27,10 @@ const usage = `usage: workshop COMMAND [ARGS]
 For attendees:
   list               list the steps and their tasks
   check NN           run step NN's tests and say what is still to do
-  reset NN           put step NN back to its starting code (your changes are lost)
-  demo [NN]          run solution NN (default: the last step), place an order, show the trace
+  reset NN           put step NN back to its starting code (yours is kept first in
+                     .workshop/backup/NN-name/TIME)
+  demo [-step] [NN]  run solution NN (default: the last step), place an order, show the
+                     trace; -step runs your steps/NN instead
   trace ID | --last  draw a trace from Jaeger's query API ($JAEGER_QUERY_URL, -query URL;
                      default http://localhost:16686); --last: the newest order's trace
 
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := &workshop{root: root, out: stdout, errOut: stderr}
+	w := &workshop{root: root, out: stdout, errOut: stderr, color: tracecheck.IsTerminal(stdout)}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "list":
@@ -86,19 +88,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return w.sync(s, false)
+		return w.reset(s)
 	case "demo":
+		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+		fromStep := fs.Bool("step", false, "run your step (steps/NN) rather than its solution")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
 		steps, err := w.steps()
 		if err != nil {
 			return err
 		}
 		s := steps[len(steps)-1]
-		if len(rest) > 0 {
-			if s, err = w.stepArg(rest); err != nil {
+		if fs.NArg() > 0 {
+			if s, err = w.stepArg(fs.Args()); err != nil {
 				return err
 			}
 		}
-		return w.demo(ctx, s)
+		return w.demo(ctx, s, *fromStep)
 	case "diff":
 		return w.diffCmd(rest)
 	case "sync":

@@ -16,6 +16,7 @@ import (
 type workshop struct {
 	root        string
 	out, errOut io.Writer
+	color       bool // out is a terminal and NO_COLOR is not set
 }
 
 // step is one numbered step, e.g. "03-traced-rabbit-broker".
@@ -108,69 +109,6 @@ func (w *workshop) title(s step) string {
 		}
 	}
 	return ""
-}
-
-var todoMarker = regexp.MustCompile(`TODO\((\d\d)\.(\d+)\):?\s*(.*)`)
-
-// todos lists the TODO(NN.k) markers in the step's Go files: "TODO(03.1): text".
-func (w *workshop) todos(s step) ([]string, error) {
-	files, err := filepath.Glob(filepath.Join(w.starter(s), "*.go"))
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		lines := strings.Split(string(data), "\n")
-		for i, line := range lines {
-			m := todoMarker.FindStringSubmatch(line)
-			if m == nil || m[1] != s.Number {
-				continue
-			}
-			// A task's text goes on in the comment lines that follow its marker.
-			text := []string{strings.TrimSpace(m[3])}
-			for _, next := range lines[i+1:] {
-				c, ok := strings.CutPrefix(strings.TrimSpace(next), "//")
-				if !ok || todoMarker.MatchString(c) || strings.TrimSpace(c) == "" {
-					break
-				}
-				text = append(text, strings.TrimSpace(c))
-			}
-			id := fmt.Sprintf("TODO(%s.%s)", m[1], m[2])
-			if !seen[id] {
-				seen[id] = true
-				out = append(out, id+": "+strings.Join(text, " "))
-			}
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (w *workshop) list() error {
-	steps, err := w.steps()
-	if err != nil {
-		return err
-	}
-	for _, s := range steps {
-		fmt.Fprintf(w.out, "%s  %s\n", s.Name, w.title(s))
-		todos, err := w.todos(s)
-		if err != nil {
-			return err
-		}
-		for _, t := range todos {
-			fmt.Fprintf(w.out, "      %s\n", t)
-		}
-	}
-	fmt.Fprintln(w.out, "\nWork in steps/NN-name; check with: go run ./cmd/workshop check NN (or go test ./... in the step)")
-	return nil
 }
 
 // findRoot walks up from the working directory to the directory holding go.work.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // sync regenerates steps/NN from solutions/NN and the exercise patch; with check it
@@ -37,7 +38,9 @@ func (w *workshop) sync(s step, check bool) error {
 	if check {
 		return fmt.Errorf("steps/%s is stale: %s differ from solutions/%s with exercises/%s.diff applied.\n"+
 			"Run `go run ./cmd/workshop sync %s` to regenerate it, or, if you edited the step on purpose, "+
-			"`go run ./cmd/workshop capture %s` to record the edit", s.Name, strings.Join(diffs, ", "), s.Name, s.Name, s.Number, s.Number)
+			"`go run ./cmd/workshop capture %s` to record the edit.\n"+
+			"Working on the exercise? This check is for maintainers: check your work with `make check STEP=%s`",
+			s.Name, strings.Join(diffs, ", "), s.Name, s.Name, s.Number, s.Number, s.Number)
 	}
 	if err := os.RemoveAll(w.starter(s)); err != nil {
 		return err
@@ -178,4 +181,46 @@ func rel(root, path string) string {
 		return r
 	}
 	return path
+}
+
+// reset puts steps/NN back to its starting code. When the attendee had changed it, what
+// it overwrites is kept first in backupDir/NN-name/TIME (see backup).
+func (w *workshop) reset(s step) error {
+	tmp, err := os.MkdirTemp("", "workshop-reset-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	gen := filepath.Join(tmp, "step")
+	if err := w.generate(s, gen); err != nil {
+		return err
+	}
+	diffs, err := compareTrees(gen, w.starter(s))
+	if err != nil {
+		return err
+	}
+	if len(diffs) > 0 {
+		dir, err := w.backup(s)
+		if err != nil {
+			return fmt.Errorf("steps/%s not reset: keep a backup of it first: %w", s.Name, err)
+		}
+		fmt.Fprintf(w.out, "your steps/%s is kept in %s\n", s.Name, rel(w.root, dir))
+	}
+	return w.sync(s, false)
+}
+
+// backupDir is where reset keeps the steps it overwrites, under the repository root.
+// The go command ignores directories whose name starts with a dot, and git ignores it.
+const backupDir = ".workshop/backup"
+
+// backup copies steps/NN, as it is, into a new directory of backupDir and returns it.
+func (w *workshop) backup(s step) (string, error) {
+	dir := filepath.Join(w.root, backupDir, s.Name, time.Now().Format("20060102-150405.000"))
+	if _, err := os.Stat(w.starter(s)); errors.Is(err, fs.ErrNotExist) {
+		return dir, os.MkdirAll(dir, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	return dir, copyTree(w.starter(s), dir)
 }

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,21 +22,23 @@ type testResult struct {
 }
 
 // goTest runs `go test -json` in dir and returns its top-level tests, and whether the
-// build failed (then the output says why).
-func goTest(ctx context.Context, dir string) (results []*testResult, buildOut string, err error) {
+// build failed (then the output says why). done, if not nil, is called as each
+// top-level test ends, while the others still run.
+func goTest(ctx context.Context, dir string, done func(*testResult)) (results []*testResult, buildOut string, err error) {
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-json", "./...")
 	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	var exit *exec.ExitError
-	if runErr != nil && !errors.As(runErr, &exit) {
-		return nil, "", fmt.Errorf("go test in %s: %w", dir, runErr)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("go test in %s: %w", dir, err)
 	}
 	byName := map[string]*testResult{}
 	var build strings.Builder
-	build.WriteString(stderr.String())
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var ev struct {
@@ -71,7 +71,19 @@ func goTest(ctx context.Context, dir string) (results []*testResult, buildOut st
 		case "fail":
 			r.Failed = true
 		}
+		if (ev.Action == "pass" || ev.Action == "fail" || ev.Action == "skip") && ev.Test == top && done != nil {
+			done(r)
+		}
 	}
+	// A line longer than the buffer stops the loop above: drain the rest, so go test
+	// can finish.
+	io.Copy(io.Discard, stdout)
+	runErr := cmd.Wait()
+	var exit *exec.ExitError
+	if runErr != nil && !errors.As(runErr, &exit) {
+		return nil, "", fmt.Errorf("go test in %s: %w", dir, runErr)
+	}
+	build.WriteString(stderr.String())
 	if strings.Contains(build.String(), "build failed") || strings.Contains(build.String(), "setup failed") ||
 		(len(results) == 0 && runErr != nil) {
 		return results, build.String(), nil
@@ -134,7 +146,7 @@ func (w *workshop) verifyStep(ctx context.Context, s step) error {
 	if out, err := vet.CombinedOutput(); err != nil {
 		return fmt.Errorf("the starting code does not compile or vet cleanly: attendees could not even start:\n%s", out)
 	}
-	results, buildOut, err := goTest(ctx, w.starter(s))
+	results, buildOut, err := goTest(ctx, w.starter(s), nil)
 	if err != nil {
 		return err
 	}
@@ -175,99 +187,6 @@ func (w *workshop) verifyStep(ctx context.Context, s step) error {
 	fmt.Fprintf(w.out, "✓ steps/%s: compiles; %d tests keep passing; %d fail naming %s\n",
 		s.Name, len(passed), len(failed), strings.Join(sortedKeys(named), ", "))
 	return nil
-}
-
-var markerID = regexp.MustCompile(`TODO\((\d\d)\.(\d+)\)`)
-
-func markerIDs(text, number string) []string {
-	seen := map[string]bool{}
-	var ids []string
-	for _, m := range markerID.FindAllStringSubmatch(text, -1) {
-		if m[1] == number && !seen[m[0]] {
-			seen[m[0]] = true
-			ids = append(ids, m[0])
-		}
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-func grepMarkers(dir, number string) ([]string, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		if len(markerIDs(string(data), number)) > 0 {
-			out = append(out, filepath.Base(f))
-		}
-	}
-	return out, nil
-}
-
-// check runs an attendee's step and prints what passes, what fails and what to do next.
-func (w *workshop) check(ctx context.Context, s step) error {
-	fmt.Fprintf(w.out, "Checking steps/%s (go test ./...)…\n\n", s.Name)
-	results, buildOut, err := goTest(ctx, w.starter(s))
-	if err != nil {
-		return err
-	}
-	if buildOut != "" {
-		fmt.Fprintf(w.out, "✗ The step does not compile:\n%s\n", indent(buildOut))
-		return errReported
-	}
-	var next []string
-	failures := 0
-	for _, r := range results {
-		if !r.Failed {
-			fmt.Fprintf(w.out, "✓ %s\n", r.Name)
-			continue
-		}
-		failures++
-		fmt.Fprintf(w.out, "✗ %s\n", r.Name)
-		fmt.Fprint(w.out, indent(testMessages(r.Output)))
-		next = append(next, markerIDs(strings.Join(r.Output, ""), s.Number)...)
-	}
-	fmt.Fprintf(w.out, "\n%d of %d tests pass.\n", len(results)-failures, len(results))
-	if failures == 0 {
-		fmt.Fprintf(w.out, "Step %s is done. Run it: go run ./steps/%s demo\n", s.Number, s.Name)
-		return nil
-	}
-	if len(next) > 0 {
-		sort.Strings(next)
-		fmt.Fprintf(w.out, "Next: %s in steps/%s (see its README).\n", next[0], s.Name)
-	}
-	return errReported
-}
-
-// testMessages keeps what a test said, dropping go test's own bookkeeping lines.
-func testMessages(lines []string) string {
-	var b strings.Builder
-	for _, l := range lines {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- PASS") || strings.HasPrefix(t, "--- FAIL") ||
-			strings.HasPrefix(t, "--- SKIP") {
-			continue
-		}
-		b.WriteString(l)
-	}
-	return b.String()
-}
-
-func indent(s string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		b.WriteString("    " + l + "\n")
-	}
-	return b.String()
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -171,7 +171,7 @@ func TestDiff(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := w.diffCmd([]string{"-all", "-color=always", "1", "02-next"}); err != nil {
+	if err := w.diffCmd([]string{"-all", "1", "02-next", "-color=always"}); err != nil {
 		t.Fatal(err)
 	}
 	got = out.String()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -149,9 +150,11 @@ func TestServeShutsDownInOrder(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	want := "request finished,consumer stopped,consumer closed,web closed"
-	if strings.Join(events, ",") != want {
-		t.Errorf("shutdown order: %v, want %s", events, want)
+	// The Closes run in parallel (a hung collector costs the budget once): their order
+	// is not promised, only that they come after everything that can make spans.
+	if len(events) != 4 || strings.Join(events[:2], ",") != "request finished,consumer stopped" ||
+		!slices.Contains(events[2:], "consumer closed") || !slices.Contains(events[2:], "web closed") {
+		t.Errorf("shutdown order: %v, want request finished, consumer stopped, then both Closes", events)
 	}
 }
 

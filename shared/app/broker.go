@@ -4,33 +4,32 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/ot2otel/workshop/shared/broker"
 )
-
-// reachTimeout bounds the check that decides between RabbitMQ and the in-memory broker.
-const reachTimeout = 2 * time.Second
 
 // OpenBroker connects to RabbitMQ for the services of cmd, or returns nil when none of
 // them needs a broker.
 //
 // When every service runs in this process (all, demo) and RabbitMQ cannot be reached,
-// it falls back to the in-memory broker and says so, unless cfg.RequireRabbitMQ is set.
+// it falls back to the in-memory broker and says so (broker.Fallback decides), unless
+// cfg.RequireRabbitMQ is set.
 // A single service always needs RabbitMQ, because its peers are in other processes;
 // it retries the connection for a while, since RabbitMQ may still be starting.
 func OpenBroker(ctx context.Context, cfg Config, cmd Command, logger *slog.Logger) (broker.Broker, error) {
 	if !cmd.NeedsBroker() {
 		return nil, nil
 	}
-	inProcess := cmd.Runs(Checkout) && cmd.Runs(Stock)
-	if inProcess && !cfg.RequireRabbitMQ {
-		rctx, cancel := context.WithTimeout(ctx, reachTimeout)
-		err := broker.Reachable(rctx, cfg.Broker.URL)
-		cancel()
+	if cmd.Runs(Checkout) && cmd.Runs(Stock) {
+		// Every service that uses the broker is in this process: the in-memory broker
+		// can stand in for RabbitMQ.
+		why, err := broker.Fallback(ctx, cfg.Broker.URL, cfg.RequireRabbitMQ)
 		if err != nil {
+			return nil, err
+		}
+		if why != nil {
 			logger.Warn("RabbitMQ is not reachable; using the in-memory broker for this process",
-				"err", err, "hint", "start RabbitMQ (docker compose up -d rabbitmq, or rabbitmq-server -detached) to use it")
+				"err", why, "hint", "start RabbitMQ (docker compose up -d rabbitmq, or rabbitmq-server -detached) to use it")
 			return broker.NewMemory(cfg.Broker), nil
 		}
 	}

@@ -256,3 +256,19 @@ func waitUntil(deadline time.Time, wait func()) bool {
 		return false
 	}
 }
+
+// CloseAll closes what a run function had built when it failed to build the rest: the
+// Close of each service (its tracer or tracer provider, which flushes its spans), then
+// the broker b, which may be nil.
+func CloseAll(services []Service, b broker.Broker) error {
+	var errs []error
+	for _, s := range services {
+		if s.Close != nil {
+			errs = append(errs, s.Close(context.Background()))
+		}
+	}
+	if b != nil {
+		errs = append(errs, b.Close())
+	}
+	return errors.Join(errs...)
+}

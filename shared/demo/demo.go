@@ -11,7 +11,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
@@ -31,54 +30,100 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-
-	env := map[string]string{}
 	setenv, restoreEnv := envSetter()
 	defer restoreEnv()
-	var started []tracecheck.Receiver
-	defer func() {
-		for _, r := range started {
-			r.Close()
-		}
-	}()
-	var external []string
-	for _, newReceiver := range receivers {
+	rs, err := startReceivers(receivers, getenv, setenv)
+	defer rs.close()
+	if err != nil {
+		return err
+	}
+	why, err := broker.Fallback(ctx, cfg.Broker.URL, cfg.RequireRabbitMQ)
+	switch {
+	case err != nil:
+		return err
+	case why != nil:
+		say("RabbitMQ is not reachable (%v): using the in-memory broker", why)
+	default:
+		say("using RabbitMQ at %s", redact(cfg.Broker.URL))
+	}
+	o, err := placeOrder(ctx, run, envWith(rs.env, getenv), say)
+	if err != nil {
+		return err
+	}
+	if len(rs.started) > 0 {
+		printTrace(stdout, rs.spans(), o.traceID)
+	}
+	if len(rs.external) > 0 {
+		printExternal(stdout, rs, o.traceID, getenv)
+	}
+	printLogs(stdout, o.logs, o.requestID)
+	return nil
+}
+
+// receivers are the trace receivers a demo started, and the backends it did not start
+// one for because the environment names them.
+type receivers struct {
+	started  []tracecheck.Receiver
+	env      map[string]string // what points the tracers at started
+	external []string          // KEY=value of each backend the environment names
+}
+
+// startReceivers starts a receiver with each of newReceivers, unless getenv already
+// points its tracer elsewhere, and sets the environment that points the tracers at it.
+func startReceivers(newReceivers []NewReceiver, getenv func(string) string, setenv func(k, v string) error) (*receivers, error) {
+	rs := &receivers{env: map[string]string{}}
+	for _, newReceiver := range newReceivers {
 		r, err := newReceiver()
 		if err != nil {
-			return fmt.Errorf("start a trace receiver: %w", err)
+			return rs, fmt.Errorf("start a trace receiver: %w", err)
 		}
 		if k := configured(r.Env(), getenv); k != "" {
 			// The user pointed this tracer at Jaeger: send the spans there, not here.
-			external = append(external, k+"="+getenv(k))
+			rs.external = append(rs.external, k+"="+getenv(k))
 			r.Close()
 			continue
 		}
-		started = append(started, r)
+		rs.started = append(rs.started, r)
 		for k, v := range r.Env() {
-			env[k] = v
+			rs.env[k] = v
 			// The tracing libraries read their endpoints from the process environment,
 			// never from run's getenv, so the demo sets them for as long as it runs.
 			if err := setenv(k, v); err != nil {
-				return err
+				return rs, err
 			}
 		}
 	}
+	return rs, nil
+}
 
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	reachErr := broker.Reachable(rctx, cfg.Broker.URL)
-	cancel()
-	if reachErr != nil {
-		if cfg.RequireRabbitMQ {
-			return fmt.Errorf("WORKSHOP_REQUIRE_RABBITMQ=1 but RabbitMQ is not reachable: %w", reachErr)
-		}
-		say("RabbitMQ is not reachable (%v): using the in-memory broker", reachErr)
-	} else {
-		say("using RabbitMQ at %s", redact(cfg.Broker.URL))
+// spans returns every span the started receivers collected.
+func (rs *receivers) spans() []tracecheck.Span {
+	var spans []tracecheck.Span
+	for _, r := range rs.started {
+		spans = append(spans, r.Spans()...)
 	}
+	return spans
+}
 
-	f, err := fleet.Start(ctx, run, envWith(env, getenv))
+func (rs *receivers) close() {
+	for _, r := range rs.started {
+		r.Close()
+	}
+}
+
+// placed is what placing the demo order left to show.
+type placed struct {
+	requestID string
+	traceID   string // from the traceresponse header; "" before step 02
+	logs      []map[string]any
+}
+
+// placeOrder starts the system with env, places the demo order, waits for stock to
+// reserve it, and stops the system, which flushes the spans.
+func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, say func(string, ...any)) (placed, error) {
+	f, err := fleet.Start(ctx, run, env)
 	if err != nil {
-		return err
+		return placed{}, err
 	}
 	stopped := false
 	defer func() {
@@ -88,86 +133,84 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 	}()
 	say("started gateway %s, checkout %s, stock %s", f.GatewayURL, f.CheckoutURL, f.StockURL)
 
-	order := shop.Order{CustomerID: "cust-42", Items: []shop.Item{{SKU: "gopher-plush", Quantity: 2}}}
-	requestID := "demo-" + shop.NewRequestID()[:8]
-	say("POST /checkout %s  (X-Request-ID: %s)", order.Encode(), requestID)
-	resp, err := f.PlaceOrder(ctx, order, http.Header{"X-Request-ID": {requestID}})
+	order := shop.DemoOrder()
+	p := placed{requestID: "demo-" + shop.NewRequestID()[:8]}
+	say("POST /checkout %s  (X-Request-ID: %s)", order.Encode(), p.requestID)
+	resp, err := f.PlaceOrder(ctx, order, http.Header{"X-Request-ID": {p.requestID}})
 	if err != nil {
-		return err
+		return placed{}, err
 	}
 	say("%d %s %s", resp.Status, http.StatusText(resp.Status), strings.TrimSpace(string(resp.Body)))
-	traceID := ""
 	if tr := resp.Header.Get("traceresponse"); tr != "" {
 		say("traceresponse: %s", tr)
 		if parts := strings.Split(tr, "-"); len(parts) == 4 {
-			traceID = parts[1]
+			p.traceID = parts[1]
 		}
 	}
 	if resp.Status == http.StatusAccepted {
-		if err := f.WaitReserved(ctx, "gopher-plush", 2); err != nil {
-			return err
+		if err := f.WaitReserved(ctx, shop.DemoSKU, shop.DemoQuantity); err != nil {
+			return placed{}, err
 		}
-		say("stock reserved 2 gopher-plush")
+		say("stock reserved %d %s", shop.DemoQuantity, shop.DemoSKU)
 	}
 	stopped = true
 	if err := f.Stop(); err != nil {
-		return err
+		return placed{}, err
 	}
 	say("stopped all services")
+	p.logs = f.Logs()
+	return p, nil
+}
 
-	if len(started) > 0 {
-		var spans []tracecheck.Span
-		for _, r := range started {
-			spans = append(spans, r.Spans()...)
+// printTrace draws the order's trace as a waterfall, and then the spans that are not in
+// it: those are the broken hops a step is about.
+func printTrace(stdout io.Writer, spans []tracecheck.Span, traceID string) {
+	opt := tracecheck.RenderOptions{Color: tracecheck.IsTerminal(stdout)}
+	order := spans
+	if traceID != "" {
+		order = tracecheck.Filter(spans, traceID)
+	}
+	fmt.Fprintf(stdout, "\nThe order's trace, %d spans:\n\n", len(order))
+	if len(order) == 0 {
+		fmt.Fprintln(stdout, "  (no spans arrived)")
+	}
+	tracecheck.Render(stdout, order, opt)
+	if rest := len(spans) - len(order); rest > 0 {
+		var others []tracecheck.Span
+		for _, s := range spans {
+			if s.TraceID != traceID {
+				others = append(others, s)
+			}
 		}
-		opt := tracecheck.RenderOptions{Color: tracecheck.IsTerminal(stdout)}
-		order := spans
-		if traceID != "" {
-			order = tracecheck.Filter(spans, traceID)
-		}
-		fmt.Fprintf(stdout, "\nThe order's trace, %d spans:\n\n", len(order))
-		if len(order) == 0 {
-			fmt.Fprintln(stdout, "  (no spans arrived)")
-		}
-		tracecheck.Render(stdout, order, opt)
-		// Spans of the same order that ended up in other traces are the broken hops a
-		// step is about, so show them too.
-		if rest := len(spans) - len(order); rest > 0 {
-			var others []tracecheck.Span
-			for _, s := range spans {
-				if s.TraceID != traceID {
-					others = append(others, s)
+		fmt.Fprintf(stdout, "\n%d more span(s), NOT in the order's trace:\n\n", rest)
+		tracecheck.Render(stdout, others, opt)
+	}
+}
+
+// printExternal says where the spans went when the environment named a backend, and
+// how to see the trace there.
+func printExternal(stdout io.Writer, rs *receivers, traceID string, getenv func(string) string) {
+	fmt.Fprintf(stdout, "\nSpans went to %s", strings.Join(rs.external, ", "))
+	switch {
+	case len(rs.started) > 0:
+		// Some tracers sent their spans here, so the trace in Jaeger lacks them: a
+		// link would open a broken trace.
+		var here []string
+		for _, r := range rs.started {
+			for k := range r.Env() {
+				if strings.HasSuffix(k, "_ENDPOINT") {
+					here = append(here, k)
 				}
 			}
-			fmt.Fprintf(stdout, "\n%d more span(s), NOT in the order's trace:\n\n", rest)
-			tracecheck.Render(stdout, others, opt)
 		}
+		sort.Strings(here)
+		fmt.Fprintf(stdout, ", but %s was not set, so the spans shown above stayed in this process "+
+			"and the trace in Jaeger is not whole: set %s too", strings.Join(here, ", "), strings.Join(here, " and "))
+	case traceID != "":
+		fmt.Fprintf(stdout, ".\nThe order's trace: go run ./cmd/workshop trace %s\n  (or open %s/trace/%s in Jaeger's UI)",
+			traceID, queryURL(getenv), traceID)
 	}
-	if len(external) > 0 {
-		fmt.Fprintf(stdout, "\nSpans went to %s", strings.Join(external, ", "))
-		switch {
-		case len(started) > 0:
-			// Some tracers sent their spans here, so the trace in Jaeger lacks them: a
-			// link would open a broken trace.
-			var here []string
-			for _, r := range started {
-				for k := range r.Env() {
-					if strings.HasSuffix(k, "_ENDPOINT") {
-						here = append(here, k)
-					}
-				}
-			}
-			sort.Strings(here)
-			fmt.Fprintf(stdout, ", but %s was not set, so the spans shown above stayed in this process "+
-				"and the trace in Jaeger is not whole: set %s too", strings.Join(here, ", "), strings.Join(here, " and "))
-		case traceID != "":
-			fmt.Fprintf(stdout, ".\nThe order's trace: go run ./cmd/workshop trace %s\n  (or open %s/trace/%s in Jaeger's UI)",
-				traceID, queryURL(getenv), traceID)
-		}
-		fmt.Fprintln(stdout)
-	}
-	printLogs(stdout, f.Logs(), requestID)
-	return nil
+	fmt.Fprintln(stdout)
 }
 
 // printLogs prints the log records that carry the order's correlation ID.

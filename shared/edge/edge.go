@@ -92,6 +92,12 @@ const (
 // endpoint's server span gets its link from LinkCaller, inside the tracing middleware.
 func Guard(h http.Handler, cfg Config, prop propagation.TextMapPropagator) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !cfg.PublicEndpoint && !carriesContext(r.Header) {
+			// Nothing for the rules to read or rewrite (most requests from outside):
+			// no copy of the request, which the rewrite below needs.
+			h.ServeHTTP(w, r)
+			return
+		}
 		r = r.Clone(r.Context())
 		Sanitize(r.Header, cfg)
 		if cfg.PublicEndpoint && prop != nil {
@@ -111,6 +117,22 @@ func Guard(h http.Handler, cfg Config, prop propagation.TextMapPropagator) http.
 }
 
 type callerKey struct{}
+
+// carriesContext reports whether h has a header that Sanitize or forceSampled reads:
+// trace context or baggage in any format the rules know. Keys are compared as
+// http.Header keeps them, as the rules read them.
+func carriesContext(h http.Header) bool {
+	for key := range h {
+		switch key {
+		case traceparent, tracestate, baggageHeader, uberTraceID, jaegerBaggage:
+			return true
+		}
+		if strings.HasPrefix(key, uberBaggage) {
+			return true
+		}
+	}
+	return false
+}
 
 // LinkCaller is a middleware for the inside of the gateway's tracing middleware: on a
 // public endpoint it links the server span, a new root, to the span context the caller
@@ -174,7 +196,7 @@ func filterBaggage(h http.Header, cfg Config) {
 // not know cannot switch tracing off for its order.
 func forceSampled(h http.Header) {
 	if v := h.Get(traceparent); len(v) >= 55 && v[2] == '-' && v[35] == '-' && v[52] == '-' {
-		if flags, err := strconv.ParseUint(v[53:55], 16, 8); err == nil && v[53:55] == strings.ToLower(v[53:55]) {
+		if flags, err := strconv.ParseUint(v[53:55], 16, 8); err == nil && flags&1 == 0 && v[53:55] == strings.ToLower(v[53:55]) {
 			h.Set(traceparent, v[:53]+fmt.Sprintf("%02x", flags|1)+v[55:])
 		}
 	}

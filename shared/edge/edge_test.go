@@ -135,3 +135,52 @@ func propagationBaggage(ctx context.Context) string {
 	slices.Sort(members)
 	return strings.Join(members, ",")
 }
+
+// TestGuardCopiesOnlyToRewrite pins the edge's fast path: a request without trace
+// context or baggage reaches the gateway as it came, uncopied, and one with any of
+// them still goes through the rules.
+func TestGuardCopiesOnlyToRewrite(t *testing.T) {
+	var got *http.Request
+	h := Guard(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r }), Config{}, nil)
+	plain, _ := http.NewRequest(http.MethodPost, "http://gateway/checkout", nil)
+	plain.Header.Set("Content-Type", "application/json")
+	plain.Header.Set("X-Request-Id", "r-1")
+	h.ServeHTTP(nil, plain)
+	if got != plain {
+		t.Error("a request without trace context or baggage was copied")
+	}
+	for _, key := range []string{"Traceparent", "Tracestate", "Baggage", "Jaeger-Baggage", "Uberctx-Tenant", "Uber-Trace-Id"} {
+		r, _ := http.NewRequest(http.MethodPost, "http://gateway/checkout", nil)
+		r.Header.Set(key, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00,tenant=a")
+		h.ServeHTTP(nil, r)
+		if got == r {
+			t.Errorf("a request with %s skipped the rules", key)
+		}
+		if !carriesContext(r.Header) {
+			t.Errorf("carriesContext misses %s", key)
+		}
+	}
+}
+
+// BenchmarkGuard times the edge for a request without trace context (the fast path,
+// no copy) and for one with a traceparent to force sampled (the rules, on a copy).
+func BenchmarkGuard(b *testing.B) {
+	h := Guard(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), Config{}, nil)
+	for _, bc := range []struct{ name, traceparent string }{
+		{"plain", ""},
+		{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r, _ := http.NewRequest(http.MethodPost, "http://gateway/checkout", nil)
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("User-Agent", "load")
+			if bc.traceparent != "" {
+				r.Header.Set("Traceparent", bc.traceparent)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(nil, r)
+			}
+		})
+	}
+}

@@ -36,7 +36,7 @@ func (permanentError) Permanent() bool { return true }
 // DemoCatalogue is the stock the stock service starts with.
 func DemoCatalogue() []StockItem {
 	return []StockItem{
-		{SKU: "gopher-plush", Available: 100},
+		{SKU: DemoSKU, Available: 100},
 		{SKU: "trace-mug", Available: 50},
 		{SKU: "span-sticker", Available: 1000},
 	}
@@ -157,4 +157,16 @@ func (l *Ledger) Item(sku string) (StockItem, bool) {
 		return StockItem{}, false
 	}
 	return *s, true
+}
+
+// DemoSKU is the SKU of DemoOrder, in DemoCatalogue.
+const DemoSKU = "gopher-plush"
+
+// DemoQuantity is how many of DemoSKU DemoOrder asks for.
+const DemoQuantity = 2
+
+// DemoOrder is the order the demo places and the tests place by default: a valid order
+// for the demo catalogue.
+func DemoOrder() Order {
+	return Order{CustomerID: "cust-42", Items: []Item{{SKU: DemoSKU, Quantity: DemoQuantity}}}
 }

@@ -248,6 +248,7 @@ func CheckParent(spans []Span, child, parent Hop) error {
 func missingReason(spans []Span, h Hop) string {
 	reason := "no span for " + h.String()
 	var wrongKind, others []string
+	lateKind := false // a bridge span of the right name and no kind: the kind was set after start
 	seen := make(map[string]bool)
 	fromService := false
 	sorted := slices.Clone(spans)
@@ -263,6 +264,7 @@ func missingReason(spans []Span, h Hop) string {
 		seen[s.Kind+s.Name] = true
 		if h.Name != "" && s.Name == h.Name {
 			wrongKind = append(wrongKind, fmt.Sprintf("the %s span %q has kind %s, not %s", s.Service, s.Name, s.Kind, h.Kind))
+			lateKind = lateKind || (s.Kind == KindInternal && s.Source == "otel")
 		} else {
 			others = append(others, fmt.Sprintf("%s %q", s.Kind, s.Name))
 		}
@@ -271,6 +273,11 @@ func missingReason(spans []Span, h Hop) string {
 	switch {
 	case len(wrongKind) > 0:
 		reason += ": " + strings.Join(wrongKind, "; ")
+		if lateKind {
+			reason += ".\nThe span is there, only its kind is missing: a span kind is a start option, and OpenTelemetry's " +
+				"OpenTracing bridge ignores a kind set after the span started (ext.SpanKind….Set(span), span.SetTag(\"span.kind\", …)): " +
+				"pass it in StartSpan's options"
+		}
 	case len(others) > most:
 		reason += fmt.Sprintf(": %s recorded only %s, …", h.Service, strings.Join(others[:most], ", "))
 	case len(others) > 0:

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,13 +29,11 @@ import (
 	"github.com/ot2otel/workshop/shared/shop"
 )
 
-// DemoSKU is the SKU of DemoOrder.
-const DemoSKU = "gopher-plush"
+// DemoSKU is the SKU of DemoOrder: shop.DemoSKU.
+const DemoSKU = shop.DemoSKU
 
-// DemoOrder is a valid order for the demo catalogue.
-func DemoOrder() shop.Order {
-	return shop.Order{CustomerID: "cust-42", Items: []shop.Item{{SKU: DemoSKU, Quantity: 2}}}
-}
+// DemoOrder is a valid order for the demo catalogue: shop.DemoOrder, the demo's own.
+func DemoOrder() shop.Order { return shop.DemoOrder() }
 
 // Fleet is a step's system started for one test.
 type Fleet struct {
@@ -48,6 +47,7 @@ type Fleet struct {
 func Start(t testing.TB, run fleet.RunFunc, env map[string]string) *Fleet {
 	t.Helper()
 	CheckBroker(t)
+	pinTestExporter()
 	f, err := fleet.Start(context.Background(), run, env)
 	if err != nil {
 		t.Fatalf("start the services: %v", err)
@@ -89,12 +89,29 @@ func (f *Fleet) PlaceDemoOrder(header http.Header) fleet.Response {
 }
 
 // WaitReserved waits until stock has reserved at least n of sku.
+// Once one order has never reached stock, the consumer is broken, and every later test
+// that waits for one fails too: those wait a short while only, so that a broken
+// consumer fails the suite in seconds, not minutes of timeouts.
 func (f *Fleet) WaitReserved(sku string, n int) {
 	f.t.Helper()
-	if err := f.Fleet.WaitReserved(context.Background(), sku, n); err != nil {
+	ctx := context.Background()
+	short := consumerBroken.Load()
+	if short {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+	}
+	if err := f.Fleet.WaitReserved(ctx, sku, n); err != nil {
+		consumerBroken.Store(true)
+		if short {
+			f.t.Fatalf("(waited 2s only: an earlier test's order never reached stock either)\n%v", err)
+		}
 		f.t.Fatal(err)
 	}
 }
+
+// consumerBroken is set once an order of this test binary never reached stock.
+var consumerBroken atomic.Bool
 
 var (
 	brokerOnce sync.Once
@@ -114,18 +131,23 @@ func RabbitMQURL() string {
 func CheckBroker(t testing.TB) {
 	t.Helper()
 	brokerOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		brokerErr = broker.Reachable(ctx, RabbitMQURL())
-		if brokerErr != nil && os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") != "1" {
+		var requiredErr error
+		brokerErr, requiredErr = broker.Fallback(context.Background(), RabbitMQURL(), requireRabbitMQ())
+		if requiredErr != nil {
+			brokerErr = requiredErr
+		} else if brokerErr != nil {
 			t.Logf("RabbitMQ is not reachable (%v): these tests use the in-memory broker. "+
 				"Start RabbitMQ (docker compose up -d rabbitmq) to test against the real one.", brokerErr)
 		}
 	})
-	if brokerErr != nil && os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") == "1" {
-		t.Fatalf("WORKSHOP_REQUIRE_RABBITMQ=1 but RabbitMQ is not reachable at %s: %v", RabbitMQURL(), brokerErr)
+	if brokerErr != nil && requireRabbitMQ() {
+		t.Fatal(brokerErr)
 	}
 }
+
+// requireRabbitMQ reports whether WORKSHOP_REQUIRE_RABBITMQ=1 turns the in-memory
+// fallback off.
+func requireRabbitMQ() bool { return os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") == "1" }
 
 // Broker returns a broker with its own exchange and queue for one test: RabbitMQ when
 // reachable (the topology is deleted when the test ends), else the in-memory broker.
@@ -172,6 +194,7 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 	if brokerErr != nil {
 		t.Skipf("separate processes need RabbitMQ, which is not reachable: %v", brokerErr)
 	}
+	pinTestExporter()
 	binary := filepath.Join(t.TempDir(), "shop")
 	build := exec.Command("go", "build", "-o", binary, ".")
 	if out, err := build.CombinedOutput(); err != nil {

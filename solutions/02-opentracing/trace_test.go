@@ -1,22 +1,19 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/gorilla/mux"
+
 	"github.com/opentracing/opentracing-go"
 	"github.com/uber/jaeger-client-go"
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
-	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
@@ -90,7 +87,7 @@ func TestServerSpans(t *testing.T) {
 	gateway := httptest.NewServer(newGateway(checkout.URL, rec.tracer("gateway"), workshoptest.DiscardLogger()))
 	defer gateway.Close()
 
-	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 	for _, url := range []string{gateway.URL, checkout.URL} {
 		resp, err := http.Get(url + "/healthz")
 		if err != nil {
@@ -110,7 +107,7 @@ func TestServerSpans(t *testing.T) {
 				tc.hop, tc.hop.Service, tc.hop.Todo, tracecheck.String(spans))
 			continue
 		}
-		checkTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
+		workshoptest.CheckTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
 		if span.Error {
 			t.Errorf("the %s span of a 202 is marked as an error.\nLook at %s", tc.hop, tc.hop.Todo)
 		}
@@ -139,10 +136,10 @@ func TestTraceResponse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
+			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
 			defer gateway.Close()
 
-			tr := post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
+			tr := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
 			m := traceResponseFormat.FindStringSubmatch(tr)
 			if m == nil {
 				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
@@ -165,20 +162,20 @@ func TestClientSpan(t *testing.T) {
 	rec := newRecorder(t)
 	tracer := rec.tracer("gateway")
 	received := make(chan http.Header, 1)
-	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+	checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 		received <- r.Header.Clone()
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
 	gateway := httptest.NewServer(newGateway(checkoutURL, tracer, workshoptest.DiscardLogger()))
 	defer gateway.Close()
-	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
 	spans := rec.spans()
 	if err := tracecheck.CheckChain(spans, gatewayClient); err != nil {
 		t.Fatal(err)
 	}
 	client, _ := tracecheck.Find(spans, gatewayClient)
-	checkTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+	workshoptest.CheckTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
 		"peer.service": "checkout", "http.status_code": "202"}, gatewayClient.Todo)
 
 	headers := <-received
@@ -207,9 +204,9 @@ func TestClientSpan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
+			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
 			defer gateway.Close()
-			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
+			workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
 			if !ok || !span.Error {
 				t.Errorf("when the call to checkout fails, the gateway's client span must be an error (error=true):\n%s"+
@@ -224,14 +221,14 @@ func TestBusinessSpan(t *testing.T) {
 	rec := newRecorder(t)
 	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
 	defer checkout.Close()
-	resp := post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
+	resp := workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
 
 	spans := rec.spans()
 	if err := tracecheck.CheckParent(spans, checkoutPlaceOrder, checkoutServer); err != nil {
 		t.Fatal(err)
 	}
 	span, _ := tracecheck.Find(spans, checkoutPlaceOrder)
-	checkTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
+	workshoptest.CheckTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
 	if span.Error {
 		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", checkoutPlaceOrder.Todo)
 	}
@@ -258,7 +255,7 @@ func TestFailedOrderIsAnError(t *testing.T) {
 			rec := newRecorder(t)
 			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), workshoptest.DiscardLogger()))
 			defer checkout.Close()
-			post(t, checkout.URL+"/orders", tc.order, tc.status)
+			workshoptest.Post(t, checkout.URL+"/orders", tc.order, tc.status)
 
 			spans := rec.spans()
 			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
@@ -266,7 +263,7 @@ func TestFailedOrderIsAnError(t *testing.T) {
 					"Look at TODO(02.2): nethttp.Middleware sets the error tag on 5xx answers", tc.status, tc.serverError, tracecheck.String(spans))
 			}
 			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
-			if !ok || !span.Error || !hasEvent(span, "error") {
+			if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 				t.Errorf("checkout answered %d: want a \"place order\" span with error=true and a log record "+
 					"(event=error) saying why:\n%s"+
 					"Look at TODO(02.4): ext.LogError(span, err) where the order fails", tc.status, tracecheck.String(spans))
@@ -376,70 +373,12 @@ func received(t *testing.T, c *jaegerspans.Collector) []tracecheck.Span {
 	return spans
 }
 
-// fakeCheckout serves h as checkout for the test, or returns the URL of a closed port
-// when h is nil.
-func fakeCheckout(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	if h == nil {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln.Close()
-		return "http://" + ln.Addr().String()
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// post posts body (an order, or raw JSON as a string) as JSON to url and requires the
-// status.
-func post(t *testing.T, url string, body any, status int) fleet.Response {
-	t.Helper()
-	raw, ok := body.(string)
-	if !ok {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw = string(data)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != status {
-		t.Fatalf("POST %s: %s %s, want %d", url, resp.Status, data, status)
-	}
-	return fleet.Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
-}
-
-// checkTags checks the span's tags, blaming todo.
-func checkTags(t *testing.T, span tracecheck.Span, want map[string]string, todo string) {
-	t.Helper()
-	for k, v := range want {
-		if got, ok := span.Attrs[k]; !ok || got != v {
-			t.Errorf("the %s %s span %q has %s=%q, want %q.\nLook at %s", span.Service, span.Kind, span.Name, k, got, v, todo)
-		}
-	}
-}
-
-func hasEvent(span tracecheck.Span, name string) bool {
-	for _, e := range span.Events {
-		if e.Name == name {
-			return true
-		}
-	}
-	return false
+// TestRouteTemplate: a server span is named after the route template, which a route
+// with a path variable tells apart from the raw path.
+func TestRouteTemplate(t *testing.T) {
+	rec := newRecorder(t)
+	r := mux.NewRouter()
+	r.Handle(workshoptest.RoutePattern, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).Methods(http.MethodGet)
+	r.Use(serverSpans(rec.tracer("checkout")))
+	workshoptest.CheckRouteTemplate(t, r, rec.spans, "checkout", gatewayServer.Todo)
 }

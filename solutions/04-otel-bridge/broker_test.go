@@ -28,42 +28,14 @@ import (
 // 03's, unchanged; under the bridge, what it carries is W3C traceparent.
 
 func TestCarrier(t *testing.T) {
-	headers := amqp.Table{
-		"text": "a", "bytes": []byte("b"), "number": int32(7), "table": amqp.Table{"c": "d"}, "nothing": nil,
-	}
-	c := amqpHeadersCarrier(headers)
-	for key, want := range map[string]string{"text": "a", "bytes": "b", "number": "", "table": "", "nothing": "", "missing": "", "TEXT": ""} {
-		if got := c.Get(key); got != want {
-			t.Errorf("Get(%q) = %q on %v, want %q.\nLook at TODO(03.2): Get returns a string or []byte header as text, "+
-				"and \"\" for a missing key or any other type (keys are case-sensitive)", key, got, headers, want)
-		}
-	}
-	seen := map[string]string{}
-	if err := c.ForeachKey(func(k, v string) error { seen[k] = v; return nil }); err != nil {
-		t.Errorf("ForeachKey: %v", err)
-	}
-	if want := map[string]string{"text": "a", "bytes": "b"}; !maps.Equal(seen, want) {
-		t.Errorf("ForeachKey on %v passed %v, want %v.\nLook at TODO(03.2): pass every string and []byte header, "+
-			"skip the other types", headers, seen, want)
-	}
-	stop := errors.New("stop")
-	if err := c.ForeachKey(func(string, string) error { return stop }); err != stop {
-		t.Errorf("ForeachKey returned %v when its handler returned %v.\nLook at TODO(03.2): stop at the handler's first error and return it", err, stop)
-	}
-
-	var none amqpHeadersCarrier // a message without headers
-	if got := none.Get("traceparent"); got != "" {
-		t.Errorf("Get on nil headers = %q, want \"\"", got)
-	}
-	if err := none.ForeachKey(func(k, _ string) error { return errors.New("called for " + k) }); err != nil {
-		t.Errorf("ForeachKey on nil headers: %v", err)
-	}
-
-	w := amqpHeadersCarrier{"x-request-id": "req-1"}
-	w.Set("traceparent", validTraceparent)
-	if want := (amqpHeadersCarrier{"x-request-id": "req-1", "traceparent": validTraceparent}); !maps.Equal(w, want) {
-		t.Errorf("after Set(\"traceparent\", ...) the headers are %v, want %v.\nLook at TODO(03.1): Set stores the value under the key", w, want)
-	}
+	workshoptest.CheckCarrier(t, func(h amqp.Table) workshoptest.Carrier {
+		c := amqpHeadersCarrier(h)
+		return workshoptest.Carrier{Get: c.Get, Set: c.Set, Foreach: c.ForeachKey, Keys: func() []string {
+			var keys []string
+			_ = c.ForeachKey(func(k, _ string) error { keys = append(keys, k); return nil })
+			return keys
+		}}
+	}, "traceparent", workshoptest.CarrierHints{Read: "step 03's carrier (broker.go)", Write: "step 03's carrier (broker.go)"})
 }
 
 func TestPublishStartsProducerSpan(t *testing.T) {
@@ -84,7 +56,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 			}
 			parent.Finish()
 			if !maps.Equal(callers, tc.headers) {
-				t.Errorf("Publish changed the caller's headers from %v to %v.\nLook at TODO(03.1): inject into a copy of the headers", tc.headers, callers)
+				t.Errorf("Publish changed the caller's headers from %v to %v.\nLook at step 03's exercise 03.1: inject into a copy of the headers", tc.headers, callers)
 			}
 
 			spans := f.rec.spans()
@@ -93,7 +65,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 				t.Fatal(err)
 			}
 			span, _ := tracecheck.Find(spans, producer)
-			checkTags(t, span, brokerTags(producer, f.info.Exchange, f.info.Queue, f.info.System), producer.Todo)
+			workshoptest.CheckTags(t, span, brokerTags(producer, f.info.Exchange, f.info.Queue, f.info.System), producer.Todo)
 
 			msg := f.consume(t, f.base, 1, nil)[0].msg
 			for k, v := range tc.headers {
@@ -226,6 +198,10 @@ func TestConsumeBadHeaders(t *testing.T) {
 			if err := f.base.Publish(context.Background(), f.message("ord_1", headers)); err != nil {
 				t.Fatal(err)
 			}
+			f.missed = workshoptest.MissedUntraced
+			if tc.continues {
+				f.missed = workshoptest.MissedTraced
+			}
 			got := f.consume(t, f.stock, 1, nil)
 			if got[0].span == nil {
 				t.Fatalf("a message with %s was handled without a span in its context.\nLook at %s",
@@ -242,7 +218,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 			if tc.continues {
 				if err := tracecheck.CheckParent(spans, processHop(f.info.Queue),
 					tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "upstream"}); err != nil {
-					t.Errorf("%v\nA []byte traceparent is text too, and a bad tracestate or baggage does not spoil a good traceparent", err)
+					t.Errorf("%v\n%s", err, workshoptest.ContinueHint(consumer, "step 03's consume wrapper (broker.go)", "A []byte traceparent is text too, and a bad tracestate or baggage does not spoil a good traceparent"))
 				}
 			} else if consumer.ParentID != "" {
 				t.Errorf("the consumer span of a message with %s has a parent %s: it should start a new trace.\nLook at %s",
@@ -258,6 +234,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	var calls atomic.Int32
+	f.missed = workshoptest.MissedRedelivery
 	f.consume(t, f.stock, 2, func(context.Context, broker.Message) error {
 		if calls.Add(1) == 1 {
 			return errors.New("the ledger is locked")
@@ -266,7 +243,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	})
 
 	spans := f.rec.spans()
-	producer := mustFind(t, spans, publishHop(f.info.Exchange))
+	producer := workshoptest.MustFind(t, spans, publishHop(f.info.Exchange))
 	var consumers []tracecheck.Span
 	for _, s := range spans {
 		if s.Kind == tracecheck.KindConsumer {
@@ -274,9 +251,9 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 		}
 	}
 	slices.SortFunc(consumers, func(a, b tracecheck.Span) int { return a.Start.Compare(b.Start) })
-	if len(consumers) != 2 || !consumers[0].Error || !hasEvent(consumers[0], "error") || consumers[1].Error {
+	if len(consumers) != 2 || !consumers[0].Error || !workshoptest.HasEvent(consumers[0], "error") || consumers[1].Error {
 		t.Fatalf("a message whose handler failed once, then succeeded: want two consumer spans, the first an error "+
-			"(error=true and a log record, event=error), the second not:\n%s\nLook at TODO(03.2): ext.LogError(span, err) "+
+			"(error=true and a log record, event=error), the second not:\n%s\nLook at step 03's exercise 03.2: ext.LogError(span, err) "+
 			"with the handler's error, and return the error so the message is delivered again", tracecheck.String(spans))
 	}
 	for _, c := range consumers {
@@ -297,9 +274,9 @@ func TestRejectedPublishIsAnError(t *testing.T) {
 	}
 	spans := f.rec.spans()
 	span, ok := tracecheck.Find(spans, publishHop(f.info.Exchange))
-	if !ok || !span.Error || !hasEvent(span, "error") {
+	if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 		t.Errorf("the producer span of a publish the broker rejected must be an error (error=true, and a log record "+
-			"event=error):\n%s\nLook at TODO(03.1): ext.LogError(span, err) when the wrapped Publish fails", tracecheck.String(spans))
+			"event=error):\n%s\nLook at step 03's exercise 03.1: ext.LogError(span, err) when the wrapped Publish fails", tracecheck.String(spans))
 	}
 }
 
@@ -307,6 +284,8 @@ func TestRejectedPublishIsAnError(t *testing.T) {
 // publishes through a TracedRabbitBroker with its tracer, stock consumes through one
 // with its own. Both tracers record into rec.
 type brokerFixture struct {
+	// missed says why the handler may have missed a message; "" for a traced one.
+	missed                      string
 	base                        broker.Broker
 	info                        broker.Info
 	rec                         *recorder
@@ -360,9 +339,11 @@ func (f *brokerFixture) consume(t *testing.T, b broker.Broker, n int, h broker.H
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) < n {
-		t.Fatalf("the handler got %d message(s) in 5s, want %d. A message that carries a trace context must be "+
-			"handled: the talk's decorator returned early when Extract succeeded (if err == nil { return err }), "+
-			"acking the message unhandled.\nLook at TODO(03.2)\n\nrecorded spans:\n%s", len(got), n, tracecheck.String(f.rec.spans()))
+		why := f.missed
+		if why == "" {
+			why = workshoptest.MissedTraced
+		}
+		t.Fatalf("the handler got %d message(s) in 5s, want %d. %s\nLook at step 03's consume wrapper (broker.go)\n\nrecorded spans:\n%s", len(got), n, why, tracecheck.String(f.rec.spans()))
 	}
 	return got
 }
@@ -376,7 +357,7 @@ func (f *brokerFixture) requireEmpty(t *testing.T) {
 	var left atomic.Int32
 	_ = f.base.Consume(ctx, func(context.Context, broker.Message) error { left.Add(1); return nil })
 	if left.Load() > 0 {
-		t.Errorf("the message was delivered again after it was handled: it was not acked.\nLook at TODO(03.2): " +
+		t.Errorf("the message was delivered again after it was handled: it was not acked.\nLook at step 03's exercise 03.2: " +
 			"return the handler's result, nil when it succeeded, so the broker acks the message")
 	}
 }
@@ -412,12 +393,3 @@ func (r *startRecorder) started(name string) (opentracing.Tags, bool) {
 
 // validTraceparent is the example of the W3C Trace Context specification.
 const validTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-func mustFind(t *testing.T, spans []tracecheck.Span, hop tracecheck.Hop) tracecheck.Span {
-	t.Helper()
-	span, ok := tracecheck.Find(spans, hop)
-	if !ok {
-		t.Fatalf("no %s span:\n%s\nLook at %s", hop, tracecheck.String(spans), hop.Todo)
-	}
-	return span
-}

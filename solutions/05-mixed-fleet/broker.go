@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 
 	"github.com/opentracing/opentracing-go"
@@ -78,6 +79,13 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 		}
 		span := t.tracer.StartSpan("process "+info.Queue, opts...)
 		defer span.Finish()
+		defer func() {
+			// The broker turns a panic into a failed delivery; the span says why.
+			if p := recover(); p != nil {
+				ext.LogError(span, fmt.Errorf("handler panicked: %v", p))
+				panic(p)
+			}
+		}()
 		if err != nil && !errors.Is(err, opentracing.ErrSpanContextNotFound) {
 			span.LogFields(log.String("event", "unreadable trace context"), log.Error(err))
 		}
@@ -121,9 +129,12 @@ func (t *TracedRabbitBroker) Close() error { return t.b.Close() }
 // (other AMQP clients send strings as byte arrays); values of other types are skipped.
 type amqpHeadersCarrier amqp.Table
 
-// Set sets a header. The table must not be nil: Publish makes one.
+// Set sets a header. On nil headers it does nothing rather than panic: Publish makes
+// the table before it injects.
 func (c amqpHeadersCarrier) Set(key, val string) {
-	c[key] = val
+	if c != nil {
+		c[key] = val
+	}
 }
 
 // ForeachKey calls handler with each header whose value is text, and stops at the first

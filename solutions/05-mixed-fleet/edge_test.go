@@ -15,5 +15,5 @@ func TestPublicEdge(t *testing.T) {
 		Run: run, Spans: c.spans, HTTPFormat: "traceparent", AMQPFormat: "uber-trace-id", OTel: true,
 		// W3C baggage does not cross the legacy checkout (see "What does not cross").
 		BaggageToCheckout: true, BaggageToAMQP: false,
-		Todo: "TODO(05.1): the Jaeger propagator next to the W3C ones"})
+		Todo: propagatorHint("the Jaeger propagator next to the W3C ones")})
 }

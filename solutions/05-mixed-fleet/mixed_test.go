@@ -72,8 +72,8 @@ func TestPropagator(t *testing.T) {
 	} {
 		got := trace.SpanContextFromContext(prop.Extract(context.Background(), tc.carrier))
 		if id := got.TraceID().String() + "/" + got.SpanID().String(); id != tc.want {
-			t.Errorf("newPropagator() extracted %s from %s %v, want %s.\nLook at TODO(05.1): jaeger.Jaeger{} in the composite, "+
-				"after the W3C propagators: the last propagator that finds a context wins", id, tc.name, tc.carrier, tc.want)
+			t.Errorf("newPropagator() extracted %s from %s %v, want %s.\nLook at %s", id, tc.name, tc.carrier, tc.want,
+				propagatorHint("jaeger.Jaeger{} in the composite, after the W3C propagators: the last propagator that finds a context wins"))
 		}
 	}
 }
@@ -139,7 +139,7 @@ func TestTraceBreaksWithoutJaegerPropagator(t *testing.T) {
 			defer checkoutSrv.Close()
 			gatewaySrv := httptest.NewServer(newGateway(checkoutSrv.URL, gateway.Tracer, gateway.Provider, workshoptest.DiscardLogger()))
 			defer gatewaySrv.Close()
-			post(t, gatewaySrv.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+			workshoptest.Post(t, gatewaySrv.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 			consumeOne(t, NewTracedRabbitBroker(b, stock.Tracer), reserveStock(shop.NewLedger(shop.DemoCatalogue()), stock.Tracer, workshoptest.DiscardLogger()))
 
 			spans := rec.spans()
@@ -182,13 +182,13 @@ func TestHeadersOnTheWire(t *testing.T) {
 		}
 		defer tr.Shutdown(context.Background())
 		received := make(chan http.Header, 1)
-		checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+		checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 			received <- r.Header.Clone()
 			app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 		})
 		gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 		defer gateway.Close()
-		post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+		workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 		headers := <-received
 
 		fromW3C := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(headers)))
@@ -213,7 +213,7 @@ func TestHeadersOnTheWire(t *testing.T) {
 		b := workshoptest.Broker(t)
 		checkout := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, tr.Tracer), tr.Tracer, workshoptest.DiscardLogger()))
 		defer checkout.Close()
-		post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
+		workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
 		msg := workshoptest.ReceiveOne(t, b)
 		raw, _ := msg.Headers["uber-trace-id"].(string)
 		sc, err := jaegerclient.ContextFromString(raw)
@@ -299,7 +299,7 @@ func TestBadHTTPHeaders(t *testing.T) {
 			var hop tracecheck.Hop
 			if tc.service == "gateway" {
 				tr := rec.tracingWith("gateway", newPropagator())
-				checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+				checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 					app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 				})
 				srv = httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
@@ -334,8 +334,8 @@ func TestBadHTTPHeaders(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("the %s server span of a request with %v continues %q, want %q (\"\" is a new trace).\n"+
-					"Look at TODO(05.1): the OpenTelemetry services read uber-trace-id with jaeger.Jaeger{}, after the W3C "+
-					"propagators in newPropagator's composite", tc.service, tc.headers, got, tc.want)
+					"Look at %s", tc.service, tc.headers, got, tc.want, propagatorHint("the OpenTelemetry services read "+
+					"uber-trace-id with jaeger.Jaeger{}, after the W3C propagators in newPropagator's composite"))
 			}
 		})
 	}
@@ -403,4 +403,10 @@ func TestWhatDoesNotCross(t *testing.T) {
 	if !strings.HasSuffix(out["uber-trace-id"], ":1") || out["baggage"] != "" || out["uberctx-customer"] != "" {
 		t.Errorf("stock sends on %v: want the trace sampled (flags 1, the debug flag lost) and no baggage", out)
 	}
+}
+
+// propagatorHint names what newPropagator lacks, if anything, and otherwise otherwise.
+func propagatorHint(otherwise string) string {
+	return workshoptest.PropagatorHint(newPropagator().Fields(), []string{"traceparent", "baggage", "uber-trace-id"},
+		"TODO(05.1)", otherwise)
 }

@@ -3,15 +3,14 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gorilla/mux"
 
 	"github.com/opentracing/opentracing-go"
 	jaegerclient "github.com/uber/jaeger-client-go"
@@ -192,7 +191,7 @@ func TestServerSpans(t *testing.T) {
 	gateway := httptest.NewServer(newGateway(checkout.URL, gatewayTr.Tracer, gatewayTr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
 
-	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 	for _, url := range []string{gateway.URL, checkout.URL} {
 		resp, err := http.Get(url + "/healthz")
 		if err != nil {
@@ -212,7 +211,7 @@ func TestServerSpans(t *testing.T) {
 				tc.hop, tc.hop.Service, tc.hop.Todo, tracecheck.String(spans))
 			continue
 		}
-		checkTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
+		workshoptest.CheckTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
 		if span.Error {
 			t.Errorf("the %s span of a 202 is marked as an error.\nLook at %s", tc.hop, tc.hop.Todo)
 		}
@@ -241,10 +240,10 @@ func TestTraceResponse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
+			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
 
-			got := post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
+			got := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
 			m := traceResponseFormat.FindStringSubmatch(got)
 			if m == nil {
 				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
@@ -267,20 +266,20 @@ func TestClientSpan(t *testing.T) {
 	rec := newRecorder(t)
 	tr := rec.tracing("gateway")
 	received := make(chan http.Header, 1)
-	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+	checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 		received <- r.Header.Clone()
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
 	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
-	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
 	spans := rec.spans()
 	if err := tracecheck.CheckChain(spans, gatewayClient); err != nil {
 		t.Fatal(err)
 	}
 	client, _ := tracecheck.Find(spans, gatewayClient)
-	checkTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+	workshoptest.CheckTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
 		"peer.service": "checkout", "http.status_code": "202"}, gatewayClient.Todo)
 
 	headers := <-received
@@ -307,9 +306,9 @@ func TestClientSpan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
+			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
-			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
+			workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
 			if !ok || !span.Error {
 				t.Errorf("when the call to checkout fails, the gateway's client span must be an error:\n%s"+
@@ -325,12 +324,12 @@ func TestClientSpan(t *testing.T) {
 func TestNativeSpan(t *testing.T) {
 	rec := newRecorder(t)
 	tr := rec.tracing("gateway")
-	checkoutURL := fakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+	checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 	})
 	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 	defer gateway.Close()
-	post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
+	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
 
 	spans := rec.spans()
 	if err := tracecheck.CheckParent(spans, gatewaySubmit, gatewayServer); err != nil {
@@ -340,7 +339,7 @@ func TestNativeSpan(t *testing.T) {
 		t.Error(err)
 	}
 	span, _ := tracecheck.Find(spans, gatewaySubmit)
-	checkTags(t, span, map[string]string{"order.lines": "1", "order.quantity": "2"}, gatewaySubmit.Todo)
+	workshoptest.CheckTags(t, span, map[string]string{"order.lines": "1", "order.quantity": "2"}, gatewaySubmit.Todo)
 	if span.Error {
 		t.Errorf("the \"submit order\" span of an order checkout accepted is an error.\nLook at %s", gatewaySubmit.Todo)
 	}
@@ -357,9 +356,9 @@ func TestNativeSpan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(fakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
+			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
 			defer gateway.Close()
-			post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
+			workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
 			span, ok := tracecheck.Find(rec.spans(), gatewaySubmit)
 			if !ok || !span.Error {
 				t.Errorf("when checkout does not take the order, \"submit order\" must be an error (status Error):\n%s"+
@@ -374,14 +373,14 @@ func TestBusinessSpan(t *testing.T) {
 	rec := newRecorder(t)
 	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.legacyTracer("checkout"), workshoptest.DiscardLogger()))
 	defer checkout.Close()
-	resp := post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
+	resp := workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
 
 	spans := rec.spans()
 	if err := tracecheck.CheckParent(spans, checkoutPlaceOrder, checkoutServer); err != nil {
 		t.Fatal(err)
 	}
 	span, _ := tracecheck.Find(spans, checkoutPlaceOrder)
-	checkTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
+	workshoptest.CheckTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
 	if span.Error {
 		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", checkoutPlaceOrder.Todo)
 	}
@@ -406,7 +405,7 @@ func TestFailedOrderIsAnError(t *testing.T) {
 			rec := newRecorder(t)
 			checkout := httptest.NewServer(newCheckout(tc.b, rec.legacyTracer("checkout"), workshoptest.DiscardLogger()))
 			defer checkout.Close()
-			post(t, checkout.URL+"/orders", tc.order, tc.status)
+			workshoptest.Post(t, checkout.URL+"/orders", tc.order, tc.status)
 
 			spans := rec.spans()
 			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
@@ -414,7 +413,7 @@ func TestFailedOrderIsAnError(t *testing.T) {
 					tc.status, tc.serverError, tracecheck.String(spans))
 			}
 			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
-			if !ok || !span.Error || !hasEvent(span, "error") {
+			if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 				t.Errorf("checkout answered %d: want a \"place order\" span with error=true and a log record "+
 					"(event=error) saying why:\n%s", tc.status, tracecheck.String(spans))
 			}
@@ -504,7 +503,7 @@ func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]strin
 	}
 	for _, hop := range []tracecheck.Hop{producer, consumer} {
 		span, _ := tracecheck.Find(spans, hop)
-		checkTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
+		workshoptest.CheckTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
 	}
 	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
 }
@@ -636,73 +635,12 @@ func (c *collectors) received(t *testing.T) []tracecheck.Span {
 	return c.spans()
 }
 
-// fakeCheckout serves h as checkout for the test, or returns the URL of a closed port
-// when h is nil.
-func fakeCheckout(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	if h == nil {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln.Close()
-		return "http://" + ln.Addr().String()
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// post posts body (an order, or raw JSON as a string) as JSON to url and requires the
-// status.
-func post(t *testing.T, url string, body any, status int) fleet.Response {
-	t.Helper()
-	raw, ok := body.(string)
-	if !ok {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw = string(data)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != status {
-		t.Fatalf("POST %s: %s %s, want %d", url, resp.Status, data, status)
-	}
-	return fleet.Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
-}
-
-// checkTags checks the span's tags, blaming todo.
-func checkTags(t *testing.T, span tracecheck.Span, want map[string]string, todo string) {
-	t.Helper()
-	for k, v := range want {
-		if got, ok := span.Attrs[k]; !ok || got != v {
-			t.Errorf("the %s %s span %q has %s=%q, want %q.\nLook at %s", span.Service, span.Kind, span.Name, k, got, v, todo)
-		}
-	}
-}
-
-// hasEvent reports whether span has an event called name. Under the bridge an
-// OpenTracing log record becomes an OpenTelemetry event without a name: its "event"
-// field, which OpenTracing's conventions use as the name, stays an attribute.
-func hasEvent(span tracecheck.Span, name string) bool {
-	for _, e := range span.Events {
-		if e.Name == name || e.Attrs["event"] == name {
-			return true
-		}
-	}
-	return false
+// TestRouteTemplate: a server span is named after the route template, which a route
+// with a path variable tells apart from the raw path.
+func TestRouteTemplate(t *testing.T) {
+	rec := newRecorder(t)
+	r := mux.NewRouter()
+	r.Handle(workshoptest.RoutePattern, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).Methods(http.MethodGet)
+	r.Use(serverSpans(rec.legacyTracer("checkout")))
+	workshoptest.CheckRouteTemplate(t, r, rec.spans, "checkout", "serverSpans in tracing.go, unchanged since step 02")
 }

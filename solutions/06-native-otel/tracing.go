@@ -3,13 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 
-	"github.com/gorilla/mux"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/gorilla/mux/otelmux"
 	"go.opentelemetry.io/otel/codes"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -20,7 +16,10 @@ import (
 )
 
 // tracerName is the instrumentation scope of the spans the shop's own code starts.
-const tracerName = "github.com/ot2otel/workshop/shop"
+//
+// A scope is named for a Go import path, as OpenTelemetry asks: the shop's domain
+// package, since the step's own package main has a path of its own in every step.
+const tracerName = "github.com/ot2otel/workshop/shared/shop"
 
 // newTracerProvider returns the tracer provider of one service. Its spans carry the
 // service's name and go, in batches, to the exporter the standard variables ask for,
@@ -71,40 +70,6 @@ func newTracerProvider(service string) (otelenv.Provider, error) {
 // spoke only jaeger-client's format, and now none does.
 func newPropagator() propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-}
-
-// serverSpans is a mux middleware that traces each request with a server span named
-// after the matched route, such as "POST /checkout", continuing the caller's trace when
-// the request carries one in a format prop reads. otelmux sets http.request.method,
-// http.route, http.response.status_code and the other HTTP conventions, and the status
-// Error when the answer is a 5xx. /healthz, which load balancers poll, is not traced.
-func serverSpans(service string, tp trace.TracerProvider, prop propagation.TextMapPropagator) mux.MiddlewareFunc {
-	// Without the two options otelmux would use the global provider and propagator:
-	// the tests, three services in one process, could pass while a real fleet broke.
-	return otelmux.Middleware(service,
-		otelmux.WithTracerProvider(tp),
-		otelmux.WithPropagators(prop),
-		otelmux.WithMeterProvider(noMetrics),
-		otelmux.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }),
-	)
-}
-
-// noMetrics is the meter provider of the HTTP instrumentation: the shop exports no
-// metrics yet. Said explicitly, it records into nothing, where the global provider
-// otelmux and otelhttp fall back on would hold every measurement for a provider that
-// might be set later.
-var noMetrics = metricnoop.NewMeterProvider()
-
-// traceResponse is a mux middleware, used inside serverSpans, that answers with a
-// traceresponse header (W3C Trace Context level 2) naming the request's trace and
-// server span, so a caller can quote the trace of an order that went wrong.
-func traceResponse(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-			w.Header().Set("traceresponse", fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // recordError marks span as failed because of err: an "exception" event that says why,

@@ -16,7 +16,6 @@ import (
 	"github.com/uber/jaeger-client-go/config"
 
 	"github.com/ot2otel/workshop/shared/app"
-	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/demo"
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/shop"
@@ -65,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// JAEGER_REPORTER_LOG_SPANS=true, its spans go to the service's log.
 		tracer, closer, err := newTracer(name, config.Logger(jaegerlog.New(log)))
 		if err != nil {
-			return errors.Join(err, closeAll(services, b))
+			return errors.Join(err, app.CloseAll(services, b))
 		}
 		closeTracer := func(context.Context) error { return closer.Close() }
 		switch name {
@@ -85,17 +84,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 	return app.Serve(ctx, logger, b, services...)
-}
-
-// closeAll closes what run had built when it failed to build the rest: the tracers of
-// services, and the broker b (which may be nil).
-func closeAll(services []app.Service, b broker.Broker) error {
-	var errs []error
-	for _, s := range services {
-		errs = append(errs, s.Close(context.Background()))
-	}
-	if b != nil {
-		errs = append(errs, b.Close())
-	}
-	return errors.Join(errs...)
 }

@@ -37,6 +37,8 @@ func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) er
 	// Inject its context (opentracing.TextMap) into a copy of msg.Headers, made even when
 	// they are nil, through amqpHeadersCarrier, and publish the message with the copy.
 	// When the wrapped Publish fails (or is not confirmed), mark the span: ext.LogError.
+	// A message without an ID gets one (broker.NewMessageID) before the span starts, so
+	// that the span's messaging.message.id names it.
 	return t.b.Publish(ctx, msg)
 }
 
@@ -50,7 +52,9 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 	// messageTags(...), as an opentracing.ChildOf the extracted context (not FollowsFrom).
 	// No context, or an unreadable one: start the span without a parent, and still handle
 	// the message. Call h with opentracing.ContextWithSpan(ctx, span); when h fails, mark
-	// the span (ext.LogError) and return the error, so the message is delivered again.
+	// the span (ext.LogError) and return the error, so the message is delivered again;
+	// when h panics, mark the span the same way before panicking on (the broker turns
+	// a panic into a failed delivery).
 	return t.b.Consume(ctx, h)
 }
 
@@ -85,9 +89,10 @@ func (t *TracedRabbitBroker) Close() error { return t.b.Close() }
 // (other AMQP clients send strings as byte arrays); values of other types are skipped.
 type amqpHeadersCarrier amqp.Table
 
-// Set sets a header. The table must not be nil: Publish makes one.
+// Set sets a header. On nil headers it does nothing rather than panic: Publish makes
+// the table before it injects.
 func (c amqpHeadersCarrier) Set(key, val string) {
-	// TODO(03.1): store val under key.
+	// TODO(03.1): store val under key (when c is not nil).
 }
 
 // ForeachKey calls handler with each header whose value is text, and stops at the first

@@ -26,42 +26,14 @@ import (
 // two bugs of the talk's decorator, which must never come back.
 
 func TestCarrier(t *testing.T) {
-	headers := amqp.Table{
-		"text": "a", "bytes": []byte("b"), "number": int32(7), "table": amqp.Table{"c": "d"}, "nothing": nil,
-	}
-	c := amqpHeadersCarrier(headers)
-	for key, want := range map[string]string{"text": "a", "bytes": "b", "number": "", "table": "", "nothing": "", "missing": "", "TEXT": ""} {
-		if got := c.Get(key); got != want {
-			t.Errorf("Get(%q) = %q on %v, want %q.\nLook at TODO(03.2): Get returns a string or []byte header as text, "+
-				"and \"\" for a missing key or any other type (keys are case-sensitive)", key, got, headers, want)
-		}
-	}
-	seen := map[string]string{}
-	if err := c.ForeachKey(func(k, v string) error { seen[k] = v; return nil }); err != nil {
-		t.Errorf("ForeachKey: %v", err)
-	}
-	if want := map[string]string{"text": "a", "bytes": "b"}; !maps.Equal(seen, want) {
-		t.Errorf("ForeachKey on %v passed %v, want %v.\nLook at TODO(03.2): pass every string and []byte header, "+
-			"skip the other types", headers, seen, want)
-	}
-	stop := errors.New("stop")
-	if err := c.ForeachKey(func(string, string) error { return stop }); err != stop {
-		t.Errorf("ForeachKey returned %v when its handler returned %v.\nLook at TODO(03.2): stop at the handler's first error and return it", err, stop)
-	}
-
-	var none amqpHeadersCarrier // a message without headers
-	if got := none.Get("uber-trace-id"); got != "" {
-		t.Errorf("Get on nil headers = %q, want \"\"", got)
-	}
-	if err := none.ForeachKey(func(k, _ string) error { return errors.New("called for " + k) }); err != nil {
-		t.Errorf("ForeachKey on nil headers: %v", err)
-	}
-
-	w := amqpHeadersCarrier{"x-request-id": "req-1"}
-	w.Set("uber-trace-id", "1:2:0:1")
-	if want := (amqpHeadersCarrier{"x-request-id": "req-1", "uber-trace-id": "1:2:0:1"}); !maps.Equal(w, want) {
-		t.Errorf("after Set(\"uber-trace-id\", \"1:2:0:1\") the headers are %v, want %v.\nLook at TODO(03.1): Set stores the value under the key", w, want)
-	}
+	workshoptest.CheckCarrier(t, func(h amqp.Table) workshoptest.Carrier {
+		c := amqpHeadersCarrier(h)
+		return workshoptest.Carrier{Get: c.Get, Set: c.Set, Foreach: c.ForeachKey, Keys: func() []string {
+			var keys []string
+			_ = c.ForeachKey(func(k, _ string) error { keys = append(keys, k); return nil })
+			return keys
+		}}
+	}, "uber-trace-id", workshoptest.CarrierHints{Read: "TODO(03.2)", Write: "TODO(03.1)"})
 }
 
 func TestPublishStartsProducerSpan(t *testing.T) {
@@ -91,7 +63,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 				t.Fatal(err)
 			}
 			span, _ := tracecheck.Find(spans, producer)
-			checkTags(t, span, brokerTags(producer, f.info.Exchange, f.info.Queue, f.info.System), producer.Todo)
+			workshoptest.CheckTags(t, span, brokerTags(producer, f.info.Exchange, f.info.Queue, f.info.System), producer.Todo)
 
 			msg := f.consume(t, f.base, 1, nil)[0].msg
 			for k, v := range tc.headers {
@@ -108,6 +80,19 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 			}
 		})
 	}
+	t.Run("without a message ID", func(t *testing.T) {
+		f := newBrokerFixture(t)
+		if err := f.checkout.Publish(context.Background(), f.message("", nil)); err != nil {
+			t.Fatal(err)
+		}
+		msg := f.consume(t, f.base, 1, nil)[0].msg
+		span := workshoptest.MustFind(t, f.rec.spans(), publishHop(f.info.Exchange))
+		if msg.MessageID == "" || span.Attrs["messaging.message.id"] != msg.MessageID {
+			t.Errorf("the message went out as %q and its producer span says messaging.message.id=%q.\n"+
+				"Look at TODO(03.1): give a message without an ID one (broker.NewMessageID) before the span starts",
+				msg.MessageID, span.Attrs["messaging.message.id"])
+		}
+	})
 }
 
 // TestTalkBugProducerTaggedAsConsumer pins the first bug of the talk's decorator: it
@@ -203,6 +188,10 @@ func TestConsumeBadHeaders(t *testing.T) {
 			if err := f.base.Publish(context.Background(), f.message("ord_1", headers)); err != nil {
 				t.Fatal(err)
 			}
+			f.missed = workshoptest.MissedUntraced
+			if tc.continues {
+				f.missed = workshoptest.MissedTraced
+			}
 			got := f.consume(t, f.stock, 1, nil)
 			if got[0].span == nil {
 				t.Fatalf("a message with %s was handled without a span in its context.\nLook at %s",
@@ -219,7 +208,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 			if tc.continues {
 				if err := tracecheck.CheckParent(spans, processHop(f.info.Queue),
 					tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "upstream"}); err != nil {
-					t.Errorf("%v\nA []byte uber-trace-id is text too: read it (TODO(03.2): amqpHeadersCarrier.ForeachKey)", err)
+					t.Errorf("%v\n%s", err, workshoptest.ContinueHint(consumer, "TODO(03.2)", "A []byte uber-trace-id is text too: read it (TODO(03.2): amqpHeadersCarrier.ForeachKey)"))
 				}
 			} else if consumer.ParentID != "" {
 				t.Errorf("the consumer span of a message with %s has a parent %s: it should start a new trace.\nLook at %s",
@@ -235,6 +224,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	var calls atomic.Int32
+	f.missed = workshoptest.MissedRedelivery
 	f.consume(t, f.stock, 2, func(context.Context, broker.Message) error {
 		if calls.Add(1) == 1 {
 			return errors.New("the ledger is locked")
@@ -243,7 +233,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	})
 
 	spans := f.rec.spans()
-	producer := mustFind(t, spans, publishHop(f.info.Exchange))
+	producer := workshoptest.MustFind(t, spans, publishHop(f.info.Exchange))
 	var consumers []tracecheck.Span
 	for _, s := range spans {
 		if s.Kind == tracecheck.KindConsumer {
@@ -251,7 +241,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 		}
 	}
 	slices.SortFunc(consumers, func(a, b tracecheck.Span) int { return a.Start.Compare(b.Start) })
-	if len(consumers) != 2 || !consumers[0].Error || !hasEvent(consumers[0], "error") || consumers[1].Error {
+	if len(consumers) != 2 || !consumers[0].Error || !workshoptest.HasEvent(consumers[0], "error") || consumers[1].Error {
 		t.Fatalf("a message whose handler failed once, then succeeded: want two consumer spans, the first an error "+
 			"(error=true and a log record, event=error), the second not:\n%s\nLook at TODO(03.2): ext.LogError(span, err) "+
 			"with the handler's error, and return the error so the message is delivered again", tracecheck.String(spans))
@@ -274,7 +264,7 @@ func TestRejectedPublishIsAnError(t *testing.T) {
 	}
 	spans := f.rec.spans()
 	span, ok := tracecheck.Find(spans, publishHop(f.info.Exchange))
-	if !ok || !span.Error || !hasEvent(span, "error") {
+	if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 		t.Errorf("the producer span of a publish the broker rejected must be an error (error=true, and a log record "+
 			"event=error):\n%s\nLook at TODO(03.1): ext.LogError(span, err) when the wrapped Publish fails", tracecheck.String(spans))
 	}
@@ -284,6 +274,8 @@ func TestRejectedPublishIsAnError(t *testing.T) {
 // publishes through a TracedRabbitBroker with its tracer, stock consumes through one
 // with its own. Both tracers record into rec.
 type brokerFixture struct {
+	// missed says why the handler may have missed a message; "" for a traced one.
+	missed                      string
 	base                        broker.Broker
 	info                        broker.Info
 	rec                         *recorder
@@ -337,9 +329,11 @@ func (f *brokerFixture) consume(t *testing.T, b broker.Broker, n int, h broker.H
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) < n {
-		t.Fatalf("the handler got %d message(s) in 5s, want %d. A message that carries a trace context must be "+
-			"handled: the talk's decorator returned early when Extract succeeded (if err == nil { return err }), "+
-			"acking the message unhandled.\nLook at TODO(03.2)\n\nrecorded spans:\n%s", len(got), n, tracecheck.String(f.rec.spans()))
+		why := f.missed
+		if why == "" {
+			why = workshoptest.MissedTraced
+		}
+		t.Fatalf("the handler got %d message(s) in 5s, want %d. %s\nLook at TODO(03.2)\n\nrecorded spans:\n%s", len(got), n, why, tracecheck.String(f.rec.spans()))
 	}
 	return got
 }
@@ -385,13 +379,4 @@ func (r *startRecorder) started(name string) (opentracing.Tags, bool) {
 	defer r.mu.Unlock()
 	tags, ok := r.tags[name]
 	return tags, ok
-}
-
-func mustFind(t *testing.T, spans []tracecheck.Span, hop tracecheck.Hop) tracecheck.Span {
-	t.Helper()
-	span, ok := tracecheck.Find(spans, hop)
-	if !ok {
-		t.Fatalf("no %s span:\n%s\nLook at %s", hop, tracecheck.String(spans), hop.Todo)
-	}
-	return span
 }

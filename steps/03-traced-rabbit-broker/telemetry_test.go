@@ -9,5 +9,5 @@ import (
 // TestJaegerLogs: jaeger-client reports its errors, once per outage, and with
 // JAEGER_REPORTER_LOG_SPANS=true its spans, to the service's log.
 func TestJaegerLogs(t *testing.T) {
-	workshoptest.CheckJaegerLogs(t, run, "gateway", "TODO(02.1): newTracer passes opts, the logger main gives it, to cfg.NewTracer")
+	workshoptest.CheckJaegerLogs(t, run, "gateway", "step 02's exercise 02.1: newTracer passes opts, the logger main gives it, to cfg.NewTracer")
 }

@@ -16,7 +16,6 @@ import (
 	"syscall"
 
 	"github.com/ot2otel/workshop/shared/app"
-	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/demo"
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otelenv"
@@ -73,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// own, and shuts it down when it stops, which flushes its spans.
 		tr, err := newTracing(name, prop, log)
 		if err != nil {
-			return errors.Join(err, closeAll(services, b))
+			return errors.Join(err, app.CloseAll(services, b))
 		}
 		tracer := tr.Tracer
 		switch name {
@@ -94,17 +93,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 	return app.Serve(ctx, logger, b, services...)
-}
-
-// closeAll closes what run had built when it failed to build the rest: the tracer
-// providers of services, and the broker b (which may be nil).
-func closeAll(services []app.Service, b broker.Broker) error {
-	var errs []error
-	for _, s := range services {
-		errs = append(errs, s.Close(context.Background()))
-	}
-	if b != nil {
-		errs = append(errs, b.Close())
-	}
-	return errors.Join(errs...)
 }

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 
-	"github.com/gorilla/mux"
-	"github.com/opentracing-contrib/go-stdlib/nethttp"
 	"github.com/opentracing/opentracing-go"
 	"github.com/uber/jaeger-client-go"
 	"github.com/uber/jaeger-client-go/config"
@@ -90,7 +87,10 @@ func newTracing(service string, prop propagation.TextMapPropagator, logger *slog
 
 // tracerName is the instrumentation scope of the spans the shop's own code starts,
 // through the bridge or through the OpenTelemetry API.
-const tracerName = "github.com/ot2otel/workshop/shop"
+//
+// A scope is named for a Go import path, as OpenTelemetry asks: the shop's domain
+// package, since the step's own package main has a path of its own in every step.
+const tracerName = "github.com/ot2otel/workshop/shared/shop"
 
 // newTracerProvider returns the tracer provider of one service. Its spans carry the
 // service's name and go, in batches, to the exporter the standard variables ask for,
@@ -131,52 +131,4 @@ func newPropagator() propagation.TextMapPropagator {
 	// TODO(04.2): W3C Trace Context and W3C Baggage: a composite of
 	// propagation.TraceContext{} and propagation.Baggage{}.
 	return propagation.NewCompositeTextMapPropagator()
-}
-
-// serverSpans is a mux middleware that traces each request with a server span named
-// after the matched route, such as "POST /checkout", continuing the caller's trace when
-// the request carries one. nethttp tags http.method, http.url and http.status_code,
-// and marks the span as an error when the answer is a 5xx; serverSpans adds http.route.
-// /healthz, which load balancers poll, is not traced.
-func serverSpans(tracer opentracing.Tracer) mux.MiddlewareFunc {
-	return func(next http.Handler) http.Handler {
-		return nethttp.Middleware(tracer, next,
-			nethttp.OperationNameFunc(func(r *http.Request) string {
-				return r.Method + " " + route(r)
-			}),
-			nethttp.MWSpanObserver(func(span opentracing.Span, r *http.Request) {
-				span.SetTag("http.route", route(r))
-			}),
-			nethttp.MWSpanFilter(func(r *http.Request) bool {
-				return route(r) != "/healthz"
-			}),
-		)
-	}
-}
-
-// route is the path template of the route mux matched, such as "/stock/{sku}": unlike
-// the path, it names the operation rather than one call of it.
-func route(r *http.Request) string {
-	if rt := mux.CurrentRoute(r); rt != nil {
-		if tmpl, err := rt.GetPathTemplate(); err == nil {
-			return tmpl
-		}
-	}
-	return r.URL.Path
-}
-
-// traceResponse is a mux middleware, used inside serverSpans, that answers with a
-// traceresponse header (W3C Trace Context level 2) naming the request's trace and
-// server span, so a caller can quote the trace of an order that went wrong.
-//
-// The bridge's span context is not a type of this package's to look into, but the
-// OpenTelemetry span behind the server span is in the request's context (see how
-// spans nest, above), and its IDs are W3C's already: 128-bit trace, 64-bit span.
-func traceResponse(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-			w.Header().Set("traceresponse", fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -4,14 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 
-	"github.com/gorilla/mux"
-	"github.com/opentracing-contrib/go-stdlib/nethttp"
 	"github.com/opentracing/opentracing-go"
-	jaegerclient "github.com/uber/jaeger-client-go"
-	"github.com/uber/jaeger-client-go/config"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
 	"go.opentelemetry.io/otel/propagation"
@@ -19,7 +14,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otelenv"
@@ -62,43 +56,6 @@ func newTracing(service string, prop propagation.TextMapPropagator, logger *slog
 	return tracing{Tracer: bridge, Provider: wrapped, Shutdown: tp.Shutdown}, nil
 }
 
-// newLegacyTracing returns the tracing of a service that has not migrated yet: step 03's
-// jaeger-client tracer, configured from the standard JAEGER_* environment, and the closer
-// that flushes its spans. jaeger-client has no OpenTelemetry side: Provider is a no-op.
-// opts go to cfg.NewTracer: main passes the logger jaeger-client reports its errors to.
-//
-// In a mixed fleet it speaks only uber-trace-id. The OpenTelemetry services read and
-// write that too (newPropagator); what the legacy side must do is make trace IDs as
-// wide as theirs.
-func newLegacyTracing(service string, opts ...config.Option) (tracing, error) {
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return tracing{}, fmt.Errorf("%s: read the JAEGER_* environment: %w", service, err)
-	}
-	// One process may run all three services (`all`), each under its own name, whatever
-	// JAEGER_SERVICE_NAME says.
-	cfg.ServiceName = service
-	// jaeger-client's default sampler asks an agent what to sample and, until it has
-	// an answer, keeps almost nothing: the first orders of a demo would be lost.
-	if cfg.Sampler.Type == "" {
-		cfg.Sampler.Type = jaegerclient.SamplerTypeConst
-		cfg.Sampler.Param = 1
-	}
-	// TODO(05.2): jaeger-client makes 64-bit trace IDs unless told otherwise, so a trace
-	// that starts here reaches the OpenTelemetry services as a W3C trace ID with sixteen
-	// leading zeros. Make them 128 bits, as wide as OpenTelemetry's (cfg.Gen128Bit = true),
-	// unless JAEGER_TRACEID_128BIT is set (os.LookupEnv), which then decides.
-	tracer, closer, err := cfg.NewTracer(opts...)
-	if err != nil {
-		return tracing{}, fmt.Errorf("%s: start the tracer: %w", service, err)
-	}
-	return tracing{
-		Tracer:   tracer,
-		Provider: noop.NewTracerProvider(),
-		Shutdown: func(context.Context) error { return closer.Close() },
-	}, nil
-}
-
 // How OpenTracing spans and OpenTelemetry spans nest in one process.
 //
 // An OpenTracing span lives in a Go context under opentracing-go's key, an OpenTelemetry
@@ -121,7 +78,10 @@ func newLegacyTracing(service string, opts ...config.Option) (tracing, error) {
 
 // tracerName is the instrumentation scope of the spans the shop's own code starts,
 // through the bridge or through the OpenTelemetry API.
-const tracerName = "github.com/ot2otel/workshop/shop"
+//
+// A scope is named for a Go import path, as OpenTelemetry asks: the shop's domain
+// package, since the step's own package main has a path of its own in every step.
+const tracerName = "github.com/ot2otel/workshop/shared/shop"
 
 // newTracerProvider returns the tracer provider of one service. Its spans carry the
 // service's name and go, in batches, to the exporter the standard variables ask for,
@@ -190,52 +150,4 @@ func newPropagator() propagation.TextMapPropagator {
 	// propagator that finds a context wins.
 	return edge.ReadURLEncodedJaeger(
 		propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-}
-
-// serverSpans is a mux middleware that traces each request with a server span named
-// after the matched route, such as "POST /checkout", continuing the caller's trace when
-// the request carries one. nethttp tags http.method, http.url and http.status_code,
-// and marks the span as an error when the answer is a 5xx; serverSpans adds http.route.
-// /healthz, which load balancers poll, is not traced.
-func serverSpans(tracer opentracing.Tracer) mux.MiddlewareFunc {
-	return func(next http.Handler) http.Handler {
-		return nethttp.Middleware(tracer, next,
-			nethttp.OperationNameFunc(func(r *http.Request) string {
-				return r.Method + " " + route(r)
-			}),
-			nethttp.MWSpanObserver(func(span opentracing.Span, r *http.Request) {
-				span.SetTag("http.route", route(r))
-			}),
-			nethttp.MWSpanFilter(func(r *http.Request) bool {
-				return route(r) != "/healthz"
-			}),
-		)
-	}
-}
-
-// route is the path template of the route mux matched, such as "/stock/{sku}": unlike
-// the path, it names the operation rather than one call of it.
-func route(r *http.Request) string {
-	if rt := mux.CurrentRoute(r); rt != nil {
-		if tmpl, err := rt.GetPathTemplate(); err == nil {
-			return tmpl
-		}
-	}
-	return r.URL.Path
-}
-
-// traceResponse is a mux middleware, used inside serverSpans, that answers with a
-// traceresponse header (W3C Trace Context level 2) naming the request's trace and
-// server span, so a caller can quote the trace of an order that went wrong.
-//
-// The bridge's span context is not a type of this package's to look into, but the
-// OpenTelemetry span behind the server span is in the request's context (see how
-// spans nest, above), and its IDs are W3C's already: 128-bit trace, 64-bit span.
-func traceResponse(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-			w.Header().Set("traceresponse", fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
-		}
-		next.ServeHTTP(w, r)
-	})
 }

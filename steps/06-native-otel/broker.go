@@ -31,8 +31,9 @@ type TracedRabbitBroker struct {
 
 var _ broker.Broker = (*TracedRabbitBroker)(nil)
 
-// brokerTracerName is the instrumentation scope of the broker's spans.
-const brokerTracerName = "github.com/ot2otel/workshop/amqp"
+// brokerTracerName is the instrumentation scope of the broker's spans: the import path
+// of the package it decorates.
+const brokerTracerName = "github.com/ot2otel/workshop/shared/broker"
 
 // NewTracedRabbitBroker returns b traced into tp, the tracer provider of the service that
 // publishes or consumes through it, with the trace context carried in the headers in

@@ -28,50 +28,19 @@ import (
 // must never come back.
 
 func TestCarrier(t *testing.T) {
-	headers := amqp.Table{
-		"text": "a", "bytes": []byte("b"), "number": int32(7), "table": amqp.Table{"c": "d"}, "nothing": nil,
-	}
 	// Asserted when the test runs, not when it compiles, so that the step's starting
 	// code, whose carrier is still OpenTracing's, compiles and fails here.
-	c, ok := any(amqpHeadersCarrier(headers)).(propagation.TextMapCarrier)
-	if !ok {
+	if _, ok := any(amqpHeadersCarrier(nil)).(propagation.TextMapCarrier); !ok {
 		t.Fatalf("amqpHeadersCarrier is not a propagation.TextMapCarrier.\n" +
 			"Look at TODO(06.2): give the carrier Get, Set and Keys, the methods OTel's propagators use")
 	}
-	for key, want := range map[string]string{"text": "a", "bytes": "b", "number": "", "table": "", "nothing": "", "missing": "", "TEXT": ""} {
-		if got := c.Get(key); got != want {
-			t.Errorf("Get(%q) = %q on %v, want %q.\nLook at TODO(06.2): Get returns a string or []byte header as text, "+
-				"and \"\" for a missing key or any other type (keys are case-sensitive)", key, got, headers, want)
-		}
-	}
-	keys := c.Keys()
-	slices.Sort(keys)
-	if want := []string{"bytes", "text"}; !slices.Equal(keys, want) {
-		t.Errorf("Keys() on %v = %v, want %v.\nLook at TODO(06.2): list every string and []byte header, skip the other types",
-			headers, keys, want)
-	}
-
+	workshoptest.CheckCarrier(t, func(h amqp.Table) workshoptest.Carrier {
+		c := any(amqpHeadersCarrier(h)).(propagation.TextMapCarrier)
+		return workshoptest.Carrier{Get: c.Get, Set: c.Set, Keys: c.Keys}
+	}, "traceparent", workshoptest.CarrierHints{Read: "TODO(06.2)", Write: "TODO(06.2)"})
 	none := any(amqpHeadersCarrier(nil)).(propagation.TextMapCarrier) // a message without headers
-	if got := none.Get("traceparent"); got != "" {
-		t.Errorf("Get on nil headers = %q, want \"\"", got)
-	}
-	if keys := none.Keys(); len(keys) != 0 {
-		t.Errorf("Keys on nil headers = %v, want none", keys)
-	}
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				t.Errorf("Set on nil headers panicked: %v.\nLook at TODO(06.2): a carrier never panics; "+
-					"Publish makes the table before it injects", p)
-			}
-		}()
-		none.Set("traceparent", "00-…")
-	}()
-
-	w := amqp.Table{"x-request-id": "req-1"}
-	any(amqpHeadersCarrier(w)).(propagation.TextMapCarrier).Set("traceparent", "00-1-2-01")
-	if want := (amqp.Table{"x-request-id": "req-1", "traceparent": "00-1-2-01"}); !maps.Equal(w, want) {
-		t.Errorf("after Set(\"traceparent\", \"00-1-2-01\") the headers are %v, want %v.\nLook at TODO(06.2): Set stores the value under the key", w, want)
+	if err := workshoptest.CarrierCall("Set", nil, "TODO(06.2)", func() { none.Set("traceparent", "00-…") }); err != nil {
+		t.Errorf("%v\nSet on nil headers must not panic: Publish makes the table before it injects", err)
 	}
 }
 
@@ -123,7 +92,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 			t.Fatal(err)
 		}
 		msg := f.consume(t, f.base, 1, nil)[0].msg
-		span := mustFind(t, f.rec.spans(), publishHop(f.info.Exchange))
+		span := workshoptest.MustFind(t, f.rec.spans(), publishHop(f.info.Exchange))
 		if msg.MessageID == "" || span.Attrs["messaging.message.id"] != msg.MessageID {
 			t.Errorf("the message went out as %q and its producer span says messaging.message.id=%q.\n"+
 				"Look at TODO(06.2): give a message without an ID one (broker.NewMessageID) before the span starts",
@@ -196,6 +165,9 @@ func TestConsumeBadHeaders(t *testing.T) {
 			if err := f.base.Publish(context.Background(), f.message("ord_1", tc.headers)); err != nil {
 				t.Fatal(err)
 			}
+			if !tc.continues {
+				f.missed = workshoptest.MissedUntraced
+			}
 			got := f.consume(t, f.stock, 1, nil)
 			if !got[0].span.IsValid() {
 				t.Fatalf("a message with headers %v was handled without a span in its context.\nLook at %s",
@@ -204,7 +176,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 			f.requireEmpty(t)
 
 			spans := f.rec.spans()
-			consumer := mustFind(t, spans, processHop(f.info.Exchange, f.info.Queue))
+			consumer := workshoptest.MustFind(t, spans, processHop(f.info.Exchange, f.info.Queue))
 			switch {
 			case tc.continues && (consumer.TraceID != traceID || consumer.ParentID != spanID):
 				t.Errorf("the consumer span of a message with headers %v is in trace %s under %q, want trace %s under span %s.\n"+
@@ -228,6 +200,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	}
 	locked := errors.New("the ledger is locked")
 	var calls atomic.Int32
+	f.missed = workshoptest.MissedRedelivery
 	f.consume(t, f.stock, 2, func(context.Context, broker.Message) error {
 		if calls.Add(1) == 1 {
 			return locked
@@ -236,7 +209,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	})
 
 	spans := f.rec.spans()
-	producer := mustFind(t, spans, publishHop(f.info.Exchange))
+	producer := workshoptest.MustFind(t, spans, publishHop(f.info.Exchange))
 	var consumers []tracecheck.Span
 	for _, s := range spans {
 		if s.Kind == tracecheck.KindConsumer {
@@ -266,8 +239,8 @@ func TestHandlerPanicMarksConsumerSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.consume(t, f.stock, 1, func(context.Context, broker.Message) error { panic("out of coffee") })
-	span := mustFind(t, f.rec.spans(), processHop(f.info.Exchange, f.info.Queue))
-	if !span.Error || !hasEvent(span, semconv.ExceptionEventName) {
+	span := workshoptest.MustFind(t, f.rec.spans(), processHop(f.info.Exchange, f.info.Queue))
+	if !span.Error || !workshoptest.HasEvent(span, semconv.ExceptionEventName) {
 		t.Errorf("the consumer span of a handler that panicked must have the status Error and an \"exception\" event:\n%s"+
 			"Look at TODO(06.2): span.End, deferred, records the panic; recover to set the status, then panic on",
 			tracecheck.String(f.rec.spans()))
@@ -300,12 +273,12 @@ func TestFailedReservationIsAnError(t *testing.T) {
 	if err := tracecheck.CheckParent(spans, stockReserve, process); err != nil {
 		t.Fatal(err)
 	}
-	if consumer := mustFind(t, spans, process); !failedWith(consumer, failure) {
+	if consumer := workshoptest.MustFind(t, spans, process); !failedWith(consumer, failure) {
 		t.Errorf("the consumer span of a message its handler failed on must have the status Error, an \"exception\" event "+
 			"with the error and error.type:\n%s\nLook at %s: span.RecordError(err), span.SetStatus(codes.Error, err.Error())",
 			tracecheck.String(spans), process.Todo)
 	}
-	if span := mustFind(t, spans, stockReserve); !span.Error || !hasEvent(span, semconv.ExceptionEventName) {
+	if span := workshoptest.MustFind(t, spans, stockReserve); !span.Error || !workshoptest.HasEvent(span, semconv.ExceptionEventName) {
 		t.Errorf("the \"reserve stock\" span of an order stock cannot reserve must have the status Error and an \"exception\" event:\n%s"+
 			"Look at TODO(06.3): span.RecordError(err) and span.SetStatus(codes.Error, ...) where reserveStock fails",
 			tracecheck.String(spans))
@@ -346,6 +319,8 @@ func failedWith(span tracecheck.Span, err error) bool {
 // publishes through a TracedRabbitBroker with its tracer provider, stock consumes through
 // one with its own. Both providers record into rec.
 type brokerFixture struct {
+	// missed says why the handler may have missed a message; "" for a traced one.
+	missed                          string
 	base                            broker.Broker
 	info                            broker.Info
 	rec                             *recorder
@@ -400,9 +375,11 @@ func (f *brokerFixture) consume(t *testing.T, b broker.Broker, n int, h broker.H
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) < n {
-		t.Fatalf("the handler got %d message(s) in 5s, want %d. A message that carries a trace context must be "+
-			"handled: the talk's decorator returned early when Extract succeeded (if err == nil { return err }), "+
-			"acking the message unhandled.\nLook at TODO(06.2)\n\nrecorded spans:\n%s", len(got), n, tracecheck.String(f.rec.spans()))
+		why := f.missed
+		if why == "" {
+			why = workshoptest.MissedTraced
+		}
+		t.Fatalf("the handler got %d message(s) in 5s, want %d. %s\nLook at TODO(06.2)\n\nrecorded spans:\n%s", len(got), n, why, tracecheck.String(f.rec.spans()))
 	}
 	return got
 }
@@ -433,11 +410,77 @@ func extract(headers amqp.Table) trace.SpanContext {
 	return trace.SpanContextFromContext(newPropagator().Extract(context.Background(), carrier))
 }
 
-func mustFind(t *testing.T, spans []tracecheck.Span, hop tracecheck.Hop) tracecheck.Span {
-	t.Helper()
-	span, ok := tracecheck.Find(spans, hop)
-	if !ok {
-		t.Fatalf("no %s span:\n%s\nLook at %s", hop, tracecheck.String(spans), hop.Todo)
+// TestDestinations pins messaging.destination.name, and the span names made of it, in
+// the RabbitMQ conventions' edge cases: a delivery names its own exchange, which need
+// not be the one the consumer declared; the default exchange is "amq.default" when
+// nothing else names the destination; a queue equal to the routing key (a message sent
+// to a queue by name) is named once.
+func TestDestinations(t *testing.T) {
+	const todo = `TODO(06.2): the span names and messaging.destination.name follow the RabbitMQ conventions: ` +
+		`"{exchange}:{routing key}" on publish, "{exchange}:{routing key}:{queue}" on process, leaving out what is empty, ` +
+		`the queue when it is the routing key, and "amq.default" when nothing is left`
+	for _, tc := range []struct {
+		name    string
+		info    broker.Info
+		msg     broker.Message
+		publish string // the producer span's destination
+		process string // the consumer span's destination
+	}{
+		{"a topic exchange", broker.Info{Exchange: "shop", Queue: "stock"},
+			broker.Message{RoutingKey: "checkout.processed"}, "shop:checkout.processed", "shop:checkout.processed:stock"},
+		{"delivered from another exchange", broker.Info{Exchange: "shop", Queue: "stock"},
+			broker.Message{Exchange: "returns", RoutingKey: "checkout.processed"}, "shop:checkout.processed", "returns:checkout.processed:stock"},
+		{"the default exchange, to a queue by name", broker.Info{Queue: "stock"},
+			broker.Message{RoutingKey: "stock"}, "stock", "stock"},
+		{"the default exchange, no routing key", broker.Info{Queue: "stock"},
+			broker.Message{}, "amq.default", "stock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			fake := &fakeBroker{info: tc.info, deliveries: []broker.Message{tc.msg}}
+			traced := NewTracedRabbitBroker(fake, rec.provider("stock"), newPropagator())
+			out := tc.msg
+			out.Exchange = ""
+			if err := traced.Publish(context.Background(), out); err != nil {
+				t.Fatal(err)
+			}
+			if err := traced.Consume(context.Background(), func(context.Context, broker.Message) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			spans := rec.spans()
+			for _, want := range []struct{ kind, name, dest string }{
+				{tracecheck.KindProducer, "publish " + tc.publish, tc.publish},
+				{tracecheck.KindConsumer, "process " + tc.process, tc.process},
+			} {
+				s, ok := tracecheck.Find(spans, tracecheck.Hop{Service: "stock", Kind: want.kind, Name: want.name})
+				if !ok {
+					t.Errorf("no %s span %q for %s.\n%s\nLook at %s", want.kind, want.name, tc.name, tracecheck.String(spans), todo)
+					continue
+				}
+				if got := s.Attrs["messaging.destination.name"]; got != want.dest {
+					t.Errorf("the %s span %q has messaging.destination.name %q, want %q.\nLook at %s", want.kind, s.Name, got, want.dest, todo)
+				}
+			}
+		})
 	}
-	return span
 }
+
+// fakeBroker publishes nowhere and delivers its deliveries once each: a broker whose
+// exchange, queue and deliveries a test chooses outright.
+type fakeBroker struct {
+	info       broker.Info
+	deliveries []broker.Message
+}
+
+func (f *fakeBroker) Publish(context.Context, broker.Message) error { return nil }
+func (f *fakeBroker) Consume(ctx context.Context, h broker.Handler) error {
+	for _, m := range f.deliveries {
+		if err := h(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f *fakeBroker) Ready() error      { return nil }
+func (f *fakeBroker) Info() broker.Info { return f.info }
+func (f *fakeBroker) Close() error      { return nil }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
-	"github.com/opentracing-contrib/go-stdlib/nethttp"
 	"github.com/opentracing/opentracing-go"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/contrib/propagators/jaeger"
@@ -22,7 +21,10 @@ import (
 )
 
 // tracerName is the instrumentation scope of the spans the shop's own code starts.
-const tracerName = "github.com/ot2otel/workshop/shop"
+//
+// A scope is named for a Go import path, as OpenTelemetry asks: the shop's domain
+// package, since the step's own package main has a path of its own in every step.
+const tracerName = "github.com/ot2otel/workshop/shared/shop"
 
 // newTracerProvider returns the tracer provider of one service. Its spans carry the
 // service's name and go, in batches, to the exporter the standard variables ask for,
@@ -89,34 +91,6 @@ func openTracer(tracer trace.Tracer, prop propagation.TextMapPropagator) opentra
 	return bridge
 }
 
-// serverSpans is a mux middleware that traces each request with a server span named
-// after the matched route, such as "POST /checkout", continuing the caller's trace when
-// the request carries one. nethttp tags http.method, http.url and http.status_code,
-// and marks the span as an error when the answer is a 5xx; serverSpans adds http.route.
-// /healthz, which load balancers poll, is not traced.
-//
-// TODO(06.1): return otelmux.Middleware(service, ...) instead, with
-// otelmux.WithTracerProvider(tp) and otelmux.WithPropagators(prop) (without them otelmux
-// uses the global provider and propagator) and an otelmux.WithFilter that leaves /healthz
-// out. otelmux names the span after the route template and sets http.route itself:
-// route can go.
-func serverSpans(service string, tp trace.TracerProvider, prop propagation.TextMapPropagator) mux.MiddlewareFunc {
-	tracer := openTracer(tp.Tracer(tracerName), prop)
-	return func(next http.Handler) http.Handler {
-		return nethttp.Middleware(tracer, next,
-			nethttp.OperationNameFunc(func(r *http.Request) string {
-				return r.Method + " " + route(r)
-			}),
-			nethttp.MWSpanObserver(func(span opentracing.Span, r *http.Request) {
-				span.SetTag("http.route", route(r))
-			}),
-			nethttp.MWSpanFilter(func(r *http.Request) bool {
-				return route(r) != "/healthz"
-			}),
-		)
-	}
-}
-
 // route is the path template of the route mux matched, such as "/stock/{sku}": unlike
 // the path, it names the operation rather than one call of it.
 func route(r *http.Request) string {
@@ -126,18 +100,6 @@ func route(r *http.Request) string {
 		}
 	}
 	return r.URL.Path
-}
-
-// traceResponse is a mux middleware, used inside serverSpans, that answers with a
-// traceresponse header (W3C Trace Context level 2) naming the request's trace and
-// server span, so a caller can quote the trace of an order that went wrong.
-func traceResponse(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-			w.Header().Set("traceresponse", fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // recordError marks span as failed because of err: an "exception" event that says why,

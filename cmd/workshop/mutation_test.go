@@ -1,0 +1,210 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// mutation is a typical attendee's mistake, planted in a copy of a solution: the step's
+// test that runs must fail, and its message name the TODO and the cause.
+type mutation struct {
+	name  string
+	step  string // the solution's directory under solutions/
+	edits []edit
+	run   string // the -run pattern of the tests that must catch it
+	want  []string
+	dont  []string // what the failure must not say: a hint that blames the wrong cause
+}
+
+// edit replaces the first old in file by new; old must occur.
+type edit struct{ file, old, new string }
+
+var mutations = []mutation{
+	{
+		name: "01 handler reassigns the shared logger", step: "01-untraced", edits: []edit{{"checkout.go", `logger := logger.With("request_id", requestID)`, `logger = logger.With("request_id", requestID)`}},
+		run:  "TestCorrelation/IDFromCaller",
+		want: []string{"carries more than one request_id", "logger = logger.With", "TODO(01.2)"},
+	},
+	{
+		name: "01 AMQP header written as []byte", step: "01-untraced", edits: []edit{{"checkout.go", `amqp.Table{requestIDAMQPHeader: requestID}`, `amqp.Table{requestIDAMQPHeader: []byte(requestID)}`}},
+		run:  "TestCorrelation/CheckoutPutsIDOnTheMessage",
+		want: []string{"header is a []byte", "Write string(id), not []byte(id)", "TODO(01.2)"},
+	},
+	{
+		name: "03 carrier asserts a string", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "func (c amqpHeadersCarrier) Get(key string) string {\n", "func (c amqpHeadersCarrier) Get(key string) string {\n\tif v, ok := c[key]; ok && v != nil {\n\t\t_ = v.(string)\n\t}\n"}},
+		run:  "TestCarrier",
+		want: []string{"Get panicked on a []byte value: use a type switch (TODO(03.2))"},
+	},
+	{
+		name: "03 consumer returns early when Extract succeeds", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", extract, extract + "\t\tif err == nil {\n\t\t\treturn err\n\t\t}\n"}},
+		run:  "TestTalkBugExtractSuccessDropsMessage",
+		want: []string{"returned early when Extract SUCCEEDED", "TODO(03.2)"},
+	},
+	{
+		name: "03 consumer skips the handler when extraction fails", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", extract, extract + "\t\tif err != nil {\n\t\t\treturn nil\n\t\t}\n"}},
+		run:  "TestConsumeBadHeaders",
+		want: []string{"skipped the handler when extraction FAILED", "TODO(03.2)"},
+	},
+	{
+		name: "03 consumer swallows the handler's error", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "ext.LogError(span, err)\n\t\t\treturn err", "ext.LogError(span, err)\n\t\t\treturn nil"}},
+		run:  "TestHandlerErrorMarksConsumerSpan",
+		want: []string{"swallowed the handler's error", "TODO(03.2)"},
+	},
+	{
+		name: "03 consumer continues with FollowsFrom", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "opentracing.ChildOf(parent)", "opentracing.FollowsFrom(parent)"}},
+		run:  "TestConsumeBadHeaders",
+		want: []string{"FollowsFrom, a link, not a parent", "opentracing.ChildOf(parent). Look at TODO(03.2)"},
+	},
+	{
+		name: "04 the global propagator in place of the bridge's", step: "04-otel-bridge",
+		edits: []edit{{"tracing.go", "bridge.SetTextMapPropagator(prop)", "otel.SetTextMapPropagator(prop)"}, importOTel("tracing.go")},
+		run:   "TestContract/NoTracingGlobals",
+		want:  []string{"replaced OpenTelemetry's global propagator (otel.SetTextMapPropagator)", "TODO(04.2)"},
+	},
+	{
+		name: "04 WithSyncer in place of WithBatcher", step: "04-otel-bridge",
+		edits: []edit{{"tracing.go", "sdktrace.WithBatcher(", "sdktrace.WithSyncer("}},
+		run:   "TestShutdownFlushes",
+		want:  []string{"exports each span as it ends, as sdktrace.WithSyncer does", "TODO(04.1)"},
+	},
+	{
+		name: "04 span kind set after start", step: "04-otel-bridge",
+		edits: []edit{{"gateway.go", `req.Method+" "+req.URL.Path, ext.SpanKindRPCClient)`, `req.Method+" "+req.URL.Path)` + "\n\text.SpanKindRPCClient.Set(span)"}},
+		run:   "TestClientSpan",
+		want:  []string{"only its kind is missing: a span kind is a start option", "TODO(04.3)"},
+	},
+	{
+		name: "06 a global propagator, set and used", step: "06-native-otel",
+		edits: []edit{
+			{"middleware.go", "otelmux.WithPropagators(prop),", "otelmux.WithPropagators(otel.GetTextMapPropagator()),"},
+			importOTel("middleware.go"),
+			{"tracing.go", "func newPropagator() propagation.TextMapPropagator {\n", "func newPropagator() propagation.TextMapPropagator {\n" +
+				"\totel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))\n"},
+			importOTel("tracing.go"),
+			{"gateway.go", "otelhttp.WithPropagators(prop),", "otelhttp.WithPropagators(otel.GetTextMapPropagator()),"},
+			importOTel("gateway.go"),
+		},
+		run:  "TestContract/NoTracingGlobals",
+		want: []string{"replaced OpenTelemetry's global propagator", "TODO(06.1)"},
+	},
+	{
+		name: "05 TraceContext missing from the composite", step: "05-mixed-fleet",
+		edits: []edit{{"tracing.go", "NewCompositeTextMapPropagator(propagation.TraceContext{}, ", "NewCompositeTextMapPropagator("}},
+		run:   "TestPropagator|TestConsumeBadHeaders|TestPublicEdge",
+		want:  []string{"TODO(05.1): newPropagator's composite lacks propagation.TraceContext{} (traceparent)"},
+		dont:  []string{"look at TODO(05.1): the Jaeger propagator", "Look at TODO(05.1): jaeger.Jaeger{} in the composite", "Look at TODO(05.1): newPropagator keeps"},
+	},
+	{
+		name: "02 server span named after the raw path", step: "02-opentracing",
+		edits: []edit{{"middleware.go", `return r.Method + " " + route(r)`, `return r.Method + " " + r.URL.Path`}},
+		run:   "TestRouteTemplate",
+		want:  []string{`named "GET /orders/ord_42", want "GET /orders/{id}"`, "TODO(02.2)"},
+	},
+	{
+		name: "06 the consumer ignores the delivery's own exchange", step: "06-native-otel",
+		edits: []edit{{"broker.go", "exchange := msg.Exchange\n", "exchange := \"\"\n"}},
+		run:   "TestDestinations",
+		want:  []string{`"process returns:checkout.processed:stock"`, "TODO(06.2)"},
+	},
+	{
+		name: "06 a queue equal to the routing key named twice", step: "06-native-otel",
+		edits: []edit{{"broker.go", "if queue == routingKey {", "if false {"}},
+		run:   "TestDestinations",
+		want:  []string{`"process stock"`, "TODO(06.2)"},
+	},
+	{
+		name: "01 the gateway keeps any caller's ID, however long", step: "01-untraced",
+		edits: []edit{{"gateway.go", "requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))", "requestID, _ := r.Header.Get(requestIDHeader), shop.RequestIDFrom"}},
+		run:   "TestCorrelation/IDTooLong",
+		want:  []string{"shop.RequestIDFrom", "TODO(01.1)"},
+	},
+	{
+		name: "03 no message ID for the span", step: "03-traced-rabbit-broker",
+		edits: []edit{{"broker.go", "msg.MessageID = broker.NewMessageID() // to tag the span with it", "_ = broker.NewMessageID"}},
+		run:   "TestPublishStartsProducerSpan",
+		want:  []string{"TODO(03.1): give a message without an ID one (broker.NewMessageID)"},
+	},
+}
+
+// importOTel adds go.opentelemetry.io/otel to file's imports.
+func importOTel(file string) edit {
+	return edit{file, "import (\n", "import (\n\t\"go.opentelemetry.io/otel\"\n"}
+}
+
+// extract is the line of 03's consume wrapper the consumer mistakes follow.
+const extract = "parent, err := t.tracer.Extract(opentracing.TextMap, amqpHeadersCarrier(msg.Headers))\n"
+
+// TestMutations plants each mistake in a copy of its solution, outside go.work, and runs
+// the tests that must catch it.
+func TestMutations(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex // go test builds in parallel anyway: two at once is plenty on 2 cores
+	sem := make(chan struct{}, 2)
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			dir := copySolution(t, root, m.step)
+			for _, e := range m.edits {
+				path := filepath.Join(dir, e.file)
+				src, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(src), e.old) {
+					t.Fatalf("%s no longer contains %q: update the mutation", e.file, e.old)
+				}
+				if err := os.WriteFile(path, []byte(strings.Replace(string(src), e.old, e.new, 1)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command("go", "test", "-count=1", "-run", "^("+strings.ReplaceAll(m.run, "/", ")$/^(")+")$", ".")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GOWORK=off")
+			out, err := cmd.CombinedOutput()
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				t.Fatalf("with the mistake planted, %s passes:\n%s", m.run, out)
+			}
+			for _, w := range m.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("with the mistake planted, %s fails without saying %q:\n%s", m.run, w, out)
+				}
+			}
+			for _, w := range m.dont {
+				if strings.Contains(string(out), w) {
+					t.Errorf("with the mistake planted, %s blames the wrong cause, %q:\n%s", m.run, w, out)
+				}
+			}
+		})
+	}
+}
+
+// copySolution copies solutions/step's files into a temporary directory whose go.mod
+// replaces the shared module by the repository's.
+func copySolution(t *testing.T, root, step string) string {
+	t.Helper()
+	src := filepath.Join(root, "solutions", step)
+	dir := filepath.Join(t.TempDir(), step)
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := strings.ReplaceAll(string(mod), "=> ../../shared", "=> "+filepath.Join(root, "shared"))
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
