@@ -18,6 +18,10 @@ import (
 // (a stock process of its own, or WORKSHOP_REQUIRE_REDIS=1): it may still be starting.
 var redisConnectTimeout = 30 * time.Second
 
+// redisReachTimeout bounds one attempt to reach Redis, and so the check that decides
+// between Redis and the in-memory ledger.
+const redisReachTimeout = 2 * time.Second
+
 // Ledger is stock's ledger as OpenLedger opened it: a shop.Stock in Redis, or in this
 // process's memory.
 type Ledger struct {
@@ -97,7 +101,7 @@ func reachRedis(ctx context.Context, c *redis.Client, wait time.Duration) error 
 	deadline := time.Now().Add(wait)
 	opts := c.Options()
 	for attempt := 1; ; attempt++ {
-		dctx, cancel := context.WithTimeout(ctx, reachTimeout)
+		dctx, cancel := context.WithTimeout(ctx, redisReachTimeout)
 		var d net.Dialer
 		conn, err := d.DialContext(dctx, opts.Network, opts.Addr)
 		if err == nil {
