@@ -128,3 +128,29 @@ func reachRedis(ctx context.Context, c *redis.Client, wait time.Duration) error 
 		}
 	}
 }
+
+// DeleteLedger deletes the Redis keys of cfg's ledger, if Redis answers: a test or a
+// demo that ran a fleet on an exchange and a queue of its own cleans up with it.
+func DeleteLedger(ctx context.Context, cfg Config) error {
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	if reachRedis(ctx, client, 0) != nil {
+		return nil // nothing to delete where nothing was kept
+	}
+	return redisledger.New(client, LedgerPrefix(cfg)).Delete(ctx)
+}
+
+// RedisReachable reports why cfg's Redis cannot be used for the ledger, or nil.
+func RedisReachable(ctx context.Context, cfg Config) error {
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	return reachRedis(ctx, client, 0)
+}

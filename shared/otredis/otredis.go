@@ -9,6 +9,9 @@
 // ("EVALSHA", "MULTI HGETALL HGETALL EXEC"): keys and values may be personal data, and
 // the name is what a trace needs. A failed command is tagged error=true and logs its
 // error; redis.Nil (no such key) is an answer, not an error.
+//
+// A command outside any trace (no span in its context: a poll of GET /stock, which
+// stock does not trace) is not traced: each would otherwise start a trace of its own.
 package otredis
 
 import (
@@ -54,6 +57,9 @@ func (h *hook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if opentracing.SpanFromContext(ctx) == nil {
+			return next(ctx, cmd)
+		}
 		span, ctx := h.start(ctx, cmd.FullName(), strings.ToUpper(cmd.FullName()))
 		defer span.Finish()
 		err := next(ctx, cmd)
@@ -64,6 +70,9 @@ func (h *hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if opentracing.SpanFromContext(ctx) == nil {
+			return next(ctx, cmds)
+		}
 		names := make([]string, len(cmds))
 		for i, c := range cmds {
 			names[i] = c.FullName()

@@ -52,9 +52,9 @@ func New(c redis.Cmdable, prefix string) *Ledger {
 		keys: []string{prefix + "stock", prefix + "reserved", prefix + "orders", prefix + "seq"}}
 }
 
-// Seed adds the SKUs of items that the ledger does not have yet, with their stock. It
-// never changes a SKU that is already there, so that a restarted stock service keeps
-// what it had reserved.
+// Seed adds the SKUs of items that the ledger does not have yet, with their stock, and
+// loads the reserve script into Redis. It never changes a SKU that is already there, so
+// that a restarted stock service keeps what it had reserved.
 func (l *Ledger) Seed(ctx context.Context, items []shop.StockItem) error {
 	_, err := l.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, it := range items {
@@ -65,6 +65,11 @@ func (l *Ledger) Seed(ctx context.Context, items []shop.StockItem) error {
 	})
 	if err != nil {
 		return fmt.Errorf("seed the stock: redis: %w", err)
+	}
+	// Load the reserve script now, so that the first order's EVALSHA finds it (and its
+	// trace shows no NOSCRIPT failure).
+	if err := reserve.Load(ctx, l.c).Err(); err != nil {
+		return fmt.Errorf("load the reserve script: redis: %w", err)
 	}
 	return nil
 }
