@@ -21,6 +21,7 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/redistest"
 	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/tcpproxy"
 	"github.com/ot2otel/workshop/shared/workshoptest"
@@ -81,7 +82,8 @@ func collector(t *testing.T, hung bool) string {
 	return srv.URL
 }
 
-// deleteTopology deletes the exchange and queues a fleet's env names.
+// deleteTopology deletes, when the test ends, the exchange and queues a fleet's env
+// names, and the ledger its stock kept in Redis.
 func deleteTopology(t *testing.T, amqpURL string, env map[string]string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -89,6 +91,15 @@ func deleteTopology(t *testing.T, amqpURL string, env map[string]string) {
 		cfg := broker.Config{URL: amqpURL, Exchange: env["AMQP_EXCHANGE"], Queue: env["AMQP_QUEUE"]}
 		if err := broker.DeleteTopology(ctx, cfg); err != nil {
 			t.Logf("delete topology: %v", err)
+		}
+		// The services kept their ledger in Redis, under a prefix named for the topology.
+		ledger, err := app.LoadConfig(func(k string) string { return env[k] })
+		if err == nil {
+			ledger.RedisURL = redistest.URL()
+			err = app.DeleteLedger(ctx, ledger)
+		}
+		if err != nil {
+			t.Logf("delete the ledger: %v", err)
 		}
 	})
 }
