@@ -82,6 +82,21 @@ func collector(t *testing.T, hung bool) string {
 	return srv.URL
 }
 
+// freeAddrs returns n loopback addresses nothing listens on.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close()
+	}
+	return addrs
+}
+
 // deleteTopology deletes, when the test ends, the exchange and queues a fleet's env
 // names, and the ledger its stock kept in Redis.
 func deleteTopology(t *testing.T, amqpURL string, env map[string]string) {
@@ -194,15 +209,7 @@ func TestShutdownWithHungCollector(t *testing.T) {
 		t.Run(tc.step, func(t *testing.T) {
 			t.Parallel()
 			binary := buildSolution(t, tc.step)
-			var addrs []string
-			for range 3 {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				addrs = append(addrs, ln.Addr().String())
-				ln.Close()
-			}
+			addrs := freeAddrs(t, 3)
 			suffix := shop.NewRequestID()[:12]
 			env := map[string]string{"AMQP_EXCHANGE": "ws-hung-" + suffix, "AMQP_QUEUE": "ws-hung-stock-" + suffix}
 			deleteTopology(t, amqpURL, env)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,15 +31,7 @@ func TestStockKilledMidLoad(t *testing.T) {
 	rdb := redistest.Client(t)
 	binary := buildSolution(t, "01-untraced")
 
-	var addrs []string
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		ln.Close()
-	}
+	addrs := freeAddrs(t, 3)
 	suffix := shop.NewRequestID()[:12]
 	env := map[string]string{"AMQP_EXCHANGE": "ws-kill-" + suffix, "AMQP_QUEUE": "ws-kill-stock-" + suffix}
 	deleteTopology(t, amqpURL, env)

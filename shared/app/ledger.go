@@ -132,25 +132,27 @@ func reachRedis(ctx context.Context, c *redis.Client, wait time.Duration) error 
 // DeleteLedger deletes the Redis keys of cfg's ledger, if Redis answers: a test or a
 // demo that ran a fleet on an exchange and a queue of its own cleans up with it.
 func DeleteLedger(ctx context.Context, cfg Config) error {
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	client := redis.NewClient(opts)
-	defer client.Close()
-	if reachRedis(ctx, client, 0) != nil {
-		return nil // nothing to delete where nothing was kept
-	}
-	return redisledger.New(client, LedgerPrefix(cfg)).Delete(ctx)
+	return withRedis(ctx, cfg, func(c *redis.Client, reachable error) error {
+		if reachable != nil {
+			return nil // nothing to delete where nothing was kept
+		}
+		return redisledger.New(c, LedgerPrefix(cfg)).Delete(ctx)
+	})
 }
 
 // RedisReachable reports why cfg's Redis cannot be used for the ledger, or nil.
 func RedisReachable(ctx context.Context, cfg Config) error {
+	return withRedis(ctx, cfg, func(_ *redis.Client, reachable error) error { return reachable })
+}
+
+// withRedis calls f with a client of cfg's Redis, closed after, and whether Redis
+// answers it.
+func withRedis(ctx context.Context, cfg Config, f func(c *redis.Client, reachable error) error) error {
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
-	client := redis.NewClient(opts)
-	defer client.Close()
-	return reachRedis(ctx, client, 0)
+	c := redis.NewClient(opts)
+	defer c.Close()
+	return f(c, reachRedis(ctx, c, 0))
 }
