@@ -48,14 +48,14 @@ var shopServices = []string{"checkout", "gateway", "stock"}
 
 func TestComposeProfiles(t *testing.T) {
 	infra := loadCompose(t, nil)
-	if got := sortedKeys(infra.Services); !slices.Equal(got, []string{"jaeger", "rabbitmq"}) {
-		t.Errorf("without a profile, docker compose up starts %v, want only jaeger and rabbitmq", got)
+	if got := sortedKeys(infra.Services); !slices.Equal(got, []string{"jaeger", "rabbitmq", "redis"}) {
+		t.Errorf("without a profile, docker compose up starts %v, want only jaeger, rabbitmq and redis", got)
 	}
 	if got := sortedKeys(infra.DisabledServices); !slices.Equal(got, shopServices) {
 		t.Errorf("without a profile, the disabled services are %v, want %v", got, shopServices)
 	}
 	shop := loadCompose(t, nil, "shop")
-	if got := sortedKeys(shop.Services); !slices.Equal(got, []string{"checkout", "gateway", "jaeger", "rabbitmq", "stock"}) {
+	if got := sortedKeys(shop.Services); !slices.Equal(got, []string{"checkout", "gateway", "jaeger", "rabbitmq", "redis", "stock"}) {
 		t.Errorf("with the shop profile, docker compose up starts %v, want the infrastructure and the three services", got)
 	}
 }
@@ -86,6 +86,20 @@ func TestComposeInfrastructure(t *testing.T) {
 	}
 	if rabbit.HealthCheck == nil || len(rabbit.HealthCheck.Test) == 0 {
 		t.Error("rabbitmq has no health check, so the services cannot wait for it")
+	}
+	redis := p.Services["redis"]
+	ru, err := url.Parse(app.DefaultRedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(redis.Image, "redis:") {
+		t.Errorf("redis image = %q, want the official redis image", redis.Image)
+	}
+	if want := "127.0.0.1:" + ru.Port() + ":6379/tcp"; !slices.Contains(published(redis), want) {
+		t.Errorf("redis ports %v lack %s (a Redis without a password must face loopback only)", published(redis), want)
+	}
+	if redis.HealthCheck == nil || len(redis.HealthCheck.Test) == 0 {
+		t.Error("redis has no health check, so stock cannot wait for it")
 	}
 	if !strings.HasPrefix(jaeger.Image, "jaegertracing/jaeger:2.") {
 		t.Errorf("jaeger image = %q, want Jaeger v2 (jaegertracing/jaeger:2.x)", jaeger.Image)
@@ -164,6 +178,16 @@ func TestComposeShopMatchesDefaults(t *testing.T) {
 		for k, v := range map[string]string{"AMQP_EXCHANGE": app.DefaultExchange, "AMQP_QUEUE": app.DefaultQueue} {
 			if got := env(k); got != "" && got != v {
 				t.Errorf("%s: %s=%s, but the other services use the default %s", name, k, got, v)
+			}
+		}
+		redisURL, _ := url.Parse(env("REDIS_URL"))
+		defRedis, _ := url.Parse(app.DefaultRedisURL)
+		if redisURL == nil || redisURL.Hostname() != "redis" || redisURL.Port() != defRedis.Port() || redisURL.Path != defRedis.Path {
+			t.Errorf("%s: REDIS_URL=%s does not reach the redis service's database %s", name, env("REDIS_URL"), defRedis.Path)
+		}
+		if name == "stock" {
+			if dep, ok := s.DependsOn["redis"]; !ok || dep.Condition != types.ServiceConditionHealthy {
+				t.Errorf("stock: depends_on redis = %+v, want condition service_healthy", dep)
 			}
 		}
 		if got := env("JAEGER_ENDPOINT"); got != "http://jaeger:14268/api/traces" {

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +21,9 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/redistest"
 	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/tcpproxy"
 	"github.com/ot2otel/workshop/shared/workshoptest"
 )
 
@@ -57,56 +58,10 @@ func requireRabbitMQ(t *testing.T) string {
 	return u
 }
 
-// tcpProxy forwards to target until cut, which closes every connection and refuses
-// new ones: to the services behind it, RabbitMQ is gone.
-type tcpProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // viaProxy is amqpURL with its host replaced by the proxy's.
-func viaProxy(amqpURL string, p *tcpProxy) string {
+func viaProxy(amqpURL string, p *tcpproxy.Proxy) string {
 	u, _ := url.Parse(amqpURL)
-	u.Host = p.ln.Addr().String()
+	u.Host = p.Addr
 	return u.String()
 }
 
@@ -127,7 +82,23 @@ func collector(t *testing.T, hung bool) string {
 	return srv.URL
 }
 
-// deleteTopology deletes the exchange and queues a fleet's env names.
+// freeAddrs returns n loopback addresses nothing listens on.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close()
+	}
+	return addrs
+}
+
+// deleteTopology deletes, when the test ends, the exchange and queues a fleet's env
+// names, and the ledger its stock kept in Redis.
 func deleteTopology(t *testing.T, amqpURL string, env map[string]string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -135,6 +106,15 @@ func deleteTopology(t *testing.T, amqpURL string, env map[string]string) {
 		cfg := broker.Config{URL: amqpURL, Exchange: env["AMQP_EXCHANGE"], Queue: env["AMQP_QUEUE"]}
 		if err := broker.DeleteTopology(ctx, cfg); err != nil {
 			t.Logf("delete topology: %v", err)
+		}
+		// The services kept their ledger in Redis, under a prefix named for the topology.
+		ledger, err := app.LoadConfig(func(k string) string { return env[k] })
+		if err == nil {
+			ledger.RedisURL = redistest.URL()
+			err = app.DeleteLedger(ctx, ledger)
+		}
+		if err != nil {
+			t.Logf("delete the ledger: %v", err)
 		}
 	})
 }
@@ -148,7 +128,7 @@ func TestShutdownWithBrokerDown(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
 			binary := buildSolution(t, step)
-			p := startTCPProxy(t, hostOf(amqpURL))
+			p := tcpproxy.Start(t, hostOf(amqpURL))
 			f, err := fleet.StartProcesses(context.Background(), binary, map[string]string{
 				"AMQP_URL":                    viaProxy(amqpURL, p),
 				"OTEL_EXPORTER_OTLP_ENDPOINT": collector(t, false),
@@ -163,7 +143,7 @@ func TestShutdownWithBrokerDown(t *testing.T) {
 				t.Fatalf("the first order, broker up: %v %v", resp, err)
 			}
 
-			p.cut()
+			p.Cut()
 			type answer struct {
 				to   string
 				resp fleet.Response
@@ -229,15 +209,7 @@ func TestShutdownWithHungCollector(t *testing.T) {
 		t.Run(tc.step, func(t *testing.T) {
 			t.Parallel()
 			binary := buildSolution(t, tc.step)
-			var addrs []string
-			for range 3 {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				addrs = append(addrs, ln.Addr().String())
-				ln.Close()
-			}
+			addrs := freeAddrs(t, 3)
 			suffix := shop.NewRequestID()[:12]
 			env := map[string]string{"AMQP_EXCHANGE": "ws-hung-" + suffix, "AMQP_QUEUE": "ws-hung-stock-" + suffix}
 			deleteTopology(t, amqpURL, env)

@@ -1,6 +1,6 @@
 module github.com/ot2otel/workshop/benchmarks
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/opentracing/opentracing-go v1.2.0
@@ -22,7 +22,7 @@ require (
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/metric v1.46.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )
 
 replace github.com/ot2otel/workshop/shared => ../shared

@@ -30,6 +30,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 )
 
@@ -296,6 +297,8 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = broker.DeleteTopology(dctx, broker.Config{URL: o.amqpURL, Exchange: exchange, Queue: queue})
+		_ = app.DeleteLedger(dctx, app.Config{RedisURL: envOr("REDIS_URL", app.DefaultRedisURL),
+			Broker: broker.Config{Exchange: exchange, Queue: queue}})
 	}()
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{

@@ -29,6 +29,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		CheckoutURL: "http://localhost:8081",
 		Broker: broker.Config{URL: "amqp://guest:guest@localhost:5672/", Exchange: "shop", Queue: "stock",
 			BindingKey: "checkout.processed"},
+		RedisURL:  "redis://localhost:6379/0",
 		LogFormat: "text",
 	}
 	if cfg != want {
@@ -41,20 +42,22 @@ func TestLoadConfigFromEnv(t *testing.T) {
 		"GATEWAY_ADDR": ":9000", "CHECKOUT_URL": "http://checkout:8081/", "AMQP_URL": "amqp://u:p@rabbit:5672/",
 		"AMQP_EXCHANGE": "x", "AMQP_QUEUE": "q", "WORKSHOP_REQUIRE_RABBITMQ": "1", "LOG_FORMAT": "json",
 		"AMQP_CONSUMER_WORKERS": "3", "AMQP_PREFETCH": "7", "STOCK_QUANTITY": "5000",
+		"REDIS_URL": "redis://redis:6379/2", "WORKSHOP_REQUIRE_REDIS": "1",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.GatewayAddr != ":9000" || cfg.CheckoutURL != "http://checkout:8081" || cfg.Broker.Exchange != "x" ||
 		cfg.Broker.Queue != "q" || !cfg.RequireRabbitMQ || cfg.LogFormat != "json" ||
-		cfg.Broker.Workers != 3 || cfg.Broker.Prefetch != 7 || cfg.Catalogue()[0].Available != 5000 {
+		cfg.Broker.Workers != 3 || cfg.Broker.Prefetch != 7 || cfg.Catalogue()[0].Available != 5000 ||
+		cfg.RedisURL != "redis://redis:6379/2" || !cfg.RequireRedis {
 		t.Errorf("from env: %+v", cfg)
 	}
 	if c, _ := LoadConfig(env(nil)); c.Catalogue()[0].Available != 100 {
 		t.Errorf("without STOCK_QUANTITY the catalogue is %+v, want the demo's", c.Catalogue())
 	}
 	for k, v := range map[string]string{"CHECKOUT_URL": "localhost:8081", "AMQP_URL": "http://rabbit", "LOG_FORMAT": "xml",
-		"AMQP_CONSUMER_WORKERS": "0", "AMQP_PREFETCH": "lots", "STOCK_QUANTITY": "-1"} {
+		"AMQP_CONSUMER_WORKERS": "0", "AMQP_PREFETCH": "lots", "STOCK_QUANTITY": "-1", "REDIS_URL": "localhost:6379"} {
 		if _, err := LoadConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: err = %v, want an error naming %s", k, v, err, k)
 		}

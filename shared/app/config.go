@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/shop"
 )
@@ -26,6 +28,11 @@ type Config struct {
 	Broker broker.Config
 	// RequireRabbitMQ (WORKSHOP_REQUIRE_RABBITMQ=1) turns the in-memory fallback off.
 	RequireRabbitMQ bool
+	// RedisURL (REDIS_URL, default redis://localhost:6379/0) is where stock keeps its
+	// ledger.
+	RedisURL string
+	// RequireRedis (WORKSHOP_REQUIRE_REDIS=1) turns the in-memory ledger fallback off.
+	RequireRedis bool
 	// LogFormat (LOG_FORMAT) is "text" (the default) or "json".
 	LogFormat string
 	// StockQuantity (STOCK_QUANTITY), when set, is how many of each SKU of the demo
@@ -55,6 +62,7 @@ const (
 	DefaultAMQPURL      = "amqp://guest:guest@localhost:5672/"
 	DefaultExchange     = "shop"
 	DefaultQueue        = "stock"
+	DefaultRedisURL     = "redis://localhost:6379/0"
 )
 
 // LoadConfig reads the configuration from getenv, filling in the defaults.
@@ -77,6 +85,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			BindingKey: broker.RoutingKey,
 		},
 		RequireRabbitMQ: env("WORKSHOP_REQUIRE_RABBITMQ", "") == "1",
+		RedisURL:        env("REDIS_URL", DefaultRedisURL),
+		RequireRedis:    env("WORKSHOP_REQUIRE_REDIS", "") == "1",
 		LogFormat:       env("LOG_FORMAT", "text"),
 	}
 	u, err := url.Parse(cfg.CheckoutURL)
@@ -85,6 +95,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if !strings.HasPrefix(cfg.Broker.URL, "amqp://") && !strings.HasPrefix(cfg.Broker.URL, "amqps://") {
 		return Config{}, errors.New("AMQP_URL: want an amqp:// or amqps:// URL")
+	}
+	if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
+		return Config{}, fmt.Errorf("REDIS_URL: want a redis:// or rediss:// URL: %w", err)
 	}
 	for _, knob := range []struct {
 		key string

@@ -116,18 +116,27 @@ func Healthz(ready func() error) http.HandlerFunc {
 	}
 }
 
-// ListStock serves GET /stock.
-func ListStock(l *shop.Ledger) http.HandlerFunc {
+// ListStock serves GET /stock. A ledger that cannot answer (Redis is down) is a 503.
+func ListStock(l shop.Stock) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		WriteJSON(w, http.StatusOK, l.Items())
+		items, err := l.List(r.Context())
+		if err != nil {
+			WriteError(w, http.StatusServiceUnavailable, "the stock cannot be read right now; try again")
+			return
+		}
+		WriteJSON(w, http.StatusOK, items)
 	}
 }
 
 // GetStock serves GET /stock/{sku}.
-func GetStock(l *shop.Ledger) http.HandlerFunc {
+func GetStock(l shop.Stock) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sku := strings.TrimPrefix(r.URL.Path, "/stock/")
-		item, ok := l.Item(sku)
+		item, ok, err := l.Get(r.Context(), sku)
+		if err != nil {
+			WriteError(w, http.StatusServiceUnavailable, "the stock cannot be read right now; try again")
+			return
+		}
 		if !ok {
 			WriteError(w, http.StatusNotFound, "unknown SKU "+sku)
 			return

@@ -153,11 +153,11 @@ func TestRabbitConnectionLostMidFlight(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "publishing to be under way", func() bool { return ok.Load() >= 100 })
 	// Hold back the confirms until every publisher waits for one, then cut.
-	p.holdReplies()
+	p.HoldReplies()
 	waitFor(t, 10*time.Second, "every publisher to wait for its confirm", func() bool { return inFlight.Load() == publishers })
-	p.cut()
+	p.Cut()
 	time.Sleep(100 * time.Millisecond)
-	p.restore()
+	p.Restore()
 	atCut := ok.Load()
 	waitFor(t, 30*time.Second, "publishes to be confirmed again after the reconnect", func() bool { return ok.Load() >= atCut+100 })
 	close(stop)

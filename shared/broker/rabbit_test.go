@@ -3,17 +3,16 @@ package broker
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	neturl "net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ot2otel/workshop/shared/tcpproxy"
 )
 
 func TestRabbitReconnect(t *testing.T) {
@@ -68,7 +67,7 @@ func TestRabbitOutage(t *testing.T) {
 	publish(t, r, "before")
 	receive(t, got)
 
-	p.cut()
+	p.Cut()
 	waitFor(t, 10*time.Second, "Ready() to report the outage", func() bool { return r.Ready() != nil })
 	err := r.Ready()
 	t.Logf("Ready() during the outage: %v", err)
@@ -81,7 +80,7 @@ func TestRabbitOutage(t *testing.T) {
 		t.Errorf("Publish during the outage: %v, want it to wait for the connection until ctx expires", err)
 	}
 
-	p.restore()
+	p.Restore()
 	waitFor(t, 10*time.Second, "Ready() == nil", func() bool { return r.Ready() == nil })
 	publish(t, r, "after")
 	receiveBody(t, got, "after")
@@ -106,109 +105,19 @@ func receiveBody(t *testing.T, c <-chan Message, want string) {
 
 // openRabbitBehindProxy opens a broker that reaches RabbitMQ through a proxy the test
 // can cut; uri is RabbitMQ's own address.
-func openRabbitBehindProxy(t *testing.T) (*harness, *proxy, amqp.URI) {
+func openRabbitBehindProxy(t *testing.T) (*harness, *tcpproxy.Proxy, amqp.URI) {
 	url := requireRabbit(t)
 	uri, err := amqp.ParseURI(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
+	p := tcpproxy.Start(t, net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
 	h := openRabbit(t, func(c *Config) {
 		u, _ := neturl.Parse(c.URL)
-		u.Host = p.addr
+		u.Host = p.Addr
 		c.URL = u.String()
 	})
 	return h, p, uri
-}
-
-// proxy forwards TCP connections to a target until cut.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-	// held stops what RabbitMQ sends from reaching the client (confirms, say) until the
-	// proxy is cut.
-	held atomic.Bool
-}
-
-// holdReplies keeps RabbitMQ's answers from the client until cut.
-func (p *proxy) holdReplies() { p.held.Store(true) }
-
-// heldReader reads from RabbitMQ's side, waiting while the proxy holds replies.
-type heldReader struct {
-	r io.Reader
-	p *proxy
-}
-
-func (h heldReader) Read(b []byte) (int, error) {
-	n, err := h.r.Read(b)
-	for h.p.held.Load() {
-		time.Sleep(time.Millisecond)
-	}
-	return n, err
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, target: target, addr: ln.Addr().String()}
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { _, _ = io.Copy(c, heldReader{up, p}); _ = c.Close() }()
-		}
-	}()
-}
-
-// cut closes the listener and every forwarded connection.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-	p.held.Store(false)
-}
-
-// restore listens again on the same address.
-func (p *proxy) restore() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen again on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
 }
 
 func TestDialUnreachable(t *testing.T) {

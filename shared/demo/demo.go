@@ -46,6 +46,14 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 	default:
 		say("using RabbitMQ at %s", redact(cfg.Broker.URL))
 	}
+	switch why := app.RedisReachable(ctx, cfg); {
+	case why != nil && cfg.RequireRedis:
+		return fmt.Errorf("WORKSHOP_REQUIRE_REDIS=1 but Redis does not answer: %w", why)
+	case why != nil:
+		say("Redis does not answer (%v): using an in-memory ledger", why)
+	default:
+		say("keeping the stock ledger in Redis at %s", redact(cfg.RedisURL))
+	}
 	o, err := placeOrder(ctx, run, envWith(rs.env, getenv), say)
 	if err != nil {
 		return err

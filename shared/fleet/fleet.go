@@ -42,7 +42,11 @@ type Fleet struct {
 	exited chan error   // receives an error if the system stops by itself
 	client *http.Client
 	broker broker.Config
+	cfg    app.Config
 }
+
+// Config is the configuration the fleet's services read.
+func (f *Fleet) Config() app.Config { return f.cfg }
 
 // Start runs run(ctx, {"fleet", "all"}, ...) with free addresses, a unique exchange and
 // queue, JSON logs captured in memory, and env on top of the process's environment, and
@@ -175,6 +179,7 @@ func newFleet(env map[string]string) (*Fleet, func(string) string, error) {
 		exited:      make(chan error, 3),
 		client:      &http.Client{Timeout: 10 * time.Second},
 		broker:      cfg.Broker,
+		cfg:         cfg,
 	}, getenv, nil
 }
 
@@ -212,7 +217,8 @@ func (f *Fleet) waitReady(ctx context.Context) error {
 }
 
 // Stop asks the system to shut down, as SIGTERM would, waits for it to stop and deletes
-// its exchange and queues. It returns an error unless the shutdown was clean.
+// its exchange and queues, and its ledger in Redis. It returns an error unless the
+// shutdown was clean.
 func (f *Fleet) Stop() error {
 	err := f.stop()
 	if err != nil {
@@ -224,6 +230,9 @@ func (f *Fleet) Stop() error {
 		if derr := broker.DeleteTopology(dctx, f.broker); derr != nil {
 			err = errors.Join(err, derr)
 		}
+	}
+	if derr := app.DeleteLedger(dctx, f.cfg); derr != nil {
+		err = errors.Join(err, derr)
 	}
 	return err
 }

@@ -15,10 +15,13 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/shop/redisledger"
 )
 
 // Step is what the contract suite needs of one step: how to run its system, how to
@@ -27,7 +30,7 @@ import (
 type Step struct {
 	Run         fleet.RunFunc
 	NewCheckout func(b broker.Broker, logger *slog.Logger) http.Handler
-	NewReserve  func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler
+	NewReserve  func(ledger shop.Stock, logger *slog.Logger) broker.Handler
 	// Hints name what to look at when a service's log lines lack the request ID. A step
 	// whose exercise is not the correlation ID leaves them empty: the ID was carried
 	// since step 01, so the hint points there, not at a TODO the step does not have.
@@ -80,6 +83,7 @@ func Contract(t *testing.T, s Step) {
 		if item.Reserved != 2 || item.Available != 98 {
 			t.Errorf("stock after one order of 2 = %+v, want 98 available and 2 reserved", item)
 		}
+		checkLedgerInRedis(t, f.Fleet, DemoSKU, 2)
 	})
 	t.Run("BadOrders", func(t *testing.T) { badOrders(t, s.Run) })
 	t.Run("CheckoutUnreachable", func(t *testing.T) {
@@ -112,6 +116,7 @@ func Contract(t *testing.T, s Step) {
 		f := StartProcesses(t, nil)
 		f.PlaceDemoOrder(nil)
 		f.WaitReserved(DemoSKU, 2)
+		checkLedgerInRedis(t, f.Fleet, DemoSKU, 2)
 		f.Stop() // fails the test unless each process exits 0 on SIGTERM
 	})
 	if len(s.Globals.Sentinels) > 0 {
@@ -173,7 +178,7 @@ func badOrders(t *testing.T, run fleet.RunFunc) {
 
 func redeliveryReservesOnce(t *testing.T, s Step) {
 	b := Broker(t)
-	ledger := shop.NewLedger(shop.DemoCatalogue())
+	ledger := shop.NewLedger(shop.DemoCatalogue()).Stock()
 	msg := broker.Message{
 		RoutingKey: broker.RoutingKey, MessageID: "ord_redelivered", ContentType: "application/json",
 		Body: shop.NewOrderPlaced("ord_redelivered", DemoOrder()).Encode(),
@@ -205,7 +210,7 @@ func redeliveryReservesOnce(t *testing.T, s Step) {
 	if handled.Load() != 2 {
 		t.Fatalf("handled %d deliveries, want 2", handled.Load())
 	}
-	if item, _ := ledger.Item(DemoSKU); item.Reserved != 2 {
+	if item, _, _ := ledger.Get(context.Background(), DemoSKU); item.Reserved != 2 {
 		t.Errorf("after the same event twice, reserved = %d, want 2 (reserved once)", item.Reserved)
 	}
 }
@@ -346,7 +351,7 @@ func stockReadsID(t *testing.T, s Step) {
 	for name, value := range map[string]any{"string": "req-42", "bytes": []byte("req-42")} {
 		t.Run(name, func(t *testing.T) {
 			var logs bytes.Buffer
-			handle := s.NewReserve(shop.NewLedger(shop.DemoCatalogue()), slog.New(slog.NewJSONHandler(&logs, nil)))
+			handle := s.NewReserve(shop.NewLedger(shop.DemoCatalogue()).Stock(), slog.New(slog.NewJSONHandler(&logs, nil)))
 			msg := broker.Message{
 				MessageID: "ord_1", Headers: amqp.Table{"x-request-id": value},
 				Body: shop.NewOrderPlaced("ord_1", DemoOrder()).Encode(),
@@ -362,11 +367,32 @@ func stockReadsID(t *testing.T, s Step) {
 	}
 	t.Run("missing or mistyped", func(t *testing.T) {
 		for _, headers := range []amqp.Table{nil, {"x-request-id": int32(7)}} {
-			handle := s.NewReserve(shop.NewLedger(shop.DemoCatalogue()), DiscardLogger())
+			handle := s.NewReserve(shop.NewLedger(shop.DemoCatalogue()).Stock(), DiscardLogger())
 			msg := broker.Message{MessageID: "ord_2", Headers: headers, Body: shop.NewOrderPlaced("ord_2", DemoOrder()).Encode()}
 			if err := handle(context.Background(), msg); err != nil {
 				t.Errorf("headers %v: %v; a missing or odd correlation ID must not stop the order", headers, err)
 			}
 		}
 	})
+}
+
+// checkLedgerInRedis checks, when Redis answers, that the fleet's stock keeps its
+// ledger there (app.OpenLedger), where a restart does not lose it.
+func checkLedgerInRedis(t *testing.T, f *fleet.Fleet, sku string, reserved int) {
+	t.Helper()
+	if CheckRedis(t) != nil {
+		return // said once: the services fall back to an in-memory ledger
+	}
+	cfg := f.Config()
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	item, ok, err := redisledger.New(c, app.LedgerPrefix(cfg)).Get(context.Background(), sku)
+	if err != nil || !ok || item.Reserved != reserved {
+		t.Errorf("Redis has %+v (found %v, %v) under %s, want %d of %s reserved: stock does not keep its ledger in Redis "+
+			"(main.go opens it with app.OpenLedger)", item, ok, err, app.LedgerPrefix(cfg), reserved, sku)
+	}
 }

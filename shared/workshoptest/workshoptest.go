@@ -47,6 +47,7 @@ type Fleet struct {
 func Start(t testing.TB, run fleet.RunFunc, env map[string]string) *Fleet {
 	t.Helper()
 	CheckBroker(t)
+	CheckRedis(t)
 	pinTestExporter()
 	f, err := fleet.Start(context.Background(), run, env)
 	if err != nil {
@@ -145,6 +146,35 @@ func CheckBroker(t testing.TB) {
 	}
 }
 
+var (
+	redisOnce sync.Once
+	redisErr  error
+)
+
+// CheckRedis fails the test when Redis does not answer and WORKSHOP_REQUIRE_REDIS=1;
+// otherwise it says, once, that the services fall back to an in-memory ledger. It
+// returns why Redis cannot be used, or nil.
+func CheckRedis(t testing.TB) error {
+	t.Helper()
+	redisOnce.Do(func() {
+		cfg, err := app.LoadConfig(os.Getenv)
+		if err != nil {
+			redisErr = err
+			return
+		}
+		redisErr = app.RedisReachable(context.Background(), cfg)
+		if redisErr != nil && os.Getenv("WORKSHOP_REQUIRE_REDIS") != "1" {
+			t.Logf("Redis does not answer at %s (%v): stock keeps its ledger in memory in these tests, "+
+				"and the checks of its Redis calls cannot pass. Start Redis (docker compose up -d redis) to test against it.",
+				cfg.RedisURL, redisErr)
+		}
+	})
+	if redisErr != nil && os.Getenv("WORKSHOP_REQUIRE_REDIS") == "1" {
+		t.Fatalf("WORKSHOP_REQUIRE_REDIS=1 but Redis does not answer: %v", redisErr)
+	}
+	return redisErr
+}
+
 // requireRabbitMQ reports whether WORKSHOP_REQUIRE_RABBITMQ=1 turns the in-memory
 // fallback off.
 func requireRabbitMQ() bool { return os.Getenv("WORKSHOP_REQUIRE_RABBITMQ") == "1" }
@@ -193,6 +223,10 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 	CheckBroker(t)
 	if brokerErr != nil {
 		t.Skipf("separate processes need RabbitMQ, which is not reachable: %v", brokerErr)
+	}
+	// A stock process of its own keeps its ledger in Redis, never in memory.
+	if CheckRedis(t) != nil {
+		t.Skipf("a stock process of its own needs Redis, which does not answer: %v", redisErr)
 	}
 	pinTestExporter()
 	binary := filepath.Join(t.TempDir(), "shop")

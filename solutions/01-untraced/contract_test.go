@@ -14,7 +14,7 @@ import (
 var step = workshoptest.Step{
 	Run:         run,
 	NewCheckout: func(b broker.Broker, logger *slog.Logger) http.Handler { return newCheckout(b, logger) },
-	NewReserve:  func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler { return reserveStock(ledger, logger) },
+	NewReserve:  func(ledger shop.Stock, logger *slog.Logger) broker.Handler { return reserveStock(ledger, logger) },
 	Hints: workshoptest.CorrelationHints{
 		Gateway:  "TODO(01.1): take X-Request-ID from the caller (or make one) and log it",
 		Checkout: "TODO(01.1) sends X-Request-ID to checkout; TODO(01.2): read it there and log it",

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/demo"
-	"github.com/ot2otel/workshop/shared/shop"
 )
 
 func main() {
@@ -54,10 +54,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(b, log)})
 		case app.Stock:
-			ledger := shop.NewLedger(cfg.Catalogue())
+			ledger, err := app.OpenLedger(ctx, cfg, cmd, log)
+			if err != nil {
+				return errors.Join(err, app.CloseAll(services, b))
+			}
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
 				Handler: newStockAPI(ledger, b),
-				Consume: func(ctx context.Context) error { return b.Consume(ctx, reserveStock(ledger, log)) }})
+				Consume: func(ctx context.Context) error { return b.Consume(ctx, reserveStock(ledger, log)) },
+				Close:   func(context.Context) error { return ledger.Close() }})
 		}
 	}
 	return app.Serve(ctx, logger, b, services...)

@@ -13,7 +13,7 @@ import (
 )
 
 // newStockAPI returns stock's routes: GET /stock and GET /stock/{sku}.
-func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
+func newStockAPI(ledger shop.Stock, b broker.Broker) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/stock", app.ListStock(ledger)).Methods(http.MethodGet)
 	r.Handle("/stock/{sku}", app.GetStock(ledger)).Methods(http.MethodGet)
@@ -22,7 +22,7 @@ func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
 }
 
 // reserveStock handles checkout.processed: it reserves the order's items, once per order.
-func reserveStock(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
+func reserveStock(ledger shop.Stock, logger *slog.Logger) broker.Handler {
 	return func(ctx context.Context, msg broker.Message) error {
 		// Other AMQP clients send header strings as byte arrays.
 		var requestID string
@@ -39,7 +39,7 @@ func reserveStock(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
 			logger.Error("unreadable order event", "message_id", msg.MessageID, "err", err)
 			return err
 		}
-		duplicate, err := ledger.Reserve(event.OrderID, event.Items)
+		duplicate, err := ledger.Reserve(ctx, event.OrderID, event.Items)
 		switch {
 		case err != nil:
 			logger.Error("could not reserve stock", "order_id", event.OrderID, "err", err)

@@ -18,7 +18,7 @@ import (
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/demo"
 	"github.com/ot2otel/workshop/shared/edge"
-	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/otredis"
 	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 )
@@ -76,11 +76,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(b, tracer, log), Close: closeTracer})
 		case app.Stock:
-			ledger := shop.NewLedger(cfg.Catalogue())
+			ledger, err := app.OpenLedger(ctx, cfg, cmd, log, otredis.Instrument(tracer))
+			if err != nil {
+				return errors.Join(err, app.CloseAll(services, b))
+			}
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
 				Handler: newStockAPI(ledger, b),
 				Consume: func(ctx context.Context) error { return b.Consume(ctx, reserveStock(ledger, tracer, log)) },
-				Close:   closeTracer})
+				Close:   func(ctx context.Context) error { return errors.Join(closeTracer(ctx), ledger.Close()) }})
 		}
 	}
 	return app.Serve(ctx, logger, b, services...)

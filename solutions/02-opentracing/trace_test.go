@@ -321,6 +321,7 @@ func TestBrokerHopNotTracedYet(t *testing.T) {
 		t.Fatalf("stock's span is in the order's trace already; in step 02 nothing carries the trace across RabbitMQ:\n%s",
 			tracecheck.String(spans))
 	}
+	workshoptest.CheckRedisSpans(t, spans, workshoptest.OpenTracingRedisSpans(stockHop))
 	t.Logf("As expected in step 02, stock's work is in a trace of its own (%s), not in the order's (%s): "+
 		"nothing carries the trace context across RabbitMQ yet. Step 03, the TracedRabbitBroker, closes this gap.\n%s",
 		stock.TraceID, order.TraceID, tracecheck.String(spans))

@@ -20,7 +20,7 @@ var step = workshoptest.Step{
 	NewCheckout: func(b broker.Broker, logger *slog.Logger) http.Handler {
 		return newCheckout(b, opentracing.NoopTracer{}, logger)
 	},
-	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
+	NewReserve: func(ledger shop.Stock, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
 	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otelglobal.Sentinel(), otglobal.Tracer()}, Todo: "TODO(04.2): bridge.SetTextMapPropagator(prop), not otel.SetTextMapPropagator; and TODO(04.1): each service gets the bridge newTracing built for it"},

@@ -15,7 +15,7 @@ import (
 )
 
 // newStockAPI returns stock's routes: GET /stock and GET /stock/{sku}.
-func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
+func newStockAPI(ledger shop.Stock, b broker.Broker) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/stock", app.ListStock(ledger)).Methods(http.MethodGet)
 	r.Handle("/stock/{sku}", app.GetStock(ledger)).Methods(http.MethodGet)
@@ -24,11 +24,11 @@ func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
 }
 
 // reserveStock handles checkout.processed: it reserves the order's items, once per order.
-func reserveStock(ledger *shop.Ledger, tracer opentracing.Tracer, logger *slog.Logger) broker.Handler {
+func reserveStock(ledger shop.Stock, tracer opentracing.Tracer, logger *slog.Logger) broker.Handler {
 	return func(ctx context.Context, msg broker.Message) error {
 		// The broker put its consumer span, which continues the order's trace, in ctx:
 		// stock's work is a child of it.
-		span, _ := opentracing.StartSpanFromContextWithTracer(ctx, tracer, "reserve stock")
+		span, ctx := opentracing.StartSpanFromContextWithTracer(ctx, tracer, "reserve stock")
 		defer span.Finish()
 
 		// Other AMQP clients send header strings as byte arrays.
@@ -48,7 +48,7 @@ func reserveStock(ledger *shop.Ledger, tracer opentracing.Tracer, logger *slog.L
 			return err
 		}
 		span.SetTag("order.id", event.OrderID)
-		duplicate, err := ledger.Reserve(event.OrderID, event.Items)
+		duplicate, err := ledger.Reserve(ctx, event.OrderID, event.Items)
 		switch {
 		case err != nil:
 			logger.Error("could not reserve stock", "order_id", event.OrderID, "err", err)

@@ -140,7 +140,7 @@ func TestTraceBreaksWithoutJaegerPropagator(t *testing.T) {
 			gatewaySrv := httptest.NewServer(newGateway(checkoutSrv.URL, gateway.Tracer, gateway.Provider, workshoptest.DiscardLogger()))
 			defer gatewaySrv.Close()
 			workshoptest.Post(t, gatewaySrv.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-			consumeOne(t, NewTracedRabbitBroker(b, stock.Tracer), reserveStock(shop.NewLedger(shop.DemoCatalogue()), stock.Tracer, workshoptest.DiscardLogger()))
+			consumeOne(t, NewTracedRabbitBroker(b, stock.Tracer), reserveStock(shop.NewLedger(shop.DemoCatalogue()).Stock(), stock.Tracer, workshoptest.DiscardLogger()))
 
 			spans := rec.spans()
 			hops := []struct {

@@ -19,7 +19,7 @@ var step = workshoptest.Step{
 	NewCheckout: func(b broker.Broker, logger *slog.Logger) http.Handler {
 		return newCheckout(b, noop.NewTracerProvider(), newPropagator(), logger)
 	},
-	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
+	NewReserve: func(ledger shop.Stock, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, noop.NewTracerProvider().Tracer(""), logger)
 	},
 	Demo:    []string{"202 Accepted", "stock reserved 2 gopher-plush", "Log lines with request_id="},

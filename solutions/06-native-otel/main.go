@@ -18,7 +18,6 @@ import (
 	"github.com/ot2otel/workshop/shared/demo"
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otelenv"
-	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/telemetry"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
@@ -81,14 +80,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(NewTracedRabbitBroker(b, tp, prop), tp, prop, log), Close: tp.Shutdown})
 		case app.Stock:
-			ledger := shop.NewLedger(cfg.Catalogue())
+			ledger, err := app.OpenLedger(ctx, cfg, cmd, log, instrumentRedis(tp))
+			if err != nil {
+				return errors.Join(err, app.CloseAll(services, b))
+			}
 			traced := NewTracedRabbitBroker(b, tp, prop)
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
 				Handler: newStockAPI(ledger, b),
 				Consume: func(ctx context.Context) error {
 					return traced.Consume(ctx, reserveStock(ledger, tp.Tracer(tracerName), log))
 				},
-				Close: tp.Shutdown})
+				Close: func(ctx context.Context) error { return errors.Join(tp.Shutdown(ctx), ledger.Close()) }})
 		}
 	}
 	return app.Serve(ctx, logger, b, services...)

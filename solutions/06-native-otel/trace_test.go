@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -438,6 +439,11 @@ func TestShutdownFlushes(t *testing.T) {
 // that the broker's spans carry what the messaging conventions ask.
 func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]string, resp fleet.Response) {
 	t.Helper()
+	// GET /stock, which the tests poll, is not traced: redisotel makes each poll's Redis
+	// calls a trace of their own. They are not the order's.
+	spans = slices.DeleteFunc(slices.Clone(spans), func(s tracecheck.Span) bool {
+		return s.ParentID == "" && s.Kind == tracecheck.KindClient && s.Attrs["db.system"] == "redis"
+	})
 	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_EXCHANGE"], env["AMQP_QUEUE"])
 	hops := []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve}
 	if err := tracecheck.CheckChain(spans, hops...); err != nil {
@@ -466,6 +472,7 @@ func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]strin
 			}
 		}
 	}
+	workshoptest.CheckRedisSpans(t, spans, workshoptest.RedisotelSpans(stockReserve, redisTodo))
 	var b strings.Builder
 	tracecheck.Render(&b, spans, tracecheck.RenderOptions{Attrs: true, Width: 110})
 	t.Logf("the order's trace:\n%s", b.String())
@@ -506,6 +513,10 @@ func brokerAttrs(hop tracecheck.Hop, exchange, queue, messageID string) map[stri
 	}
 	return want
 }
+
+// redisTodo is the task of swapping the Redis client's instrumentation.
+const redisTodo = "TODO(06.4): in instrumentRedis (tracing.go), trace the Redis client with " +
+	"redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false)) instead of the OpenTracing hook"
 
 var stockReserve = tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: "reserve stock",
 	Todo: "TODO(06.3): start the \"reserve stock\" span with tracer.Start(ctx, ...) in reserveStock, under the consumer span in ctx"}

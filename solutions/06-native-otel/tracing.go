@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -77,4 +79,15 @@ func newPropagator() propagation.TextMapPropagator {
 func recordError(span trace.Span, err error) {
 	span.RecordError(err)
 	span.SetStatus(codes.Error, err.Error())
+}
+
+// instrumentRedis traces stock's Redis commands into tp with redisotel, go-redis's own
+// OpenTelemetry instrumentation: a client span per command, with the database semantic
+// conventions (db.system, server.address, server.port). The statement is left out
+// (WithDBStatement(false)): redisotel would record each command with its values, and
+// keys and values may be personal data.
+func instrumentRedis(tp trace.TracerProvider) func(redis.UniversalClient) error {
+	return func(c redis.UniversalClient) error {
+		return redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false))
+	}
 }

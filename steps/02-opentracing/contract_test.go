@@ -19,7 +19,7 @@ var step = workshoptest.Step{
 	NewCheckout: func(b broker.Broker, logger *slog.Logger) http.Handler {
 		return newCheckout(b, opentracing.NoopTracer{}, logger)
 	},
-	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
+	NewReserve: func(ledger shop.Stock, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
 	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otglobal.Tracer()}, Todo: "TODO(02.1): each service traces with the tracer newTracer built for it, passed in; never opentracing.SetGlobalTracer or GlobalTracer"},

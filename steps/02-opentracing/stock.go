@@ -15,7 +15,7 @@ import (
 )
 
 // newStockAPI returns stock's routes: GET /stock and GET /stock/{sku}.
-func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
+func newStockAPI(ledger shop.Stock, b broker.Broker) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/stock", app.ListStock(ledger)).Methods(http.MethodGet)
 	r.Handle("/stock/{sku}", app.GetStock(ledger)).Methods(http.MethodGet)
@@ -24,12 +24,13 @@ func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
 }
 
 // reserveStock handles checkout.processed: it reserves the order's items, once per order.
-func reserveStock(ledger *shop.Ledger, tracer opentracing.Tracer, logger *slog.Logger) broker.Handler {
+func reserveStock(ledger shop.Stock, tracer opentracing.Tracer, logger *slog.Logger) broker.Handler {
 	return func(ctx context.Context, msg broker.Message) error {
 		// Nothing carries the trace context across RabbitMQ yet, so each message starts
 		// a trace of its own: stock's work is not in the order's trace. Step 03 fixes it.
 		span := tracer.StartSpan("reserve stock", ext.SpanKindConsumer)
 		defer span.Finish()
+		ctx = opentracing.ContextWithSpan(ctx, span) // the ledger's Redis calls are its children
 
 		// Other AMQP clients send header strings as byte arrays.
 		var requestID string
@@ -48,7 +49,7 @@ func reserveStock(ledger *shop.Ledger, tracer opentracing.Tracer, logger *slog.L
 			return err
 		}
 		span.SetTag("order.id", event.OrderID)
-		duplicate, err := ledger.Reserve(event.OrderID, event.Items)
+		duplicate, err := ledger.Reserve(ctx, event.OrderID, event.Items)
 		switch {
 		case err != nil:
 			logger.Error("could not reserve stock", "order_id", event.OrderID, "err", err)

@@ -19,7 +19,7 @@ var step = workshoptest.Step{
 	NewCheckout: func(b broker.Broker, logger *slog.Logger) http.Handler {
 		return newCheckout(b, opentracing.NoopTracer{}, logger)
 	},
-	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
+	NewReserve: func(ledger shop.Stock, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
 	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otglobal.Tracer()}, Todo: "TODO(03.1) and TODO(03.2): the decorator traces with the tracer it was given (t.tracer), never the global one"},

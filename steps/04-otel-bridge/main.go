@@ -19,7 +19,7 @@ import (
 	"github.com/ot2otel/workshop/shared/demo"
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otelenv"
-	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/otredis"
 	"github.com/ot2otel/workshop/shared/telemetry"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
@@ -84,12 +84,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			services = append(services, app.Service{Name: name, Addr: cfg.CheckoutAddr,
 				Handler: newCheckout(NewTracedRabbitBroker(b, tracer), tracer, log), Close: tr.Shutdown})
 		case app.Stock:
-			ledger := shop.NewLedger(cfg.Catalogue())
+			ledger, err := app.OpenLedger(ctx, cfg, cmd, log, otredis.Instrument(tracer))
+			if err != nil {
+				return errors.Join(err, app.CloseAll(services, b))
+			}
 			traced := NewTracedRabbitBroker(b, tracer)
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
 				Handler: newStockAPI(ledger, b),
 				Consume: func(ctx context.Context) error { return traced.Consume(ctx, reserveStock(ledger, tracer, log)) },
-				Close:   tr.Shutdown})
+				Close:   func(ctx context.Context) error { return errors.Join(tr.Shutdown(ctx), ledger.Close()) }})
 		}
 	}
 	return app.Serve(ctx, logger, b, services...)

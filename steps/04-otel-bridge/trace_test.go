@@ -647,6 +647,7 @@ func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]strin
 		span, _ := tracecheck.Find(spans, hop)
 		workshoptest.CheckTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
 	}
+	workshoptest.CheckRedisSpans(t, spans, workshoptest.OpenTracingRedisSpans(stockReserve))
 	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
 }
 

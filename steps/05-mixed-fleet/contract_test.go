@@ -20,7 +20,7 @@ var step = workshoptest.Step{
 	NewCheckout: func(b broker.Broker, logger *slog.Logger) http.Handler {
 		return newCheckout(b, opentracing.NoopTracer{}, logger)
 	},
-	NewReserve: func(ledger *shop.Ledger, logger *slog.Logger) broker.Handler {
+	NewReserve: func(ledger shop.Stock, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
 	},
 	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otelglobal.Sentinel(), otglobal.Tracer()}, Todo: "TODO(05.1): each service propagates with newPropagator, handed to it (and to its bridge), never set as a global"},

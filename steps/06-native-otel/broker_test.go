@@ -259,7 +259,7 @@ func TestFailedReservationIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	var failure error
-	reserve := reserveStock(shop.NewLedger(shop.DemoCatalogue()), f.stockProvider.Tracer("test"), workshoptest.DiscardLogger())
+	reserve := reserveStock(shop.NewLedger(shop.DemoCatalogue()).Stock(), f.stockProvider.Tracer("test"), workshoptest.DiscardLogger())
 	f.consume(t, f.stock, 1, func(ctx context.Context, msg broker.Message) error {
 		failure = reserve(ctx, msg)
 		return failure

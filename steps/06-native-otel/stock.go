@@ -16,7 +16,7 @@ import (
 )
 
 // newStockAPI returns stock's routes: GET /stock and GET /stock/{sku}.
-func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
+func newStockAPI(ledger shop.Stock, b broker.Broker) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/stock", app.ListStock(ledger)).Methods(http.MethodGet)
 	r.Handle("/stock/{sku}", app.GetStock(ledger)).Methods(http.MethodGet)
@@ -25,7 +25,7 @@ func newStockAPI(ledger *shop.Ledger, b broker.Broker) http.Handler {
 }
 
 // reserveStock handles checkout.processed: it reserves the order's items, once per order.
-func reserveStock(ledger *shop.Ledger, tracer trace.Tracer, logger *slog.Logger) broker.Handler {
+func reserveStock(ledger shop.Stock, tracer trace.Tracer, logger *slog.Logger) broker.Handler {
 	// TODO(06.3): start "reserve stock" with tracer.Start(ctx, ...), tag it with
 	// span.SetAttributes, mark the failures with recordError, end it with span.End(): ot
 	// goes. Do it with TODO(06.2): an OpenTracing span finds no parent under a consumer
@@ -34,7 +34,7 @@ func reserveStock(ledger *shop.Ledger, tracer trace.Tracer, logger *slog.Logger)
 	return func(ctx context.Context, msg broker.Message) error {
 		// The broker put its consumer span, which continues the order's trace, in ctx:
 		// stock's work is a child of it.
-		span, _ := opentracing.StartSpanFromContextWithTracer(ctx, ot, "reserve stock")
+		span, ctx := opentracing.StartSpanFromContextWithTracer(ctx, ot, "reserve stock")
 		defer span.Finish()
 
 		// Other AMQP clients send header strings as byte arrays.
@@ -54,7 +54,7 @@ func reserveStock(ledger *shop.Ledger, tracer trace.Tracer, logger *slog.Logger)
 			return err
 		}
 		span.SetTag("order.id", event.OrderID)
-		duplicate, err := ledger.Reserve(event.OrderID, event.Items)
+		duplicate, err := ledger.Reserve(ctx, event.OrderID, event.Items)
 		switch {
 		case err != nil:
 			logger.Error("could not reserve stock", "order_id", event.OrderID, "err", err)

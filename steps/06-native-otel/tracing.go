@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/opentracing/opentracing-go"
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/contrib/propagators/jaeger"
 	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ot2otel/workshop/shared/otelenv"
+	"github.com/ot2otel/workshop/shared/otredis"
 )
 
 // tracerName is the instrumentation scope of the spans the shop's own code starts.
@@ -108,3 +110,19 @@ func recordError(span trace.Span, err error) {
 	span.RecordError(err)
 	span.SetStatus(codes.Error, err.Error())
 }
+
+// instrumentRedis traces stock's Redis commands into tp: for now with the fleet's
+// OpenTracing hook (shared/otredis, the talk's otredis), through the bridge.
+//
+// TODO(06.4): trace with redisotel, go-redis's own OpenTelemetry instrumentation:
+// return a function that calls redisotel.InstrumentTracing(c,
+// redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false)) (the statement
+// would carry the command's values). Its spans follow the database conventions
+// (db.system, server.address, server.port), and the hook, with OpenTracing, leaves the
+// build.
+func instrumentRedis(tp trace.TracerProvider) func(redis.UniversalClient) error {
+	return otredis.Instrument(openTracer(tp.Tracer(redisTracerName), nil))
+}
+
+// redisTracerName is the instrumentation scope of the hook's spans.
+const redisTracerName = "github.com/ot2otel/workshop/shared/otredis"
