@@ -154,6 +154,7 @@ func dial(ctx context.Context, cfg Config, logger *slog.Logger, opts dialOptions
 // topology. The first failure is logged at firstFailure, the others at debug level,
 // so a broker that is slow to start does not flood the log.
 func (r *Rabbit) connectLoop(ctx context.Context, stopOnPermanent bool, firstFailure slog.Level) (*amqp.Connection, chan *amqp.Error, int, error) {
+	var previous error
 	for attempt := 1; ; attempt++ {
 		conn, err := dialConn(ctx, r.cfg.URL, r.opts.handshakeTimeout)
 		if err == nil {
@@ -175,8 +176,15 @@ func (r *Rabbit) connectLoop(ctx context.Context, stopOnPermanent bool, firstFai
 			return nil, nil, attempt, err
 		}
 		if ctx.Err() != nil {
+			// An attempt the deadline cut short says only that; the one before it says
+			// why RabbitMQ could not be reached.
+			var netErr net.Error
+			if previous != nil && (errors.Is(err, ctx.Err()) || errors.As(err, &netErr) && netErr.Timeout()) {
+				err = previous
+			}
 			return nil, nil, attempt, err
 		}
+		previous = err
 		r.setLost(nil, err)
 
 		level := slog.LevelDebug
