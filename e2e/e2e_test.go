@@ -133,7 +133,7 @@ func TestStepsAgainstJaeger(t *testing.T) {
 			args []string
 			want []string
 		}{
-			{[]string{"trace", last.goodID}, []string{"trace " + last.goodID + " · 8 spans", "reserve stock", "every parent present"}},
+			{[]string{"trace", last.goodID}, []string{"trace " + last.goodID + " · 9 spans", "reserve stock", "evalsha", "every parent present"}},
 			{[]string{"trace", "00-" + last.goodID + "-0000000000000001-01"}, []string{"trace " + last.goodID}},
 			{[]string{"trace", "--last"}, []string{"trace " + last.badID, "✗ error", "every parent present"}},
 		} {
