@@ -25,7 +25,7 @@ func TestBroker(t *testing.T) {
 		Carrier:       func(h amqp.Table) otsuite.TextMapCarrier { return amqpHeadersCarrier(h) },
 		CarrierHeader: "uber-trace-id",
 		CarrierHints:  workshoptest.CarrierHints{Read: "TODO(03.2)", Write: "TODO(03.1)"},
-		Publish:       publishHop, Process: processHop, Reserve: stockReserve, Tags: brokerTags,
+		Publish:       publishHop, Process: processHop, Reserve: stockReserve, Tags: workshoptest.BrokerTags,
 		TraceHeader: "uber-trace-id",
 		SpanID: func(raw string) (string, bool) {
 			sc, err := jaeger.ContextFromString(raw)

@@ -29,7 +29,7 @@ func TestBroker(t *testing.T) {
 		Carrier:       func(h amqp.Table) otsuite.TextMapCarrier { return amqpHeadersCarrier(h) },
 		CarrierHeader: "traceparent",
 		CarrierHints:  workshoptest.CarrierHints{Read: "step 03's carrier (broker.go)", Write: "step 03's carrier (broker.go)"},
-		Publish:       publishHop, Process: processHop, Reserve: stockReserve, Tags: brokerTags,
+		Publish:       publishHop, Process: processHop, Reserve: stockReserve, Tags: workshoptest.BrokerTags,
 		TraceHeader: "traceparent",
 		SpanID: func(raw string) (string, bool) {
 			sc := trace.SpanContextFromContext(w3c.Extract(context.Background(), propagation.MapCarrier{"traceparent": raw}))

@@ -3,7 +3,6 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -140,7 +139,7 @@ func TestTraceResponse(t *testing.T) {
 			defer gateway.Close()
 
 			tr := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := traceResponseFormat.FindStringSubmatch(tr)
+			m := workshoptest.TraceResponseFormat.FindStringSubmatch(tr)
 			if m == nil {
 				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
 					"Look at TODO(02.2): in traceResponse, name the trace and the server span of the request "+
@@ -155,8 +154,6 @@ func TestTraceResponse(t *testing.T) {
 		})
 	}
 }
-
-var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
 
 func TestClientSpan(t *testing.T) {
 	rec := newRecorder(t)
@@ -278,22 +275,10 @@ func TestOrderTrace(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	spans := received(t, c)
-
-	if err := tracecheck.CheckChain(spans, gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder); err != nil {
-		t.Fatal(err)
-	}
-	// Each hop directly under the one before: nothing in between, nothing skipped.
-	for _, pair := range [][2]tracecheck.Hop{{gatewayClient, gatewayServer}, {checkoutServer, gatewayClient}, {checkoutPlaceOrder, checkoutServer}} {
-		if err := tracecheck.CheckParent(spans, pair[0], pair[1]); err != nil {
-			t.Error(err)
-		}
-	}
-	server, _ := tracecheck.Find(spans, gatewayServer)
-	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
-		t.Errorf("traceresponse: %q does not name the order's trace %s.\nLook at TODO(02.2): traceResponse",
-			resp.Header.Get("traceresponse"), server.TraceID)
-	}
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, workshoptest.OrderTrace{
+		Spans:         []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder},
+		TraceResponse: "TODO(02.2): traceResponse",
+	})
 }
 
 // TestBrokerHopNotTracedYet documents the gap this step leaves: stock traces its work,

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -16,7 +13,6 @@ import (
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
-	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
@@ -143,7 +139,7 @@ func TestTraceResponse(t *testing.T) {
 			defer gateway.Close()
 
 			tr := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := traceResponseFormat.FindStringSubmatch(tr)
+			m := workshoptest.TraceResponseFormat.FindStringSubmatch(tr)
 			if m == nil {
 				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
 					"Look at step 02's exercise 02.2: in traceResponse, name the trace and the server span of the request "+
@@ -158,8 +154,6 @@ func TestTraceResponse(t *testing.T) {
 		})
 	}
 }
-
-var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
 
 func TestClientSpan(t *testing.T) {
 	rec := newRecorder(t)
@@ -281,7 +275,7 @@ func TestOrderTrace(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	checkOrderTrace(t, received(t, c), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env))
 }
 
 // TestOrderTraceAcrossProcesses runs the three services as they are deployed, as three
@@ -292,36 +286,18 @@ func TestOrderTraceAcrossProcesses(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop() // each process flushes its spans as it exits
-	checkOrderTrace(t, received(t, c), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env))
 }
 
-// checkOrderTrace checks that spans are the one trace of the order resp answered, from
-// the gateway through RabbitMQ to stock, each span directly under the one before.
-func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]string, resp fleet.Response) {
-	t.Helper()
+// orderTrace is what one order's trace must be: one trace from the gateway through
+// RabbitMQ to stock, each span directly under the one before.
+func orderTrace(env map[string]string) workshoptest.OrderTrace {
 	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
-	hops := []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve}
-	if err := tracecheck.CheckChain(spans, hops...); err != nil {
-		t.Fatal(err)
+	return workshoptest.OrderTrace{
+		Spans:      []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve},
+		Continuous: true, TraceResponse: "step 02's exercise 02.2: traceResponse",
+		Tagged: []tracecheck.Hop{producer, consumer}, Tags: workshoptest.BrokerTagsIn(env),
 	}
-	for i := 1; i < len(hops); i++ {
-		if err := tracecheck.CheckParent(spans, hops[i], hops[i-1]); err != nil {
-			t.Error(err)
-		}
-	}
-	if err := tracecheck.CheckContinuous(spans); err != nil {
-		t.Errorf("every span of the order belongs in its trace: %v", err)
-	}
-	server, _ := tracecheck.Find(spans, gatewayServer)
-	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
-		t.Errorf("traceresponse: %q does not name the order's trace %s.\nLook at step 02's exercise 02.2: traceResponse",
-			resp.Header.Get("traceresponse"), server.TraceID)
-	}
-	for _, hop := range []tracecheck.Hop{producer, consumer} {
-		span, _ := tracecheck.Find(spans, hop)
-		workshoptest.CheckTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
-	}
-	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
 }
 
 // publishHop and processHop are the broker's spans, named after the fleet's exchange
@@ -336,20 +312,6 @@ func processHop(queue string) tracecheck.Hop {
 	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + queue,
 		Todo: "TODO(03.2): in TracedRabbitBroker.Consume, extract the context from the message's headers and " +
 			"start a consumer span (ext.SpanKindConsumer) as its ChildOf"}
-}
-
-// brokerTags are the tags a broker span must have: its destination, and where RabbitMQ
-// is (the in-memory broker of a laptop without RabbitMQ is nowhere).
-func brokerTags(hop tracecheck.Hop, exchange, queue, system string) map[string]string {
-	want := map[string]string{"message_bus.destination": queue, "messaging.system": system}
-	if hop.Kind == tracecheck.KindProducer {
-		want["message_bus.destination"] = exchange
-	}
-	if system != "in-memory" {
-		u, _ := url.Parse(workshoptest.RabbitMQURL())
-		want["messaging.system"], want["peer.hostname"], want["peer.port"] = "rabbitmq", u.Hostname(), cmp.Or(u.Port(), "5672")
-	}
-	return want
 }
 
 var stockReserve = tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: "reserve stock",

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -244,7 +242,7 @@ func checkTraceparent(t *testing.T, what, traceparent string, headers any, resp 
 			"bridge newTracing returns; and at TODO(04.2): the bridge injects with newPropagator's W3C propagator "+
 			"(bridge.SetTextMapPropagator)", what, headers)
 	}
-	if tr := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); tr != nil && tr[1] != m[1] {
+	if tr := workshoptest.TraceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); tr != nil && tr[1] != m[1] {
 		t.Errorf("%s carries traceparent %s, in another trace than the one the gateway's traceresponse names (%s).\n"+
 			"Look at TODO(04.3): build the request to checkout from the context \"submit order\" returns", what, traceparent, tr[1])
 	}
@@ -391,7 +389,7 @@ func TestTraceResponse(t *testing.T) {
 			defer gateway.Close()
 
 			got := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := traceResponseFormat.FindStringSubmatch(got)
+			m := workshoptest.TraceResponseFormat.FindStringSubmatch(got)
 			if m == nil {
 				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
 					"Look at TODO(04.1): under the bridge, traceResponse reads the OpenTelemetry span context from the request's context",
@@ -406,8 +404,6 @@ func TestTraceResponse(t *testing.T) {
 		})
 	}
 }
-
-var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
 
 func TestClientSpan(t *testing.T) {
 	rec := newRecorder(t)
@@ -573,7 +569,7 @@ func TestOrderTrace(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	checkOrderTrace(t, received(t, c), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env))
 }
 
 // TestOrderTraceAcrossProcesses runs the three services as they are deployed, as three
@@ -585,7 +581,7 @@ func TestOrderTraceAcrossProcesses(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	checkOrderTrace(t, received(t, c), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env))
 }
 
 // TestShutdownFlushes stops the services right after stock reserved the order, with a
@@ -611,57 +607,28 @@ func TestShutdownFlushes(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	checkOrderTrace(t, spans, f.Env, resp)
+	workshoptest.CheckOrderTrace(t, spans, resp, orderTrace(f.Env))
 	t.Logf("the shutdown, flush included, took %s", time.Since(start).Round(time.Millisecond))
 }
 
-// checkOrderTrace checks that spans are the one trace of the order resp answered, from
-// the gateway through RabbitMQ to stock, each span directly under the one before.
-func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]string, resp fleet.Response) {
-	t.Helper()
+// orderTrace is what one order's trace must be: one trace from the gateway through
+// RabbitMQ to stock, each span directly under the one before, all exported through
+// OpenTelemetry.
+func orderTrace(env map[string]string) workshoptest.OrderTrace {
 	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
-	hops := []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve}
-	if err := tracecheck.CheckChain(spans, hops...); err != nil {
-		t.Fatal(err)
+	return workshoptest.OrderTrace{
+		Spans:      []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve},
+		Continuous: true, TraceResponse: "TODO(04.1): traceResponse under the bridge",
+		Check: func(t *testing.T, spans []tracecheck.Span) {
+			for _, s := range spans {
+				if s.Source != "otel" {
+					t.Errorf("the span %s %q came from %s: every service exports through OpenTelemetry now.\nLook at TODO(04.1)",
+						s.Service, s.Name, s.Source)
+				}
+			}
+		},
+		Tagged: []tracecheck.Hop{producer, consumer}, Tags: workshoptest.BrokerTagsIn(env),
 	}
-	for i := 1; i < len(hops); i++ {
-		if err := tracecheck.CheckParent(spans, hops[i], hops[i-1]); err != nil {
-			t.Error(err)
-		}
-	}
-	if err := tracecheck.CheckContinuous(spans); err != nil {
-		t.Errorf("every span of the order belongs in its trace: %v", err)
-	}
-	server, _ := tracecheck.Find(spans, gatewayServer)
-	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
-		t.Errorf("traceresponse: %q does not name the order's trace %s.\nLook at TODO(04.1): traceResponse under the bridge",
-			resp.Header.Get("traceresponse"), server.TraceID)
-	}
-	for _, s := range spans {
-		if s.Source != "otel" {
-			t.Errorf("the span %s %q came from %s: every service exports through OpenTelemetry now.\nLook at TODO(04.1)",
-				s.Service, s.Name, s.Source)
-		}
-	}
-	for _, hop := range []tracecheck.Hop{producer, consumer} {
-		span, _ := tracecheck.Find(spans, hop)
-		workshoptest.CheckTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
-	}
-	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
-}
-
-// brokerTags are the tags a broker span must have: its destination, and where RabbitMQ
-// is (the in-memory broker of a laptop without RabbitMQ is nowhere).
-func brokerTags(hop tracecheck.Hop, exchange, queue, system string) map[string]string {
-	want := map[string]string{"message_bus.destination": queue, "messaging.system": system}
-	if hop.Kind == tracecheck.KindProducer {
-		want["message_bus.destination"] = exchange
-	}
-	if system != "in-memory" {
-		u, _ := url.Parse(workshoptest.RabbitMQURL())
-		want["messaging.system"], want["peer.hostname"], want["peer.port"] = "rabbitmq", u.Hostname(), cmp.Or(u.Port(), "5672")
-	}
-	return want
 }
 
 // w3c is the propagator the tests read and write trace contexts with: their own, so

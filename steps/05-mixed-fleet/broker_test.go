@@ -28,7 +28,7 @@ var brokerSuite = otsuite.Broker{
 	Carrier:       func(h amqp.Table) otsuite.TextMapCarrier { return amqpHeadersCarrier(h) },
 	CarrierHeader: "traceparent",
 	CarrierHints:  workshoptest.CarrierHints{Read: "step 03's carrier (broker.go)", Write: "step 03's carrier (broker.go)"},
-	Publish:       publishHop, Process: processHop, Reserve: stockReserve, Tags: brokerTags,
+	Publish:       publishHop, Process: processHop, Reserve: stockReserve, Tags: workshoptest.BrokerTags,
 	TraceHeader: "uber-trace-id",
 	SpanID: func(raw string) (string, bool) {
 		sc, err := jaegerclient.ContextFromString(raw)

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -25,7 +22,6 @@ import (
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
-	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
@@ -244,7 +240,7 @@ func TestTraceResponse(t *testing.T) {
 			defer gateway.Close()
 
 			got := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := traceResponseFormat.FindStringSubmatch(got)
+			m := workshoptest.TraceResponseFormat.FindStringSubmatch(got)
 			if m == nil {
 				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
 					"Look at step 04's traceResponse: under the bridge, it reads the OpenTelemetry span context from the request's context",
@@ -259,8 +255,6 @@ func TestTraceResponse(t *testing.T) {
 		})
 	}
 }
-
-var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
 
 func TestClientSpan(t *testing.T) {
 	rec := newRecorder(t)
@@ -430,7 +424,7 @@ func TestMixedFleetTrace(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	checkOrderTrace(t, c.received(t), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, c.received(t), resp, orderTrace(f.Env))
 }
 
 // TestMixedFleetAcrossProcesses runs the three services as they are deployed, as three
@@ -443,7 +437,7 @@ func TestMixedFleetAcrossProcesses(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	checkOrderTrace(t, c.received(t), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, c.received(t), resp, orderTrace(f.Env))
 }
 
 // TestShutdownFlushes stops the services right after stock reserved the order, with
@@ -469,61 +463,31 @@ func TestShutdownFlushes(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	checkOrderTrace(t, spans, f.Env, resp)
+	workshoptest.CheckOrderTrace(t, spans, resp, orderTrace(f.Env))
 }
 
-// checkOrderTrace checks that spans are the one trace of the order resp answered, from
-// the gateway through RabbitMQ to stock, each span directly under the one before, and
-// each recorded by its service's tracer: checkout's by jaeger-client, the others' by
-// OpenTelemetry.
-func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]string, resp fleet.Response) {
-	t.Helper()
+// orderTrace is what one order's trace must be in the mixed fleet: one trace from the
+// gateway through RabbitMQ to stock, each span directly under the one before, each
+// recorded by its service's tracer.
+func orderTrace(env map[string]string) workshoptest.OrderTrace {
 	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
-	hops := []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve}
-	if err := tracecheck.CheckChain(spans, hops...); err != nil {
-		t.Fatal(err)
+	return workshoptest.OrderTrace{
+		Spans:      []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve},
+		Continuous: true,
+		Check: func(t *testing.T, spans []tracecheck.Span) {
+			for _, s := range spans {
+				if want := sourceOf[s.Service]; s.Source != want {
+					t.Errorf("the span %s %q came from %s, want %s: checkout still runs jaeger-client (newLegacyTracing), "+
+						"gateway and stock run on OpenTelemetry (newTracing)", s.Service, s.Name, s.Source, want)
+				}
+			}
+		},
+		Tagged: []tracecheck.Hop{producer, consumer}, Tags: workshoptest.BrokerTagsIn(env),
 	}
-	for i := 1; i < len(hops); i++ {
-		if err := tracecheck.CheckParent(spans, hops[i], hops[i-1]); err != nil {
-			t.Error(err)
-		}
-	}
-	if err := tracecheck.CheckContinuous(spans); err != nil {
-		t.Errorf("every span of the order belongs in its trace: %v", err)
-	}
-	server, _ := tracecheck.Find(spans, gatewayServer)
-	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
-		t.Errorf("traceresponse: %q does not name the order's trace %s", resp.Header.Get("traceresponse"), server.TraceID)
-	}
-	for _, s := range spans {
-		if want := sourceOf[s.Service]; s.Source != want {
-			t.Errorf("the span %s %q came from %s, want %s: checkout still runs jaeger-client (newLegacyTracing), "+
-				"gateway and stock run on OpenTelemetry (newTracing)", s.Service, s.Name, s.Source, want)
-		}
-	}
-	for _, hop := range []tracecheck.Hop{producer, consumer} {
-		span, _ := tracecheck.Find(spans, hop)
-		workshoptest.CheckTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
-	}
-	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
 }
 
 // sourceOf is what records each service's spans in the mixed fleet.
 var sourceOf = map[string]string{"gateway": "otel", "checkout": "jaeger", "stock": "otel"}
-
-// brokerTags are the tags a broker span must have: its destination, and where RabbitMQ
-// is (the in-memory broker of a laptop without RabbitMQ is nowhere).
-func brokerTags(hop tracecheck.Hop, exchange, queue, system string) map[string]string {
-	want := map[string]string{"message_bus.destination": queue, "messaging.system": system}
-	if hop.Kind == tracecheck.KindProducer {
-		want["message_bus.destination"] = exchange
-	}
-	if system != "in-memory" {
-		u, _ := url.Parse(workshoptest.RabbitMQURL())
-		want["messaging.system"], want["peer.hostname"], want["peer.port"] = "rabbitmq", u.Hostname(), cmp.Or(u.Port(), "5672")
-	}
-	return want
-}
 
 // w3c and mixed are the propagators the tests read and write trace contexts with: their
 // own, so that the tests of the instrumentation do not depend on the exercise's

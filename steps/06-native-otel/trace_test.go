@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
-	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
@@ -194,7 +192,7 @@ func TestTraceResponse(t *testing.T) {
 			defer gateway.Close()
 
 			tr := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := traceResponseFormat.FindStringSubmatch(tr)
+			m := workshoptest.TraceResponseFormat.FindStringSubmatch(tr)
 			if m == nil {
 				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
 					"Look at TODO(06.1): traceResponse names the span in the request's context (trace.SpanContextFromContext)",
@@ -216,8 +214,6 @@ const (
 	otelmuxScope  = "go.opentelemetry.io/contrib/instrumentation/github.com/gorilla/mux/otelmux"
 	otelhttpScope = "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
-
-var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
 
 func TestClientSpan(t *testing.T) {
 	rec := newRecorder(t)
@@ -391,7 +387,7 @@ func TestOrderTrace(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	checkOrderTrace(t, received(t, c), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env, resp.OrderID()))
 }
 
 // TestOrderTraceAcrossProcesses runs the three services as they are deployed, as three
@@ -402,7 +398,7 @@ func TestOrderTraceAcrossProcesses(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop() // each process flushes its spans as it exits
-	checkOrderTrace(t, received(t, c), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env, resp.OrderID()))
 }
 
 // TestShutdownFlushes holds the spans back until the services stop: if they all
@@ -418,7 +414,7 @@ func TestShutdownFlushes(t *testing.T) {
 	f.Stop()
 	workshoptest.CheckBatched(t, early, "TODO(06.3): newTracerProvider batches (sdktrace.WithBatcher)")
 
-	m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse"))
+	m := workshoptest.TraceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse"))
 	if m == nil {
 		t.Fatalf("traceresponse: %q.\nLook at TODO(06.1): traceResponse", resp.Header.Get("traceresponse"))
 	}
@@ -433,42 +429,28 @@ func TestShutdownFlushes(t *testing.T) {
 	}
 }
 
-// checkOrderTrace checks that spans are the one trace of the order resp answered, from
-// the gateway through RabbitMQ to stock, each span directly under the one before, and
-// that the broker's spans carry what the messaging conventions ask.
-func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]string, resp fleet.Response) {
-	t.Helper()
+// orderTrace is what one order's trace must be: one trace from the gateway through
+// RabbitMQ to stock, each span directly under the one before, the broker's spans with
+// the messaging conventions' attributes in place of OpenTracing's tags.
+func orderTrace(env map[string]string, orderID string) workshoptest.OrderTrace {
 	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_EXCHANGE"], env["AMQP_QUEUE"])
-	hops := []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve}
-	if err := tracecheck.CheckChain(spans, hops...); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i < len(hops); i++ {
-		if err := tracecheck.CheckParent(spans, hops[i], hops[i-1]); err != nil {
-			t.Error(err)
-		}
-	}
-	if err := tracecheck.CheckContinuous(spans); err != nil {
-		t.Errorf("every span of the order belongs in its trace: %v", err)
-	}
-	server, _ := tracecheck.Find(spans, gatewayServer)
-	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID || m[2] != server.SpanID {
-		t.Errorf("traceresponse: %q does not name the order's trace %s and the gateway's server span %s.\n"+
-			"Look at TODO(06.1): traceResponse runs inside serverSpans and names the span in the request's context",
-			resp.Header.Get("traceresponse"), server.TraceID, server.SpanID)
-	}
-	for _, hop := range []tracecheck.Hop{producer, consumer} {
-		span, _ := tracecheck.Find(spans, hop)
-		checkAttrs(t, span, brokerAttrs(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], resp.OrderID()), hop.Todo)
-		for _, tag := range []string{"message_bus.destination", "peer.hostname", "peer.port"} {
-			if _, ok := span.Attrs[tag]; ok {
-				t.Errorf("the %s span still carries OpenTracing's %s tag: the conventions replace it.\nLook at %s", hop, tag, hop.Todo)
+	return workshoptest.OrderTrace{
+		Spans:      []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve},
+		Continuous: true, TraceResponseSpan: true,
+		TraceResponse: "TODO(06.1): traceResponse runs inside serverSpans and names the span in the request's context",
+		Check: func(t *testing.T, spans []tracecheck.Span) {
+			for _, hop := range []tracecheck.Hop{producer, consumer} {
+				span, _ := tracecheck.Find(spans, hop)
+				checkAttrs(t, span, brokerAttrs(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], orderID), hop.Todo)
+				for _, tag := range []string{"message_bus.destination", "peer.hostname", "peer.port"} {
+					if _, ok := span.Attrs[tag]; ok {
+						t.Errorf("the %s span still carries OpenTracing's %s tag: the conventions replace it.\nLook at %s", hop, tag, hop.Todo)
+					}
+				}
 			}
-		}
+		},
+		Attrs: true,
 	}
-	var b strings.Builder
-	tracecheck.Render(&b, spans, tracecheck.RenderOptions{Attrs: true, Width: 110})
-	t.Logf("the order's trace:\n%s", b.String())
 }
 
 // publishHop and processHop are the broker's spans, named "{operation} {destination}"

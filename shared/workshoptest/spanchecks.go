@@ -1,0 +1,138 @@
+package workshoptest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/tracecheck"
+)
+
+// Spans is one step's services traced for a test: each constructor returns the service
+// tracing into a recorder of the test's own, and Spans what it recorded.
+type Spans struct {
+	Gateway  func(checkoutURL string) http.Handler
+	Checkout func(b broker.Broker) http.Handler
+	Spans    func() []tracecheck.Span
+}
+
+// SpanChecks is what the shared span tests need of one step: its services, its spans
+// and the hints its messages give.
+type SpanChecks struct {
+	// Record returns the step's services, recording into one recorder of the test's own.
+	Record func(t *testing.T) Spans
+	// GatewayServer, CheckoutServer and PlaceOrder are the spans the tests look at.
+	GatewayServer, CheckoutServer, PlaceOrder tracecheck.Hop
+	// Tags checks a span's tags or attributes (nil: CheckTags).
+	Tags func(t *testing.T, span tracecheck.Span, want map[string]string, todo string)
+	// TraceResponseFormat and TraceResponseSpan are the hints when the traceresponse
+	// header is malformed and when it names another span.
+	TraceResponseFormat, TraceResponseSpan string
+	// ServerError follows the spans when a server span's error is wrong ("" for none);
+	// PlaceOrderError is what a failed "place order" span must have, PlaceOrderEvent the
+	// name of its event, PlaceOrderHint what follows the spans when it has not.
+	ServerError                                      string
+	PlaceOrderError, PlaceOrderEvent, PlaceOrderHint string
+}
+
+// RunSpanChecks runs, as subtests of t, the span tests every traced step shares: the
+// traceresponse header, the business span, and what an error is.
+func RunSpanChecks(t *testing.T, c SpanChecks) {
+	if c.Tags == nil {
+		c.Tags = CheckTags
+	}
+	t.Run("TraceResponse", func(t *testing.T) { testTraceResponse(t, c) })
+	t.Run("BusinessSpan", func(t *testing.T) { testBusinessSpan(t, c) })
+	t.Run("FailedOrderIsAnError", func(t *testing.T) { testFailedOrderIsAnError(t, c) })
+}
+
+func testTraceResponse(t *testing.T, c SpanChecks) {
+	ok := func(w http.ResponseWriter, r *http.Request) {
+		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+	}
+	for _, tc := range []struct {
+		name       string
+		checkout   http.HandlerFunc // nil: checkout is down
+		order      any
+		wantStatus int
+	}{
+		{"accepted", ok, DemoOrder(), http.StatusAccepted},
+		{"invalid order", ok, `{"items": []}`, http.StatusBadRequest},
+		{"checkout down", nil, DemoOrder(), http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := c.Record(t)
+			gateway := httptest.NewServer(rec.Gateway(FakeCheckout(t, tc.checkout)))
+			defer gateway.Close()
+
+			tr := Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
+			m := TraceResponseFormat.FindStringSubmatch(tr)
+			if m == nil {
+				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
+					"Look at %s", tc.wantStatus, tr, c.TraceResponseFormat)
+			}
+			server, found := tracecheck.Find(rec.Spans(), c.GatewayServer)
+			if !found || server.TraceID != m[1] || server.SpanID != m[2] || m[3] != "01" {
+				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
+					"Look at %s\n\nrecorded spans:\n%s",
+					tr, server.TraceID, server.SpanID, c.TraceResponseSpan, tracecheck.String(rec.Spans()))
+			}
+		})
+	}
+}
+
+func testBusinessSpan(t *testing.T, c SpanChecks) {
+	rec := c.Record(t)
+	checkout := httptest.NewServer(rec.Checkout(Broker(t)))
+	defer checkout.Close()
+	resp := Post(t, checkout.URL+"/orders", DemoOrder(), http.StatusAccepted)
+
+	spans := rec.Spans()
+	if err := tracecheck.CheckParent(spans, c.PlaceOrder, c.CheckoutServer); err != nil {
+		t.Fatal(err)
+	}
+	span, _ := tracecheck.Find(spans, c.PlaceOrder)
+	c.Tags(t, span, map[string]string{"order.id": resp.OrderID()}, c.PlaceOrder.Todo)
+	if span.Error {
+		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", c.PlaceOrder.Todo)
+	}
+}
+
+// testFailedOrderIsAnError pins what an error is. The HTTP server spans follow HTTP: a
+// 5xx is the server's failure, an error; a 4xx is the caller's, not an error of the
+// server. The business span follows the business: an order that could not be placed,
+// invalid or unrecorded, is an error, with an event (OpenTracing: a log record) saying why.
+func testFailedOrderIsAnError(t *testing.T, c SpanChecks) {
+	refusing := broker.NewMemory(broker.Config{Exchange: "closed", Queue: "closed"})
+	refusing.Close() // every publish fails
+	for _, tc := range []struct {
+		name        string
+		b           broker.Broker
+		order       any
+		status      int
+		serverError bool
+	}{
+		{"the broker refuses the order", refusing, DemoOrder(), http.StatusServiceUnavailable, true},
+		{"invalid order", Broker(t), `{"customer_id": "c1", "items": []}`, http.StatusBadRequest, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := c.Record(t)
+			checkout := httptest.NewServer(rec.Checkout(tc.b))
+			defer checkout.Close()
+			Post(t, checkout.URL+"/orders", tc.order, tc.status)
+
+			spans := rec.Spans()
+			if server, ok := tracecheck.Find(spans, c.CheckoutServer); !ok || server.Error != tc.serverError {
+				t.Errorf("checkout answered %d: want a server span with error=%v (5xx is an error, 4xx is not):\n%s%s",
+					tc.status, tc.serverError, tracecheck.String(spans), c.ServerError)
+			}
+			span, ok := tracecheck.Find(spans, c.PlaceOrder)
+			if !ok || !span.Error || !HasEvent(span, c.PlaceOrderEvent) {
+				t.Errorf("checkout answered %d: want a \"place order\" span with %s saying why:\n%s%s",
+					tc.status, c.PlaceOrderError, tracecheck.String(spans), c.PlaceOrderHint)
+			}
+		})
+	}
+}
