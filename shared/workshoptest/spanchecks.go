@@ -35,6 +35,10 @@ type SpanChecks struct {
 	// name of its event, PlaceOrderHint what follows the spans when it has not.
 	ServerError                                      string
 	PlaceOrderError, PlaceOrderEvent, PlaceOrderHint string
+	// Submit, when set, is the gateway's OpenTelemetry-native span of the bridge steps,
+	// between GatewayServer and GatewayClient.
+	Submit        *tracecheck.Hop
+	GatewayClient tracecheck.Hop
 }
 
 // RunSpanChecks runs, as subtests of t, the span tests every traced step shares: the
@@ -46,6 +50,57 @@ func RunSpanChecks(t *testing.T, c SpanChecks) {
 	t.Run("TraceResponse", func(t *testing.T) { testTraceResponse(t, c) })
 	t.Run("BusinessSpan", func(t *testing.T) { testBusinessSpan(t, c) })
 	t.Run("FailedOrderIsAnError", func(t *testing.T) { testFailedOrderIsAnError(t, c) })
+	if c.Submit != nil {
+		t.Run("NativeSpan", func(t *testing.T) { testNativeSpan(t, c, *c.Submit) })
+	}
+}
+
+// testNativeSpan checks the bridge exercise's OpenTelemetry-native span: "submit order",
+// in the gateway, between the OpenTracing server span and the OpenTracing client span.
+func testNativeSpan(t *testing.T, c SpanChecks, submit tracecheck.Hop) {
+	rec := c.Record(t)
+	checkoutURL := FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+	})
+	gateway := httptest.NewServer(rec.Gateway(checkoutURL))
+	defer gateway.Close()
+	Post(t, gateway.URL+"/checkout", DemoOrder(), http.StatusAccepted)
+
+	spans := rec.Spans()
+	if err := tracecheck.CheckParent(spans, submit, c.GatewayServer); err != nil {
+		t.Fatal(err)
+	}
+	if err := tracecheck.CheckParent(spans, c.GatewayClient, submit); err != nil {
+		t.Error(err)
+	}
+	span, _ := tracecheck.Find(spans, submit)
+	c.Tags(t, span, map[string]string{"order.lines": "1", "order.quantity": "2"}, submit.Todo)
+	if span.Error {
+		t.Errorf("the \"submit order\" span of an order checkout accepted is an error.\nLook at %s", submit.Todo)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		checkout http.HandlerFunc
+	}{
+		{"checkout down", nil},
+		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
+			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := c.Record(t)
+			gateway := httptest.NewServer(rec.Gateway(FakeCheckout(t, tc.checkout)))
+			defer gateway.Close()
+			Post(t, gateway.URL+"/checkout", DemoOrder(), http.StatusBadGateway)
+			span, ok := tracecheck.Find(rec.Spans(), submit)
+			if !ok || !span.Error {
+				t.Errorf("when checkout does not take the order, \"submit order\" must be an error (status Error):\n%s"+
+					"Look at %s; span.SetStatus(codes.Error, ...) when the call fails or checkout does not answer 202",
+					tracecheck.String(rec.Spans()), submit.Todo)
+			}
+		})
+	}
 }
 
 func testTraceResponse(t *testing.T, c SpanChecks) {

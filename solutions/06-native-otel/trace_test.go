@@ -172,40 +172,30 @@ func TestServerSpans(t *testing.T) {
 	}
 }
 
-func TestTraceResponse(t *testing.T) {
-	ok := func(w http.ResponseWriter, r *http.Request) {
-		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
-	}
-	for _, tc := range []struct {
-		name       string
-		checkout   http.HandlerFunc // nil: checkout is down
-		order      any
-		wantStatus int
-	}{
-		{"accepted", ok, workshoptest.DemoOrder(), http.StatusAccepted},
-		{"invalid order", ok, `{"items": []}`, http.StatusBadRequest},
-		{"checkout down", nil, workshoptest.DemoOrder(), http.StatusBadGateway},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+// TestSpans runs the span checks every traced step shares (workshoptest.RunSpanChecks):
+// the traceresponse header, the business span, and what an error is.
+func TestSpans(t *testing.T) {
+	workshoptest.RunSpanChecks(t, workshoptest.SpanChecks{
+		Record: func(t *testing.T) workshoptest.Spans {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), rec.provider("gateway"), newPropagator(), workshoptest.DiscardLogger()))
-			defer gateway.Close()
-
-			tr := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := workshoptest.TraceResponseFormat.FindStringSubmatch(tr)
-			if m == nil {
-				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
-					"Look at TODO(06.1): traceResponse names the span in the request's context (trace.SpanContextFromContext)",
-					tc.wantStatus, tr)
+			return workshoptest.Spans{
+				Gateway: func(url string) http.Handler {
+					return newGateway(url, rec.provider("gateway"), newPropagator(), workshoptest.DiscardLogger())
+				},
+				Checkout: func(b broker.Broker) http.Handler {
+					return newCheckout(b, rec.provider("checkout"), newPropagator(), workshoptest.DiscardLogger())
+				},
+				Spans: rec.spans,
 			}
-			server, found := tracecheck.Find(rec.spans(), gatewayServer)
-			if !found || server.TraceID != m[1] || server.SpanID != m[2] || m[3] != "01" {
-				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
-					"Look at TODO(06.1): traceResponse runs inside serverSpans, so it names otelmux's server span\n\nrecorded spans:\n%s",
-					tr, server.TraceID, server.SpanID, tracecheck.String(rec.spans()))
-			}
-		})
-	}
+		},
+		GatewayServer: gatewayServer, CheckoutServer: checkoutServer, PlaceOrder: checkoutPlaceOrder,
+		Tags:                checkAttrs,
+		TraceResponseFormat: "TODO(06.1): traceResponse names the span in the request's context (trace.SpanContextFromContext)",
+		TraceResponseSpan:   "TODO(06.1): traceResponse runs inside serverSpans, so it names otelmux's server span",
+		ServerError:         "Look at TODO(06.1): otelmux sets the status from the answer's code",
+		PlaceOrderError:     "the status Error and an \"exception\" event", PlaceOrderEvent: semconv.ExceptionEventName,
+		PlaceOrderHint: "Look at TODO(06.3): span.RecordError(err) and span.SetStatus(codes.Error, ...) where the order fails",
+	})
 }
 
 // The instrumentation scopes of otelmux and otelhttp, spelled out so that the tests do
@@ -320,62 +310,6 @@ func TestSubmitOrderSpan(t *testing.T) {
 				t.Errorf("when checkout does not take the order, \"submit order\" must be an error (status Error):\n%s"+
 					"Look at %s; span.SetStatus(codes.Error, ...) when the call fails or checkout does not answer 202",
 					tracecheck.String(rec.spans()), gatewaySubmit.Todo)
-			}
-		})
-	}
-}
-
-func TestBusinessSpan(t *testing.T) {
-	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.provider("checkout"), newPropagator(), workshoptest.DiscardLogger()))
-	defer checkout.Close()
-	resp := workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
-
-	spans := rec.spans()
-	if err := tracecheck.CheckParent(spans, checkoutPlaceOrder, checkoutServer); err != nil {
-		t.Fatal(err)
-	}
-	span, _ := tracecheck.Find(spans, checkoutPlaceOrder)
-	checkAttrs(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
-	if span.Error {
-		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", checkoutPlaceOrder.Todo)
-	}
-}
-
-// TestFailedOrderIsAnError pins what an error is. The HTTP server spans follow HTTP: a
-// 5xx is the server's failure, an error; a 4xx is the caller's, not an error of the
-// server. The business span follows the business: an order that could not be placed,
-// invalid or unrecorded, is an error, with an "exception" event saying why.
-func TestFailedOrderIsAnError(t *testing.T) {
-	refusing := broker.NewMemory(broker.Config{Exchange: "closed", Queue: "closed"})
-	refusing.Close() // every publish fails
-	for _, tc := range []struct {
-		name        string
-		b           broker.Broker
-		order       any
-		status      int
-		serverError bool
-	}{
-		{"the broker refuses the order", refusing, workshoptest.DemoOrder(), http.StatusServiceUnavailable, true},
-		{"invalid order", workshoptest.Broker(t), `{"customer_id": "c1", "items": []}`, http.StatusBadRequest, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			checkout := httptest.NewServer(newCheckout(tc.b, rec.provider("checkout"), newPropagator(), workshoptest.DiscardLogger()))
-			defer checkout.Close()
-			workshoptest.Post(t, checkout.URL+"/orders", tc.order, tc.status)
-
-			spans := rec.spans()
-			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
-				t.Errorf("checkout answered %d: want a server span with error=%v (5xx is an error, 4xx is not):\n%s"+
-					"Look at TODO(06.1): otelmux sets the status from the answer's code", tc.status, tc.serverError, tracecheck.String(spans))
-			}
-			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
-			if !ok || !span.Error || !workshoptest.HasEvent(span, semconv.ExceptionEventName) {
-				t.Errorf("checkout answered %d: want a \"place order\" span with the status Error and an \"exception\" "+
-					"event saying why:\n%s"+
-					"Look at TODO(06.3): span.RecordError(err) and span.SetStatus(codes.Error, ...) where the order fails",
-					tc.status, tracecheck.String(spans))
 			}
 		})
 	}

@@ -368,41 +368,31 @@ func TestServerSpans(t *testing.T) {
 	}
 }
 
-func TestTraceResponse(t *testing.T) {
-	ok := func(w http.ResponseWriter, r *http.Request) {
-		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
-	}
-	for _, tc := range []struct {
-		name       string
-		checkout   http.HandlerFunc // nil: checkout is down
-		order      any
-		wantStatus int
-	}{
-		{"accepted", ok, workshoptest.DemoOrder(), http.StatusAccepted},
-		{"invalid order", ok, `{"items": []}`, http.StatusBadRequest},
-		{"checkout down", nil, workshoptest.DemoOrder(), http.StatusBadGateway},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+// TestSpans runs the span checks every traced step shares (workshoptest.RunSpanChecks):
+// the traceresponse header, the business span, and what an error is.
+func TestSpans(t *testing.T) {
+	workshoptest.RunSpanChecks(t, workshoptest.SpanChecks{
+		Record: func(t *testing.T) workshoptest.Spans {
 			rec := newRecorder(t)
-			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
-			defer gateway.Close()
-
-			got := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := workshoptest.TraceResponseFormat.FindStringSubmatch(got)
-			if m == nil {
-				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
-					"Look at TODO(04.1): under the bridge, traceResponse reads the OpenTelemetry span context from the request's context",
-					tc.wantStatus, got)
+			return workshoptest.Spans{
+				Gateway: func(url string) http.Handler {
+					tr := rec.tracing("gateway")
+					return newGateway(url, tr.Tracer, tr.Provider, workshoptest.DiscardLogger())
+				},
+				Checkout: func(b broker.Broker) http.Handler {
+					return newCheckout(b, rec.tracer("checkout"), workshoptest.DiscardLogger())
+				},
+				Spans: rec.spans,
 			}
-			server, found := tracecheck.Find(rec.spans(), gatewayServer)
-			if !found || server.TraceID != m[1] || server.SpanID != m[2] || m[3] != "01" {
-				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
-					"Look at TODO(04.1): traceResponse names the request's own server span\n\nrecorded spans:\n%s",
-					got, server.TraceID, server.SpanID, tracecheck.String(rec.spans()))
-			}
-		})
-	}
+		},
+		GatewayServer: gatewayServer, CheckoutServer: checkoutServer, PlaceOrder: checkoutPlaceOrder,
+		Submit: &gatewaySubmit, GatewayClient: gatewayClient,
+		TraceResponseFormat: "TODO(04.1): under the bridge, traceResponse reads the OpenTelemetry span context from the request's context",
+		TraceResponseSpan:   "TODO(04.1): traceResponse names the request's own server span",
+		ServerError:         "",
+		PlaceOrderError:     "status Error and an event (event=error)", PlaceOrderEvent: "error",
+		PlaceOrderHint: "",
+	})
 }
 
 func TestClientSpan(t *testing.T) {
@@ -455,109 +445,6 @@ func TestClientSpan(t *testing.T) {
 				t.Errorf("when the call to checkout fails, the gateway's client span must be an error:\n%s"+
 					"It is step 02's callCheckout, unchanged: ext.LogError and error=true become the span's status Error under the bridge",
 					tracecheck.String(rec.spans()))
-			}
-		})
-	}
-}
-
-// TestNativeSpan checks the exercise's OpenTelemetry-native span: "submit order", in
-// the gateway, between the OpenTracing server span and the OpenTracing client span.
-func TestNativeSpan(t *testing.T) {
-	rec := newRecorder(t)
-	tr := rec.tracing("gateway")
-	checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
-		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
-	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
-	defer gateway.Close()
-	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-
-	spans := rec.spans()
-	if err := tracecheck.CheckParent(spans, gatewaySubmit, gatewayServer); err != nil {
-		t.Fatal(err)
-	}
-	if err := tracecheck.CheckParent(spans, gatewayClient, gatewaySubmit); err != nil {
-		t.Error(err)
-	}
-	span, _ := tracecheck.Find(spans, gatewaySubmit)
-	workshoptest.CheckTags(t, span, map[string]string{"order.lines": "1", "order.quantity": "2"}, gatewaySubmit.Todo)
-	if span.Error {
-		t.Errorf("the \"submit order\" span of an order checkout accepted is an error.\nLook at %s", gatewaySubmit.Todo)
-	}
-
-	for _, tc := range []struct {
-		name     string
-		checkout http.HandlerFunc
-	}{
-		{"checkout down", nil},
-		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
-			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
-			defer gateway.Close()
-			workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
-			span, ok := tracecheck.Find(rec.spans(), gatewaySubmit)
-			if !ok || !span.Error {
-				t.Errorf("when checkout does not take the order, \"submit order\" must be an error (status Error):\n%s"+
-					"Look at %s; span.SetStatus(codes.Error, ...) when the call fails or checkout does not answer 202",
-					tracecheck.String(rec.spans()), gatewaySubmit.Todo)
-			}
-		})
-	}
-}
-
-func TestBusinessSpan(t *testing.T) {
-	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
-	defer checkout.Close()
-	resp := workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
-
-	spans := rec.spans()
-	if err := tracecheck.CheckParent(spans, checkoutPlaceOrder, checkoutServer); err != nil {
-		t.Fatal(err)
-	}
-	span, _ := tracecheck.Find(spans, checkoutPlaceOrder)
-	workshoptest.CheckTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
-	if span.Error {
-		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", checkoutPlaceOrder.Todo)
-	}
-}
-
-// TestFailedOrderIsAnError pins what an error is, as in step 02: under the bridge,
-// OpenTracing's error=true tag becomes the span's status Error, and a log record an
-// event.
-func TestFailedOrderIsAnError(t *testing.T) {
-	refusing := broker.NewMemory(broker.Config{Exchange: "closed", Queue: "closed"})
-	refusing.Close() // every publish fails
-	for _, tc := range []struct {
-		name        string
-		b           broker.Broker
-		order       any
-		status      int
-		serverError bool
-	}{
-		{"the broker refuses the order", refusing, workshoptest.DemoOrder(), http.StatusServiceUnavailable, true},
-		{"invalid order", workshoptest.Broker(t), `{"customer_id": "c1", "items": []}`, http.StatusBadRequest, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), workshoptest.DiscardLogger()))
-			defer checkout.Close()
-			workshoptest.Post(t, checkout.URL+"/orders", tc.order, tc.status)
-
-			spans := rec.spans()
-			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
-				t.Errorf("checkout answered %d: want a server span with error=%v (5xx is an error, 4xx is not):\n%s",
-					tc.status, tc.serverError, tracecheck.String(spans))
-			}
-			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
-			if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
-				t.Errorf("checkout answered %d: want a \"place order\" span with status Error and an event "+
-					"(event=error) saying why:\n%s", tc.status, tracecheck.String(spans))
 			}
 		})
 	}
