@@ -3,6 +3,7 @@ package workshoptest
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/ot2otel/workshop/shared/app"
@@ -16,6 +17,8 @@ type Spans struct {
 	Gateway  func(checkoutURL string) http.Handler
 	Checkout func(b broker.Broker) http.Handler
 	Spans    func() []tracecheck.Span
+	// ServerSpan checks anything else of a server span (nil: nothing).
+	ServerSpan func(t *testing.T, hop tracecheck.Hop, span tracecheck.Span)
 }
 
 // SpanChecks is what the shared span tests need of one step: its services, its spans
@@ -35,6 +38,12 @@ type SpanChecks struct {
 	// name of its event, PlaceOrderHint what follows the spans when it has not.
 	ServerError                                      string
 	PlaceOrderError, PlaceOrderEvent, PlaceOrderHint string
+	// ServerTags are the tags or attributes of a server span that answered 202 on
+	// route; Healthz is the hint when /healthz is traced ("": none); BadTraceparent: a
+	// bad traceparent from a caller never fails a request.
+	ServerTags     func(route string) map[string]string
+	Healthz        string
+	BadTraceparent bool
 	// Submit, when set, is the gateway's OpenTelemetry-native span of the bridge steps,
 	// between GatewayServer and GatewayClient.
 	Submit        *tracecheck.Hop
@@ -47,6 +56,7 @@ func RunSpanChecks(t *testing.T, c SpanChecks) {
 	if c.Tags == nil {
 		c.Tags = CheckTags
 	}
+	t.Run("ServerSpans", func(t *testing.T) { testServerSpans(t, c) })
 	t.Run("TraceResponse", func(t *testing.T) { testTraceResponse(t, c) })
 	t.Run("BusinessSpan", func(t *testing.T) { testBusinessSpan(t, c) })
 	t.Run("FailedOrderIsAnError", func(t *testing.T) { testFailedOrderIsAnError(t, c) })
@@ -100,6 +110,69 @@ func testNativeSpan(t *testing.T, c SpanChecks, submit tracecheck.Hop) {
 					tracecheck.String(rec.Spans()), submit.Todo)
 			}
 		})
+	}
+}
+
+func testServerSpans(t *testing.T, c SpanChecks) {
+	rec := c.Record(t)
+	checkout := httptest.NewServer(rec.Checkout(Broker(t)))
+	defer checkout.Close()
+	gateway := httptest.NewServer(rec.Gateway(checkout.URL))
+	defer gateway.Close()
+
+	Post(t, gateway.URL+"/checkout", DemoOrder(), http.StatusAccepted)
+	for _, url := range []string{gateway.URL, checkout.URL} {
+		resp, err := http.Get(url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	spans := rec.Spans()
+	for _, tc := range []struct {
+		hop   tracecheck.Hop
+		route string
+	}{{c.GatewayServer, "/checkout"}, {c.CheckoutServer, "/orders"}} {
+		span, ok := tracecheck.Find(spans, tc.hop)
+		if !ok {
+			t.Errorf("no %s span for a request the %s answered 202.\nLook at %s\n\nrecorded spans:\n%s",
+				tc.hop, tc.hop.Service, tc.hop.Todo, tracecheck.String(spans))
+			continue
+		}
+		c.Tags(t, span, c.ServerTags(tc.route), tc.hop.Todo)
+		if span.Error {
+			t.Errorf("the %s span of a 202 is marked as an error.\nLook at %s", tc.hop, tc.hop.Todo)
+		}
+		if rec.ServerSpan != nil {
+			rec.ServerSpan(t, tc.hop, span)
+		}
+	}
+	hint := ""
+	if c.Healthz != "" {
+		hint = ".\nLook at " + c.Healthz
+	}
+	for _, s := range spans {
+		if s.Attrs["http.route"] == "/healthz" || strings.Contains(s.Name, "healthz") {
+			t.Errorf("%s traced /healthz (span %q): health checks would bury the orders%s", s.Service, s.Name, hint)
+		}
+	}
+	if !c.BadTraceparent {
+		return
+	}
+	// A bad traceparent from a caller starts a new trace; it never fails the request.
+	for _, bad := range []string{"garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-zzzz"} {
+		req, _ := http.NewRequest(http.MethodPost, checkout.URL+"/orders", strings.NewReader(string(DemoOrder().Encode())))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("traceparent", bad)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("POST /orders with traceparent: %q: %s, want 202: a bad trace context never fails a request", bad, resp.Status)
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -179,48 +178,8 @@ func TestRawProviderBreaksNesting(t *testing.T) {
 	t.Logf("As expected, with the SDK's provider instead of the bridge's wrapped one:\n%v", err)
 }
 
-func TestServerSpans(t *testing.T) {
-	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.legacyTracer("checkout"), workshoptest.DiscardLogger()))
-	defer checkout.Close()
-	gatewayTr := rec.tracing("gateway")
-	gateway := httptest.NewServer(newGateway(checkout.URL, gatewayTr.Tracer, gatewayTr.Provider, workshoptest.DiscardLogger()))
-	defer gateway.Close()
-
-	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-	for _, url := range []string{gateway.URL, checkout.URL} {
-		resp, err := http.Get(url + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-
-	spans := rec.spans()
-	for _, tc := range []struct {
-		hop   tracecheck.Hop
-		route string
-	}{{gatewayServer, "/checkout"}, {checkoutServer, "/orders"}} {
-		span, ok := tracecheck.Find(spans, tc.hop)
-		if !ok {
-			t.Errorf("no %s span for a request the %s answered 202.\nLook at %s\n\nrecorded spans:\n%s",
-				tc.hop, tc.hop.Service, tc.hop.Todo, tracecheck.String(spans))
-			continue
-		}
-		workshoptest.CheckTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
-		if span.Error {
-			t.Errorf("the %s span of a 202 is marked as an error.\nLook at %s", tc.hop, tc.hop.Todo)
-		}
-	}
-	for _, s := range spans {
-		if s.Attrs["http.route"] == "/healthz" || strings.Contains(s.Name, "healthz") {
-			t.Errorf("%s traced /healthz (span %q): health checks would bury the orders", s.Service, s.Name)
-		}
-	}
-}
-
 // TestSpans runs the span checks every traced step shares (workshoptest.RunSpanChecks):
-// the traceresponse header, the business span, and what an error is.
+// the server spans, the traceresponse header, the business span, and what an error is.
 func TestSpans(t *testing.T) {
 	workshoptest.RunSpanChecks(t, workshoptest.SpanChecks{
 		Record: func(t *testing.T) workshoptest.Spans {
@@ -237,6 +196,9 @@ func TestSpans(t *testing.T) {
 			}
 		},
 		GatewayServer: gatewayServer, CheckoutServer: checkoutServer, PlaceOrder: checkoutPlaceOrder,
+		ServerTags: func(route string) map[string]string {
+			return map[string]string{"http.method": "POST", "http.route": route, "http.status_code": "202"}
+		},
 		Submit: &gatewaySubmit, GatewayClient: gatewayClient,
 		TraceResponseFormat: "step 04's traceResponse: under the bridge, it reads the OpenTelemetry span context from the request's context",
 		TraceResponseSpan:   "step 04's traceResponse: it names the request's own server span",
