@@ -19,6 +19,8 @@ type Spans struct {
 	Spans    func() []tracecheck.Span
 	// ServerSpan checks anything else of a server span (nil: nothing).
 	ServerSpan func(t *testing.T, hop tracecheck.Hop, span tracecheck.Span)
+	// ClientSpan checks anything else of the gateway's client span (nil: nothing).
+	ClientSpan func(t *testing.T, hop tracecheck.Hop, span tracecheck.Span)
 }
 
 // SpanChecks is what the shared span tests need of one step: its services, its spans
@@ -44,6 +46,15 @@ type SpanChecks struct {
 	ServerTags     func(route string) map[string]string
 	Healthz        string
 	BadTraceparent bool
+	// ClientTags are the tags or attributes of the gateway's client span of a call to
+	// checkoutURL that got a 202; ClientParent is the span it is under; ClientContext
+	// checks the trace context the request to checkout carries. ClientError is what the
+	// client span of a failed call must be, ClientErrorHint what follows the spans when
+	// it is not.
+	ClientTags                   func(checkoutURL string) map[string]string
+	ClientParent                 tracecheck.Hop
+	ClientContext                func(t *testing.T, headers http.Header, client tracecheck.Span)
+	ClientError, ClientErrorHint string
 	// Submit, when set, is the gateway's OpenTelemetry-native span of the bridge steps,
 	// between GatewayServer and GatewayClient.
 	Submit        *tracecheck.Hop
@@ -58,6 +69,7 @@ func RunSpanChecks(t *testing.T, c SpanChecks) {
 	}
 	t.Run("ServerSpans", func(t *testing.T) { testServerSpans(t, c) })
 	t.Run("TraceResponse", func(t *testing.T) { testTraceResponse(t, c) })
+	t.Run("ClientSpan", func(t *testing.T) { testClientSpan(t, c) })
 	t.Run("BusinessSpan", func(t *testing.T) { testBusinessSpan(t, c) })
 	t.Run("FailedOrderIsAnError", func(t *testing.T) { testFailedOrderIsAnError(t, c) })
 	if c.Submit != nil {
@@ -206,6 +218,54 @@ func testTraceResponse(t *testing.T, c SpanChecks) {
 				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
 					"Look at %s\n\nrecorded spans:\n%s",
 					tr, server.TraceID, server.SpanID, c.TraceResponseSpan, tracecheck.String(rec.Spans()))
+			}
+		})
+	}
+}
+
+func testClientSpan(t *testing.T, c SpanChecks) {
+	rec := c.Record(t)
+	received := make(chan http.Header, 1)
+	checkoutURL := FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
+		received <- r.Header.Clone()
+		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+	})
+	gateway := httptest.NewServer(rec.Gateway(checkoutURL))
+	defer gateway.Close()
+	Post(t, gateway.URL+"/checkout", DemoOrder(), http.StatusAccepted)
+
+	spans := rec.Spans()
+	if err := tracecheck.CheckChain(spans, c.GatewayClient); err != nil {
+		t.Fatal(err)
+	}
+	client, _ := tracecheck.Find(spans, c.GatewayClient)
+	c.Tags(t, client, c.ClientTags(checkoutURL), c.GatewayClient.Todo)
+	if rec.ClientSpan != nil {
+		rec.ClientSpan(t, c.GatewayClient, client)
+	}
+	c.ClientContext(t, <-received, client)
+	if err := tracecheck.CheckParent(spans, c.GatewayClient, c.ClientParent); err != nil {
+		t.Error(err)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		checkout http.HandlerFunc
+	}{
+		{"checkout down", nil},
+		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
+			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := c.Record(t)
+			gateway := httptest.NewServer(rec.Gateway(FakeCheckout(t, tc.checkout)))
+			defer gateway.Close()
+			Post(t, gateway.URL+"/checkout", DemoOrder(), http.StatusBadGateway)
+			span, ok := tracecheck.Find(rec.Spans(), c.GatewayClient)
+			if !ok || !span.Error {
+				t.Errorf("when the call to checkout fails, the gateway's client span must %s:\n%s%s",
+					c.ClientError, tracecheck.String(rec.Spans()), c.ClientErrorHint)
 			}
 		})
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -19,7 +18,6 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
@@ -179,7 +177,7 @@ func TestRawProviderBreaksNesting(t *testing.T) {
 }
 
 // TestSpans runs the span checks every traced step shares (workshoptest.RunSpanChecks):
-// the server spans, the traceresponse header, the business span, and what an error is.
+// the server spans, the traceresponse header, the client span, the business span, and what an error is.
 func TestSpans(t *testing.T) {
 	workshoptest.RunSpanChecks(t, workshoptest.SpanChecks{
 		Record: func(t *testing.T) workshoptest.Spans {
@@ -196,6 +194,21 @@ func TestSpans(t *testing.T) {
 			}
 		},
 		GatewayServer: gatewayServer, CheckoutServer: checkoutServer, PlaceOrder: checkoutPlaceOrder,
+		ClientTags: func(checkoutURL string) map[string]string {
+			return map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+				"peer.service": "checkout", "http.status_code": "202"}
+		},
+		ClientContext: func(t *testing.T, headers http.Header, client tracecheck.Span) {
+			for _, format := range []propagation.TextMapPropagator{propagation.TraceContext{}, jaeger.Jaeger{}} {
+				sc := trace.SpanContextFromContext(format.Extract(context.Background(), propagation.HeaderCarrier(headers)))
+				if !sc.IsValid() || sc.SpanID().String() != client.SpanID {
+					t.Errorf("checkout's request carries %s %q, want the client span's context (span %s)",
+						format.Fields()[0], headers.Get(format.Fields()[0]), client.SpanID)
+				}
+			}
+		},
+		ClientParent: gatewaySubmit, ClientError: "be an error",
+		ClientErrorHint: "It is step 02's callCheckout, unchanged: ext.LogError and error=true become the span's status Error under the bridge",
 		ServerTags: func(route string) map[string]string {
 			return map[string]string{"http.method": "POST", "http.route": route, "http.status_code": "202"}
 		},
@@ -206,63 +219,6 @@ func TestSpans(t *testing.T) {
 		PlaceOrderError:     "error=true and a log record (event=error)", PlaceOrderEvent: "error",
 		PlaceOrderHint: "",
 	})
-}
-
-func TestClientSpan(t *testing.T) {
-	rec := newRecorder(t)
-	tr := rec.tracing("gateway")
-	received := make(chan http.Header, 1)
-	checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
-		received <- r.Header.Clone()
-		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
-	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
-	defer gateway.Close()
-	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-
-	spans := rec.spans()
-	if err := tracecheck.CheckChain(spans, gatewayClient); err != nil {
-		t.Fatal(err)
-	}
-	client, _ := tracecheck.Find(spans, gatewayClient)
-	workshoptest.CheckTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
-		"peer.service": "checkout", "http.status_code": "202"}, gatewayClient.Todo)
-
-	headers := <-received
-	for _, format := range []propagation.TextMapPropagator{propagation.TraceContext{}, jaeger.Jaeger{}} {
-		sc := trace.SpanContextFromContext(format.Extract(context.Background(), propagation.HeaderCarrier(headers)))
-		if !sc.IsValid() || sc.SpanID().String() != client.SpanID {
-			t.Errorf("checkout's request carries %s %q, want the client span's context (span %s)",
-				format.Fields()[0], headers.Get(format.Fields()[0]), client.SpanID)
-		}
-	}
-	if err := tracecheck.CheckParent(spans, gatewayClient, gatewaySubmit); err != nil {
-		t.Error(err)
-	}
-
-	for _, tc := range []struct {
-		name     string
-		checkout http.HandlerFunc
-	}{
-		{"checkout down", nil},
-		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
-			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			tr := rec.tracing("gateway")
-			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), tr.Tracer, tr.Provider, workshoptest.DiscardLogger()))
-			defer gateway.Close()
-			workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
-			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
-			if !ok || !span.Error {
-				t.Errorf("when the call to checkout fails, the gateway's client span must be an error:\n%s"+
-					"It is step 02's callCheckout, unchanged: ext.LogError and error=true become the span's status Error under the bridge",
-					tracecheck.String(rec.spans()))
-			}
-		})
-	}
 }
 
 // TestMixedFleetTrace is the order's trace across both kinds of tracer: gateway
