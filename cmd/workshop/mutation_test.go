@@ -36,27 +36,27 @@ var mutations = []mutation{
 	},
 	{
 		name: "03 carrier asserts a string", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "func (c amqpHeadersCarrier) Get(key string) string {\n", "func (c amqpHeadersCarrier) Get(key string) string {\n\tif v, ok := c[key]; ok && v != nil {\n\t\t_ = v.(string)\n\t}\n"}},
-		run:  "TestCarrier",
+		run:  "TestBroker/Carrier",
 		want: []string{"Get panicked on a []byte value: use a type switch (TODO(03.2))"},
 	},
 	{
 		name: "03 consumer returns early when Extract succeeds", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", extract, extract + "\t\tif err == nil {\n\t\t\treturn err\n\t\t}\n"}},
-		run:  "TestTalkBugExtractSuccessDropsMessage",
+		run:  "TestBroker/TalkBugExtractSuccessDropsMessage",
 		want: []string{"returned early when Extract SUCCEEDED", "TODO(03.2)"},
 	},
 	{
 		name: "03 consumer skips the handler when extraction fails", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", extract, extract + "\t\tif err != nil {\n\t\t\treturn nil\n\t\t}\n"}},
-		run:  "TestConsumeBadHeaders",
+		run:  "TestBroker/ConsumeBadHeaders",
 		want: []string{"skipped the handler when extraction FAILED", "TODO(03.2)"},
 	},
 	{
 		name: "03 consumer swallows the handler's error", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "ext.LogError(span, err)\n\t\t\treturn err", "ext.LogError(span, err)\n\t\t\treturn nil"}},
-		run:  "TestHandlerErrorMarksConsumerSpan",
+		run:  "TestBroker/HandlerErrorMarksConsumerSpan",
 		want: []string{"swallowed the handler's error", "TODO(03.2)"},
 	},
 	{
 		name: "03 consumer continues with FollowsFrom", step: "03-traced-rabbit-broker", edits: []edit{{"broker.go", "opentracing.ChildOf(parent)", "opentracing.FollowsFrom(parent)"}},
-		run:  "TestConsumeBadHeaders",
+		run:  "TestBroker/ConsumeBadHeaders",
 		want: []string{"FollowsFrom, a link, not a parent", "opentracing.ChildOf(parent). Look at TODO(03.2)"},
 	},
 	{
@@ -74,7 +74,7 @@ var mutations = []mutation{
 	{
 		name: "04 span kind set after start", step: "04-otel-bridge",
 		edits: []edit{{"gateway.go", `req.Method+" "+req.URL.Path, ext.SpanKindRPCClient)`, `req.Method+" "+req.URL.Path)` + "\n\text.SpanKindRPCClient.Set(span)"}},
-		run:   "TestClientSpan",
+		run:   "TestSpans/ClientSpan",
 		want:  []string{"only its kind is missing: a span kind is a start option", "TODO(04.3)"},
 	},
 	{
@@ -125,7 +125,7 @@ var mutations = []mutation{
 	{
 		name: "03 no message ID for the span", step: "03-traced-rabbit-broker",
 		edits: []edit{{"broker.go", "msg.MessageID = broker.NewMessageID() // to tag the span with it", "_ = broker.NewMessageID"}},
-		run:   "TestPublishStartsProducerSpan",
+		run:   "TestBroker/PublishStartsProducerSpan",
 		want:  []string{"TODO(03.1): give a message without an ID one (broker.NewMessageID)"},
 	},
 }

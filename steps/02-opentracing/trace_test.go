@@ -2,9 +2,6 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -12,7 +9,6 @@ import (
 	"github.com/opentracing/opentracing-go"
 	"github.com/uber/jaeger-client-go"
 
-	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
@@ -80,196 +76,54 @@ func TestTracerFromEnv(t *testing.T) {
 	})
 }
 
-func TestServerSpans(t *testing.T) {
-	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
-	defer checkout.Close()
-	gateway := httptest.NewServer(newGateway(checkout.URL, rec.tracer("gateway"), workshoptest.DiscardLogger()))
-	defer gateway.Close()
-
-	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-	for _, url := range []string{gateway.URL, checkout.URL} {
-		resp, err := http.Get(url + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-
-	spans := rec.spans()
-	for _, tc := range []struct {
-		hop   tracecheck.Hop
-		route string
-	}{{gatewayServer, "/checkout"}, {checkoutServer, "/orders"}} {
-		span, ok := tracecheck.Find(spans, tc.hop)
-		if !ok {
-			t.Errorf("no %s span for a request the %s answered 202.\nLook at %s\n\nrecorded spans:\n%s",
-				tc.hop, tc.hop.Service, tc.hop.Todo, tracecheck.String(spans))
-			continue
-		}
-		workshoptest.CheckTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
-		if span.Error {
-			t.Errorf("the %s span of a 202 is marked as an error.\nLook at %s", tc.hop, tc.hop.Todo)
-		}
-	}
-	for _, s := range spans {
-		if s.Attrs["http.route"] == "/healthz" || strings.Contains(s.Name, "healthz") {
-			t.Errorf("%s traced /healthz (span %q): health checks would bury the orders.\n"+
-				"Look at TODO(02.2): leave /healthz out with nethttp.MWSpanFilter", s.Service, s.Name)
-		}
-	}
-}
-
-func TestTraceResponse(t *testing.T) {
-	ok := func(w http.ResponseWriter, r *http.Request) {
-		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
-	}
-	for _, tc := range []struct {
-		name       string
-		checkout   http.HandlerFunc // nil: checkout is down
-		order      any
-		wantStatus int
-	}{
-		{"accepted", ok, workshoptest.DemoOrder(), http.StatusAccepted},
-		{"invalid order", ok, `{"items": []}`, http.StatusBadRequest},
-		{"checkout down", nil, workshoptest.DemoOrder(), http.StatusBadGateway},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+// TestSpans runs the span checks every traced step shares (workshoptest.RunSpanChecks):
+// the server spans, the traceresponse header, the client span, the business span, and what an error is.
+func TestSpans(t *testing.T) {
+	workshoptest.RunSpanChecks(t, workshoptest.SpanChecks{
+		Record: func(t *testing.T) workshoptest.Spans {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
-			defer gateway.Close()
-
-			tr := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := traceResponseFormat.FindStringSubmatch(tr)
-			if m == nil {
-				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
-					"Look at TODO(02.2): in traceResponse, name the trace and the server span of the request "+
-					"(the span in its context) in the traceresponse header", tc.wantStatus, tr)
+			return workshoptest.Spans{
+				Gateway: func(url string) http.Handler {
+					tr := rec.tracer("gateway")
+					return newGateway(url, tr, workshoptest.DiscardLogger())
+				},
+				Checkout: func(b broker.Broker) http.Handler {
+					return newCheckout(b, rec.tracer("checkout"), workshoptest.DiscardLogger())
+				},
+				Spans: rec.spans,
 			}
-			server, found := tracecheck.Find(rec.spans(), gatewayServer)
-			if !found || server.TraceID != m[1] || server.SpanID != m[2] || m[3] != "01" {
-				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
-					"Look at TODO(02.2): traceresponse names the request's own server span, with jaeger's trace ID padded to 32 hex digits\n\nrecorded spans:\n%s",
-					tr, server.TraceID, server.SpanID, tracecheck.String(rec.spans()))
+		},
+		GatewayServer: gatewayServer, CheckoutServer: checkoutServer, PlaceOrder: checkoutPlaceOrder,
+		GatewayClient: gatewayClient,
+		ClientTags: func(checkoutURL string) map[string]string {
+			return map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+				"peer.service": "checkout", "http.status_code": "202"}
+		},
+		ClientContext: func(t *testing.T, headers http.Header, client tracecheck.Span) {
+			sc, err := newRecorder(t).tracer("gateway").Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(headers))
+			if err != nil {
+				t.Fatalf("checkout's request carries no trace context it can read (uber-trace-id: %q): %v.\n"+
+					"Look at TODO(02.3): tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header))",
+					headers.Get("uber-trace-id"), err)
 			}
-		})
-	}
-}
-
-var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
-
-func TestClientSpan(t *testing.T) {
-	rec := newRecorder(t)
-	tracer := rec.tracer("gateway")
-	received := make(chan http.Header, 1)
-	checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
-		received <- r.Header.Clone()
-		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+			if got := tracecheck.SpanIDHex(uint64(sc.(jaeger.SpanContext).SpanID())); got != client.SpanID {
+				t.Errorf("checkout's request carries the context of span %s, not of the client span %s.\n"+
+					"Look at TODO(02.3): inject the client span's context", got, client.SpanID)
+			}
+		},
+		ClientParent: gatewayServer, ClientError: "be an error (error=true)",
+		ClientErrorHint: "Look at TODO(02.3): ext.LogError(span, err) when there is no answer, error=true on a 5xx answer",
+		ServerTags: func(route string) map[string]string {
+			return map[string]string{"http.method": "POST", "http.route": route, "http.status_code": "202"}
+		},
+		Healthz: "TODO(02.2): leave /healthz out with nethttp.MWSpanFilter",
+		TraceResponseFormat: "TODO(02.2): in traceResponse, name the trace and the server span of the request " +
+			"(the span in its context) in the traceresponse header",
+		TraceResponseSpan: "TODO(02.2): traceresponse names the request's own server span, with jaeger's trace ID padded to 32 hex digits",
+		ServerError:       "Look at TODO(02.2): nethttp.Middleware sets the error tag on 5xx answers",
+		PlaceOrderError:   "error=true and a log record (event=error)", PlaceOrderEvent: "error",
+		PlaceOrderHint: "Look at TODO(02.4): ext.LogError(span, err) where the order fails",
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tracer, workshoptest.DiscardLogger()))
-	defer gateway.Close()
-	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-
-	spans := rec.spans()
-	if err := tracecheck.CheckChain(spans, gatewayClient); err != nil {
-		t.Fatal(err)
-	}
-	client, _ := tracecheck.Find(spans, gatewayClient)
-	workshoptest.CheckTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
-		"peer.service": "checkout", "http.status_code": "202"}, gatewayClient.Todo)
-
-	headers := <-received
-	sc, err := tracer.Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(headers))
-	if err != nil {
-		t.Fatalf("checkout's request carries no trace context it can read (uber-trace-id: %q): %v.\n"+
-			"Look at TODO(02.3): tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header))",
-			headers.Get("uber-trace-id"), err)
-	}
-	if got := tracecheck.SpanIDHex(uint64(sc.(jaeger.SpanContext).SpanID())); got != client.SpanID {
-		t.Errorf("checkout's request carries the context of span %s, not of the client span %s.\n"+
-			"Look at TODO(02.3): inject the client span's context", got, client.SpanID)
-	}
-	if err := tracecheck.CheckParent(spans, gatewayClient, gatewayServer); err != nil {
-		t.Error(err)
-	}
-
-	for _, tc := range []struct {
-		name     string
-		checkout http.HandlerFunc
-	}{
-		{"checkout down", nil},
-		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
-			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
-			defer gateway.Close()
-			workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
-			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
-			if !ok || !span.Error {
-				t.Errorf("when the call to checkout fails, the gateway's client span must be an error (error=true):\n%s"+
-					"Look at TODO(02.3): ext.LogError(span, err) when there is no answer, error=true on a 5xx answer",
-					tracecheck.String(rec.spans()))
-			}
-		})
-	}
-}
-
-func TestBusinessSpan(t *testing.T) {
-	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
-	defer checkout.Close()
-	resp := workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
-
-	spans := rec.spans()
-	if err := tracecheck.CheckParent(spans, checkoutPlaceOrder, checkoutServer); err != nil {
-		t.Fatal(err)
-	}
-	span, _ := tracecheck.Find(spans, checkoutPlaceOrder)
-	workshoptest.CheckTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
-	if span.Error {
-		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", checkoutPlaceOrder.Todo)
-	}
-}
-
-// TestFailedOrderIsAnError pins what an error is. The HTTP server spans follow HTTP: a
-// 5xx is the server's failure, an error; a 4xx is the caller's, not an error of the
-// server. The business span follows the business: an order that could not be placed,
-// invalid or unrecorded, is an error, with a log record saying why.
-func TestFailedOrderIsAnError(t *testing.T) {
-	refusing := broker.NewMemory(broker.Config{Exchange: "closed", Queue: "closed"})
-	refusing.Close() // every publish fails
-	for _, tc := range []struct {
-		name        string
-		b           broker.Broker
-		order       any
-		status      int
-		serverError bool
-	}{
-		{"the broker refuses the order", refusing, workshoptest.DemoOrder(), http.StatusServiceUnavailable, true},
-		{"invalid order", workshoptest.Broker(t), `{"customer_id": "c1", "items": []}`, http.StatusBadRequest, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), workshoptest.DiscardLogger()))
-			defer checkout.Close()
-			workshoptest.Post(t, checkout.URL+"/orders", tc.order, tc.status)
-
-			spans := rec.spans()
-			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
-				t.Errorf("checkout answered %d: want a server span with error=%v (5xx is an error, 4xx is not):\n%s"+
-					"Look at TODO(02.2): nethttp.Middleware sets the error tag on 5xx answers", tc.status, tc.serverError, tracecheck.String(spans))
-			}
-			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
-			if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
-				t.Errorf("checkout answered %d: want a \"place order\" span with error=true and a log record "+
-					"(event=error) saying why:\n%s"+
-					"Look at TODO(02.4): ext.LogError(span, err) where the order fails", tc.status, tracecheck.String(spans))
-			}
-		})
-	}
 }
 
 func TestOrderTrace(t *testing.T) {
@@ -278,22 +132,10 @@ func TestOrderTrace(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	spans := received(t, c)
-
-	if err := tracecheck.CheckChain(spans, gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder); err != nil {
-		t.Fatal(err)
-	}
-	// Each hop directly under the one before: nothing in between, nothing skipped.
-	for _, pair := range [][2]tracecheck.Hop{{gatewayClient, gatewayServer}, {checkoutServer, gatewayClient}, {checkoutPlaceOrder, checkoutServer}} {
-		if err := tracecheck.CheckParent(spans, pair[0], pair[1]); err != nil {
-			t.Error(err)
-		}
-	}
-	server, _ := tracecheck.Find(spans, gatewayServer)
-	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
-		t.Errorf("traceresponse: %q does not name the order's trace %s.\nLook at TODO(02.2): traceResponse",
-			resp.Header.Get("traceresponse"), server.TraceID)
-	}
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, workshoptest.OrderTrace{
+		Spans:         []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder},
+		TraceResponse: "TODO(02.2): traceResponse",
+	})
 }
 
 // TestBrokerHopNotTracedYet documents the gap this step leaves: stock traces its work,

@@ -1,12 +1,7 @@
 package main
 
 import (
-	"cmp"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -14,9 +9,7 @@ import (
 	"github.com/opentracing/opentracing-go"
 	"github.com/uber/jaeger-client-go"
 
-	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
-	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
@@ -83,196 +76,54 @@ func TestTracerFromEnv(t *testing.T) {
 	})
 }
 
-func TestServerSpans(t *testing.T) {
-	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
-	defer checkout.Close()
-	gateway := httptest.NewServer(newGateway(checkout.URL, rec.tracer("gateway"), workshoptest.DiscardLogger()))
-	defer gateway.Close()
-
-	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-	for _, url := range []string{gateway.URL, checkout.URL} {
-		resp, err := http.Get(url + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-
-	spans := rec.spans()
-	for _, tc := range []struct {
-		hop   tracecheck.Hop
-		route string
-	}{{gatewayServer, "/checkout"}, {checkoutServer, "/orders"}} {
-		span, ok := tracecheck.Find(spans, tc.hop)
-		if !ok {
-			t.Errorf("no %s span for a request the %s answered 202.\nLook at %s\n\nrecorded spans:\n%s",
-				tc.hop, tc.hop.Service, tc.hop.Todo, tracecheck.String(spans))
-			continue
-		}
-		workshoptest.CheckTags(t, span, map[string]string{"http.method": "POST", "http.route": tc.route, "http.status_code": "202"}, tc.hop.Todo)
-		if span.Error {
-			t.Errorf("the %s span of a 202 is marked as an error.\nLook at %s", tc.hop, tc.hop.Todo)
-		}
-	}
-	for _, s := range spans {
-		if s.Attrs["http.route"] == "/healthz" || strings.Contains(s.Name, "healthz") {
-			t.Errorf("%s traced /healthz (span %q): health checks would bury the orders.\n"+
-				"Look at step 02's exercise 02.2: leave /healthz out with nethttp.MWSpanFilter", s.Service, s.Name)
-		}
-	}
-}
-
-func TestTraceResponse(t *testing.T) {
-	ok := func(w http.ResponseWriter, r *http.Request) {
-		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
-	}
-	for _, tc := range []struct {
-		name       string
-		checkout   http.HandlerFunc // nil: checkout is down
-		order      any
-		wantStatus int
-	}{
-		{"accepted", ok, workshoptest.DemoOrder(), http.StatusAccepted},
-		{"invalid order", ok, `{"items": []}`, http.StatusBadRequest},
-		{"checkout down", nil, workshoptest.DemoOrder(), http.StatusBadGateway},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+// TestSpans runs the span checks every traced step shares (workshoptest.RunSpanChecks):
+// the server spans, the traceresponse header, the client span, the business span, and what an error is.
+func TestSpans(t *testing.T) {
+	workshoptest.RunSpanChecks(t, workshoptest.SpanChecks{
+		Record: func(t *testing.T) workshoptest.Spans {
 			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
-			defer gateway.Close()
-
-			tr := workshoptest.Post(t, gateway.URL+"/checkout", tc.order, tc.wantStatus).Header.Get("traceresponse")
-			m := traceResponseFormat.FindStringSubmatch(tr)
-			if m == nil {
-				t.Fatalf("the gateway answered %d with traceresponse: %q, want 00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>.\n"+
-					"Look at step 02's exercise 02.2: in traceResponse, name the trace and the server span of the request "+
-					"(the span in its context) in the traceresponse header", tc.wantStatus, tr)
+			return workshoptest.Spans{
+				Gateway: func(url string) http.Handler {
+					tr := rec.tracer("gateway")
+					return newGateway(url, tr, workshoptest.DiscardLogger())
+				},
+				Checkout: func(b broker.Broker) http.Handler {
+					return newCheckout(b, rec.tracer("checkout"), workshoptest.DiscardLogger())
+				},
+				Spans: rec.spans,
 			}
-			server, found := tracecheck.Find(rec.spans(), gatewayServer)
-			if !found || server.TraceID != m[1] || server.SpanID != m[2] || m[3] != "01" {
-				t.Errorf("traceresponse: %s, but the gateway's server span is %s/%s (sampled, so flags 01).\n"+
-					"Look at step 02's exercise 02.2: traceresponse names the request's own server span, with jaeger's trace ID padded to 32 hex digits\n\nrecorded spans:\n%s",
-					tr, server.TraceID, server.SpanID, tracecheck.String(rec.spans()))
+		},
+		GatewayServer: gatewayServer, CheckoutServer: checkoutServer, PlaceOrder: checkoutPlaceOrder,
+		GatewayClient: gatewayClient,
+		ClientTags: func(checkoutURL string) map[string]string {
+			return map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+				"peer.service": "checkout", "http.status_code": "202"}
+		},
+		ClientContext: func(t *testing.T, headers http.Header, client tracecheck.Span) {
+			sc, err := newRecorder(t).tracer("gateway").Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(headers))
+			if err != nil {
+				t.Fatalf("checkout's request carries no trace context it can read (uber-trace-id: %q): %v.\n"+
+					"Look at step 02's exercise 02.3: tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header))",
+					headers.Get("uber-trace-id"), err)
 			}
-		})
-	}
-}
-
-var traceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
-
-func TestClientSpan(t *testing.T) {
-	rec := newRecorder(t)
-	tracer := rec.tracer("gateway")
-	received := make(chan http.Header, 1)
-	checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
-		received <- r.Header.Clone()
-		app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
+			if got := tracecheck.SpanIDHex(uint64(sc.(jaeger.SpanContext).SpanID())); got != client.SpanID {
+				t.Errorf("checkout's request carries the context of span %s, not of the client span %s.\n"+
+					"Look at step 02's exercise 02.3: inject the client span's context", got, client.SpanID)
+			}
+		},
+		ClientParent: gatewayServer, ClientError: "be an error (error=true)",
+		ClientErrorHint: "Look at step 02's exercise 02.3: ext.LogError(span, err) when there is no answer, error=true on a 5xx answer",
+		ServerTags: func(route string) map[string]string {
+			return map[string]string{"http.method": "POST", "http.route": route, "http.status_code": "202"}
+		},
+		Healthz: "step 02's exercise 02.2: leave /healthz out with nethttp.MWSpanFilter",
+		TraceResponseFormat: "step 02's exercise 02.2: in traceResponse, name the trace and the server span of the request " +
+			"(the span in its context) in the traceresponse header",
+		TraceResponseSpan: "step 02's exercise 02.2: traceresponse names the request's own server span, with jaeger's trace ID padded to 32 hex digits",
+		ServerError:       "Look at step 02's exercise 02.2: nethttp.Middleware sets the error tag on 5xx answers",
+		PlaceOrderError:   "error=true and a log record (event=error)", PlaceOrderEvent: "error",
+		PlaceOrderHint: "Look at step 02's exercise 02.4: ext.LogError(span, err) where the order fails",
 	})
-	gateway := httptest.NewServer(newGateway(checkoutURL, tracer, workshoptest.DiscardLogger()))
-	defer gateway.Close()
-	workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusAccepted)
-
-	spans := rec.spans()
-	if err := tracecheck.CheckChain(spans, gatewayClient); err != nil {
-		t.Fatal(err)
-	}
-	client, _ := tracecheck.Find(spans, gatewayClient)
-	workshoptest.CheckTags(t, client, map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
-		"peer.service": "checkout", "http.status_code": "202"}, gatewayClient.Todo)
-
-	headers := <-received
-	sc, err := tracer.Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(headers))
-	if err != nil {
-		t.Fatalf("checkout's request carries no trace context it can read (uber-trace-id: %q): %v.\n"+
-			"Look at step 02's exercise 02.3: tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header))",
-			headers.Get("uber-trace-id"), err)
-	}
-	if got := tracecheck.SpanIDHex(uint64(sc.(jaeger.SpanContext).SpanID())); got != client.SpanID {
-		t.Errorf("checkout's request carries the context of span %s, not of the client span %s.\n"+
-			"Look at step 02's exercise 02.3: inject the client span's context", got, client.SpanID)
-	}
-	if err := tracecheck.CheckParent(spans, gatewayClient, gatewayServer); err != nil {
-		t.Error(err)
-	}
-
-	for _, tc := range []struct {
-		name     string
-		checkout http.HandlerFunc
-	}{
-		{"checkout down", nil},
-		{"checkout fails", func(w http.ResponseWriter, r *http.Request) {
-			app.WriteError(w, http.StatusInternalServerError, "out of coffee")
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			gateway := httptest.NewServer(newGateway(workshoptest.FakeCheckout(t, tc.checkout), rec.tracer("gateway"), workshoptest.DiscardLogger()))
-			defer gateway.Close()
-			workshoptest.Post(t, gateway.URL+"/checkout", workshoptest.DemoOrder(), http.StatusBadGateway)
-			span, ok := tracecheck.Find(rec.spans(), gatewayClient)
-			if !ok || !span.Error {
-				t.Errorf("when the call to checkout fails, the gateway's client span must be an error (error=true):\n%s"+
-					"Look at step 02's exercise 02.3: ext.LogError(span, err) when there is no answer, error=true on a 5xx answer",
-					tracecheck.String(rec.spans()))
-			}
-		})
-	}
-}
-
-func TestBusinessSpan(t *testing.T) {
-	rec := newRecorder(t)
-	checkout := httptest.NewServer(newCheckout(workshoptest.Broker(t), rec.tracer("checkout"), workshoptest.DiscardLogger()))
-	defer checkout.Close()
-	resp := workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
-
-	spans := rec.spans()
-	if err := tracecheck.CheckParent(spans, checkoutPlaceOrder, checkoutServer); err != nil {
-		t.Fatal(err)
-	}
-	span, _ := tracecheck.Find(spans, checkoutPlaceOrder)
-	workshoptest.CheckTags(t, span, map[string]string{"order.id": resp.OrderID()}, checkoutPlaceOrder.Todo)
-	if span.Error {
-		t.Errorf("the \"place order\" span of an accepted order is an error.\nLook at %s", checkoutPlaceOrder.Todo)
-	}
-}
-
-// TestFailedOrderIsAnError pins what an error is. The HTTP server spans follow HTTP: a
-// 5xx is the server's failure, an error; a 4xx is the caller's, not an error of the
-// server. The business span follows the business: an order that could not be placed,
-// invalid or unrecorded, is an error, with a log record saying why.
-func TestFailedOrderIsAnError(t *testing.T) {
-	refusing := broker.NewMemory(broker.Config{Exchange: "closed", Queue: "closed"})
-	refusing.Close() // every publish fails
-	for _, tc := range []struct {
-		name        string
-		b           broker.Broker
-		order       any
-		status      int
-		serverError bool
-	}{
-		{"the broker refuses the order", refusing, workshoptest.DemoOrder(), http.StatusServiceUnavailable, true},
-		{"invalid order", workshoptest.Broker(t), `{"customer_id": "c1", "items": []}`, http.StatusBadRequest, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			checkout := httptest.NewServer(newCheckout(tc.b, rec.tracer("checkout"), workshoptest.DiscardLogger()))
-			defer checkout.Close()
-			workshoptest.Post(t, checkout.URL+"/orders", tc.order, tc.status)
-
-			spans := rec.spans()
-			if server, ok := tracecheck.Find(spans, checkoutServer); !ok || server.Error != tc.serverError {
-				t.Errorf("checkout answered %d: want a server span with error=%v (5xx is an error, 4xx is not):\n%s"+
-					"Look at step 02's exercise 02.2: nethttp.Middleware sets the error tag on 5xx answers", tc.status, tc.serverError, tracecheck.String(spans))
-			}
-			span, ok := tracecheck.Find(spans, checkoutPlaceOrder)
-			if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
-				t.Errorf("checkout answered %d: want a \"place order\" span with error=true and a log record "+
-					"(event=error) saying why:\n%s"+
-					"Look at step 02's exercise 02.4: ext.LogError(span, err) where the order fails", tc.status, tracecheck.String(spans))
-			}
-		})
-	}
 }
 
 func TestOrderTrace(t *testing.T) {
@@ -281,7 +132,7 @@ func TestOrderTrace(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop()
-	checkOrderTrace(t, received(t, c), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env))
 }
 
 // TestOrderTraceAcrossProcesses runs the three services as they are deployed, as three
@@ -292,37 +143,21 @@ func TestOrderTraceAcrossProcesses(t *testing.T) {
 	resp := f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
 	f.Stop() // each process flushes its spans as it exits
-	checkOrderTrace(t, received(t, c), f.Env, resp)
+	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env))
 }
 
-// checkOrderTrace checks that spans are the one trace of the order resp answered, from
-// the gateway through RabbitMQ to stock, each span directly under the one before.
-func checkOrderTrace(t *testing.T, spans []tracecheck.Span, env map[string]string, resp fleet.Response) {
-	t.Helper()
+// orderTrace is what one order's trace must be: one trace from the gateway through
+// RabbitMQ to stock, each span directly under the one before.
+func orderTrace(env map[string]string) workshoptest.OrderTrace {
 	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
-	hops := []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve}
-	if err := tracecheck.CheckChain(spans, hops...); err != nil {
-		t.Fatal(err)
+	return workshoptest.OrderTrace{
+		Spans:      []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve},
+		Continuous: true, TraceResponse: "step 02's exercise 02.2: traceResponse",
+		Tagged: []tracecheck.Hop{producer, consumer}, Tags: workshoptest.BrokerTagsIn(env),
+		Check: func(t *testing.T, spans []tracecheck.Span) {
+			workshoptest.CheckRedisSpans(t, spans, workshoptest.OpenTracingRedisSpans(stockReserve))
+		},
 	}
-	for i := 1; i < len(hops); i++ {
-		if err := tracecheck.CheckParent(spans, hops[i], hops[i-1]); err != nil {
-			t.Error(err)
-		}
-	}
-	if err := tracecheck.CheckContinuous(spans); err != nil {
-		t.Errorf("every span of the order belongs in its trace: %v", err)
-	}
-	server, _ := tracecheck.Find(spans, gatewayServer)
-	if m := traceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse")); m == nil || m[1] != server.TraceID {
-		t.Errorf("traceresponse: %q does not name the order's trace %s.\nLook at step 02's exercise 02.2: traceResponse",
-			resp.Header.Get("traceresponse"), server.TraceID)
-	}
-	for _, hop := range []tracecheck.Hop{producer, consumer} {
-		span, _ := tracecheck.Find(spans, hop)
-		workshoptest.CheckTags(t, span, brokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"]), hop.Todo)
-	}
-	workshoptest.CheckRedisSpans(t, spans, workshoptest.OpenTracingRedisSpans(stockReserve))
-	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
 }
 
 // publishHop and processHop are the broker's spans, named after the fleet's exchange
@@ -337,20 +172,6 @@ func processHop(queue string) tracecheck.Hop {
 	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + queue,
 		Todo: "TODO(03.2): in TracedRabbitBroker.Consume, extract the context from the message's headers and " +
 			"start a consumer span (ext.SpanKindConsumer) as its ChildOf"}
-}
-
-// brokerTags are the tags a broker span must have: its destination, and where RabbitMQ
-// is (the in-memory broker of a laptop without RabbitMQ is nowhere).
-func brokerTags(hop tracecheck.Hop, exchange, queue, system string) map[string]string {
-	want := map[string]string{"message_bus.destination": queue, "messaging.system": system}
-	if hop.Kind == tracecheck.KindProducer {
-		want["message_bus.destination"] = exchange
-	}
-	if system != "in-memory" {
-		u, _ := url.Parse(workshoptest.RabbitMQURL())
-		want["messaging.system"], want["peer.hostname"], want["peer.port"] = "rabbitmq", u.Hostname(), cmp.Or(u.Port(), "5672")
-	}
-	return want
 }
 
 var stockReserve = tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: "reserve stock",

@@ -1,0 +1,117 @@
+package workshoptest
+
+import (
+	"cmp"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ot2otel/workshop/shared/fleet"
+	"github.com/ot2otel/workshop/shared/tracecheck"
+)
+
+// TraceResponseFormat is the traceresponse header (W3C Trace Context level 2): the
+// version, the trace ID, the span ID and the flags.
+var TraceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
+
+// OrderTrace is what one step expects of the trace of one order. Its spans are a list,
+// in the order they nest, so a step that traces one more hop adds one more entry.
+type OrderTrace struct {
+	// Spans are the order's spans, from the gateway's server span on, each directly
+	// under the one before.
+	Spans []tracecheck.Hop
+	// Continuous: every recorded span belongs in the order's trace.
+	Continuous bool
+	// TraceResponse is the hint when the traceresponse header does not name the
+	// order's trace ("": no hint); with TraceResponseSpan it must name the gateway's
+	// server span too.
+	TraceResponse     string
+	TraceResponseSpan bool
+	// Check checks anything else the step expects of the trace's spans.
+	Check func(t *testing.T, spans []tracecheck.Span)
+	// Tagged are the spans whose tags Tags says.
+	Tagged []tracecheck.Hop
+	Tags   func(hop tracecheck.Hop, span tracecheck.Span) map[string]string
+	// Attrs shows the attributes when the trace is logged.
+	Attrs bool
+	// Ignore drops, before any check, the recorded spans that are not the order's
+	// (06: redisotel traces the Redis calls of each untraced GET /stock poll as a trace
+	// of its own).
+	Ignore func(tracecheck.Span) bool
+}
+
+// CheckOrderTrace checks that spans are the one trace of the order resp answered, as
+// want says.
+func CheckOrderTrace(t *testing.T, spans []tracecheck.Span, resp fleet.Response, want OrderTrace) {
+	t.Helper()
+	if want.Ignore != nil {
+		spans = slices.DeleteFunc(slices.Clone(spans), want.Ignore)
+	}
+	hops := want.Spans
+	if err := tracecheck.CheckChain(spans, hops...); err != nil {
+		t.Fatal(err)
+	}
+	// Each hop directly under the one before: nothing in between, nothing skipped.
+	for i := 1; i < len(hops); i++ {
+		if err := tracecheck.CheckParent(spans, hops[i], hops[i-1]); err != nil {
+			t.Error(err)
+		}
+	}
+	if want.Continuous {
+		if err := tracecheck.CheckContinuous(spans); err != nil {
+			t.Errorf("every span of the order belongs in its trace: %v", err)
+		}
+	}
+	server, _ := tracecheck.Find(spans, hops[0])
+	m := TraceResponseFormat.FindStringSubmatch(resp.Header.Get("traceresponse"))
+	switch {
+	case want.TraceResponseSpan:
+		if m == nil || m[1] != server.TraceID || m[2] != server.SpanID {
+			t.Errorf("traceresponse: %q does not name the order's trace %s and the gateway's server span %s.\nLook at %s",
+				resp.Header.Get("traceresponse"), server.TraceID, server.SpanID, want.TraceResponse)
+		}
+	case m == nil || m[1] != server.TraceID:
+		hint := ""
+		if want.TraceResponse != "" {
+			hint = ".\nLook at " + want.TraceResponse
+		}
+		t.Errorf("traceresponse: %q does not name the order's trace %s%s", resp.Header.Get("traceresponse"), server.TraceID, hint)
+	}
+	if want.Check != nil {
+		want.Check(t, spans)
+	}
+	for _, hop := range want.Tagged {
+		span, _ := tracecheck.Find(spans, hop)
+		CheckTags(t, span, want.Tags(hop, span), hop.Todo)
+	}
+	if want.Attrs {
+		var b strings.Builder
+		tracecheck.Render(&b, spans, tracecheck.RenderOptions{Attrs: true, Width: 110})
+		t.Logf("the order's trace:\n%s", b.String())
+		return
+	}
+	t.Logf("the order's trace:\n%s", tracecheck.String(spans))
+}
+
+// BrokerTags are the tags an OpenTracing broker span must have: its destination, and
+// where RabbitMQ is (the in-memory broker of a laptop without RabbitMQ is nowhere).
+func BrokerTags(hop tracecheck.Hop, exchange, queue, system string) map[string]string {
+	want := map[string]string{"message_bus.destination": queue, "messaging.system": system}
+	if hop.Kind == tracecheck.KindProducer {
+		want["message_bus.destination"] = exchange
+	}
+	if system != "in-memory" {
+		u, _ := url.Parse(RabbitMQURL())
+		want["messaging.system"], want["peer.hostname"], want["peer.port"] = "rabbitmq", u.Hostname(), cmp.Or(u.Port(), "5672")
+	}
+	return want
+}
+
+// BrokerTagsIn are BrokerTags for a fleet started with env, for OrderTrace.Tags.
+func BrokerTagsIn(env map[string]string) func(tracecheck.Hop, tracecheck.Span) map[string]string {
+	return func(hop tracecheck.Hop, span tracecheck.Span) map[string]string {
+		return BrokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"])
+	}
+}
