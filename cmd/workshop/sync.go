@@ -16,19 +16,11 @@ import (
 // sync regenerates steps/NN from solutions/NN and the exercise patch; with check it
 // only reports whether steps/NN is what it would generate.
 func (w *workshop) sync(s step, check bool) error {
-	tmp, err := os.MkdirTemp("", "workshop-sync-")
+	gen, diffs, cleanup, err := w.generated(s)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	gen := filepath.Join(tmp, "step")
-	if err := w.generate(s, gen); err != nil {
-		return err
-	}
-	diffs, err := compareTrees(gen, w.starter(s))
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	if len(diffs) == 0 {
 		if !check {
 			fmt.Fprintf(w.out, "steps/%s is up to date\n", s.Name)
@@ -42,6 +34,31 @@ func (w *workshop) sync(s step, check bool) error {
 			"Working on the exercise? This check is for maintainers: check your work with `make check STEP=%s`",
 			s.Name, strings.Join(diffs, ", "), s.Name, s.Name, s.Number, s.Number, s.Number)
 	}
+	return w.replace(s, gen, diffs)
+}
+
+// generated writes steps/NN's starting code into a temporary directory and lists the
+// files in which steps/NN, as it is, differs from it; cleanup removes the directory.
+func (w *workshop) generated(s step) (gen string, diffs []string, cleanup func(), err error) {
+	tmp, err := os.MkdirTemp("", "workshop-sync-")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	gen = filepath.Join(tmp, "step")
+	if err := w.generate(s, gen); err != nil {
+		cleanup()
+		return "", nil, nil, err
+	}
+	if diffs, err = compareTrees(gen, w.starter(s)); err != nil {
+		cleanup()
+		return "", nil, nil, err
+	}
+	return gen, diffs, cleanup, nil
+}
+
+// replace puts the generated tree gen in place of steps/NN, whose files diffs lists.
+func (w *workshop) replace(s step, gen string, diffs []string) error {
 	if err := os.RemoveAll(w.starter(s)); err != nil {
 		return err
 	}
@@ -186,27 +203,21 @@ func rel(root, path string) string {
 // reset puts steps/NN back to its starting code. When the attendee had changed it, what
 // it overwrites is kept first in backupDir/NN-name/TIME (see backup).
 func (w *workshop) reset(s step) error {
-	tmp, err := os.MkdirTemp("", "workshop-reset-")
+	gen, diffs, cleanup, err := w.generated(s)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	gen := filepath.Join(tmp, "step")
-	if err := w.generate(s, gen); err != nil {
-		return err
+	defer cleanup()
+	if len(diffs) == 0 {
+		fmt.Fprintf(w.out, "steps/%s is up to date\n", s.Name)
+		return nil
 	}
-	diffs, err := compareTrees(gen, w.starter(s))
+	dir, err := w.backup(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("steps/%s not reset: keep a backup of it first: %w", s.Name, err)
 	}
-	if len(diffs) > 0 {
-		dir, err := w.backup(s)
-		if err != nil {
-			return fmt.Errorf("steps/%s not reset: keep a backup of it first: %w", s.Name, err)
-		}
-		fmt.Fprintf(w.out, "your steps/%s is kept in %s\n", s.Name, rel(w.root, dir))
-	}
-	return w.sync(s, false)
+	fmt.Fprintf(w.out, "your steps/%s is kept in %s\n", s.Name, rel(w.root, dir))
+	return w.replace(s, gen, diffs)
 }
 
 // backupDir is where reset keeps the steps it overwrites, under the repository root.
