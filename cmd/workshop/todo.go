@@ -30,11 +30,29 @@ func markerIDs(text, number string) []string {
 // grepMarkers lists the Go files, tests left out, in dir that carry a marker of step
 // number.
 func grepMarkers(dir, number string) ([]string, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	sources, err := goSources(dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
+	for _, src := range sources {
+		if len(markerIDs(src.text, number)) > 0 {
+			out = append(out, src.name)
+		}
+	}
+	return out, nil
+}
+
+// source is one Go file of a step, tests left out: where TODO markers live.
+type source struct{ name, text string }
+
+// goSources reads the Go files of dir, tests left out, in the order of their names.
+func goSources(dir string) ([]source, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	var out []source
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -43,30 +61,21 @@ func grepMarkers(dir, number string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(markerIDs(string(data), number)) > 0 {
-			out = append(out, filepath.Base(f))
-		}
+		out = append(out, source{filepath.Base(f), string(data)})
 	}
 	return out, nil
 }
 
 // todos lists the TODO(NN.k) markers in the step's Go files: "TODO(03.1): text".
 func (w *workshop) todos(s step) ([]string, error) {
-	files, err := filepath.Glob(filepath.Join(w.starter(s), "*.go"))
+	sources, err := goSources(w.starter(s))
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		lines := strings.Split(string(data), "\n")
+	for _, src := range sources {
+		lines := strings.Split(src.text, "\n")
 		for i, line := range lines {
 			m := todoPattern.FindStringSubmatchIndex(line)
 			if m == nil || line[m[2]:m[3]] != s.Number {
