@@ -153,8 +153,10 @@ func (w *workshop) verify(ctx context.Context, steps []step) error {
 	return errors.Join(errs...)
 }
 
-// verifyParallel is how many steps verify checks at once.
-const verifyParallel = 3
+// verifyParallel is how many steps verify checks at once: all six, since each mostly
+// waits (on RabbitMQ, and on timeouts its failing tests wait out), and make test runs
+// verify beside the modules' tests.
+const verifyParallel = 6
 
 func (w *workshop) verifyStep(ctx context.Context, s step) error {
 	todos, err := w.todos(s)

@@ -323,7 +323,9 @@ func (f *Fleet) Stock(ctx context.Context, sku string) (shop.StockItem, error) {
 	return item, nil
 }
 
-// WaitReserved waits until stock has reserved at least n of sku.
+// WaitReserved waits until stock has reserved at least n of sku. It gives up at once
+// when stock's consumer has dead-lettered a message: a consumer that keeps failing
+// fails fast, with the reason it logged, instead of after the timeout.
 func (f *Fleet) WaitReserved(ctx context.Context, sku string, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -336,6 +338,10 @@ func (f *Fleet) WaitReserved(ctx context.Context, sku string, n int) error {
 				return nil
 			}
 		}
+		if rec := deadLettered(f.logs.Records()); rec != nil {
+			return fmt.Errorf("stock never reserved %d of %s (reserved %d): its consumer dead-lettered message %v after it failed: %v\nlogs:\n%s",
+				n, sku, last.Reserved, rec["message_id"], rec["error"], f.logs)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("stock never reserved %d of %s (reserved %d): the event did not reach the stock consumer\nlogs:\n%s",
@@ -343,6 +349,16 @@ func (f *Fleet) WaitReserved(ctx context.Context, sku string, n int) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// deadLettered is the first log record of a message dead-lettered by its consumer, or nil.
+func deadLettered(records []map[string]any) map[string]any {
+	for _, rec := range records {
+		if msg, _ := rec["msg"].(string); strings.Contains(msg, "dead-lettering the message") {
+			return rec
+		}
+	}
+	return nil
 }
 
 // Logs returns the log records written so far, each decoded from one JSON line.

@@ -8,6 +8,7 @@ package otsuite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -189,7 +190,7 @@ func testTalkBugProducerTaggedAsConsumer(t *testing.T, s Broker) {
 	if err := s.Wrap(f.Base, checkout).Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
 		t.Fatal(err)
 	}
-	f.Consume(t, s.Wrap(f.Base, stock), 1, nil)
+	f.Consume(t, s.Wrap(f.Watch, stock), 1, nil)
 
 	spans := f.Spans()
 	for _, tc := range []struct {
@@ -335,8 +336,11 @@ func testRejectedPublishIsAnError(t *testing.T, s Broker) {
 // tracers record into Spans.
 type Fixture struct {
 	// Missed says why the handler may have missed a message; "" for a traced one.
-	Missed                      string
-	Base                        broker.Broker
+	Missed string
+	Base   broker.Broker
+	// Watch is Base as Checkout and Stock wrap it: Consume fails at once when the
+	// wrapper loses a delivery, rather than after its timeout.
+	Watch                       *workshoptest.ConsumerWatch
 	Info                        broker.Info
 	Spans                       func() []tracecheck.Span
 	CheckoutTracer, StockTracer opentracing.Tracer
@@ -354,7 +358,8 @@ func NewFixture(t *testing.T, s Broker) *Fixture {
 func NewFixtureWith(t *testing.T, s Broker, checkout, stock opentracing.Tracer, spans func() []tracecheck.Span) *Fixture {
 	f := &Fixture{Base: workshoptest.Broker(t), Spans: spans, CheckoutTracer: checkout, StockTracer: stock, hints: s.Hints}
 	f.Info = f.Base.Info()
-	f.Checkout, f.Stock = s.Wrap(f.Base, checkout), s.Wrap(f.Base, stock)
+	f.Watch = workshoptest.WatchConsumer(f.Base)
+	f.Checkout, f.Stock = s.Wrap(f.Watch, checkout), s.Wrap(f.Watch, stock)
 	return f
 }
 
@@ -371,14 +376,16 @@ type Delivery struct {
 }
 
 // Consume consumes from b until n messages were handled by h (nil accepts them all), and
-// returns them. It fails the test if fewer arrive within five seconds.
+// returns them. It fails the test if fewer arrive within five seconds, or as soon as a
+// consume wrapper over f.Watch loses one.
 func (f *Fixture) Consume(t *testing.T, b broker.Broker, n int, h broker.Handler) []Delivery {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	lost := f.Watch.Notice(ctx, cancel)
 	var mu sync.Mutex
 	var got []Delivery
-	err := b.Consume(ctx, func(hctx context.Context, msg broker.Message) error {
+	err := b.Consume(ctx, f.Watch.Handler(func(hctx context.Context, msg broker.Message) error {
 		mu.Lock()
 		got = append(got, Delivery{Msg: msg, Span: opentracing.SpanFromContext(hctx)})
 		if len(got) == n {
@@ -389,7 +396,7 @@ func (f *Fixture) Consume(t *testing.T, b broker.Broker, n int, h broker.Handler
 			return h(hctx, msg)
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		t.Fatalf("consume: %v", err)
 	}
@@ -400,7 +407,11 @@ func (f *Fixture) Consume(t *testing.T, b broker.Broker, n int, h broker.Handler
 		if why == "" {
 			why = workshoptest.MissedTraced
 		}
-		t.Fatalf("the handler got %d message(s) in 5s, want %d. %s\nLook at %s\n\nrecorded spans:\n%s", len(got), n, why, f.hints.Wrapper, tracecheck.String(f.Spans()))
+		missed := fmt.Sprintf("the handler got %d message(s) in 5s, want %d", len(got), n)
+		if l := lost(); l != "" {
+			missed = fmt.Sprintf("the handler got %d message(s), want %d: %s", len(got), n, l)
+		}
+		t.Fatalf("%s. %s\nLook at %s\n\nrecorded spans:\n%s", missed, why, f.hints.Wrapper, tracecheck.String(f.Spans()))
 	}
 	return got
 }
