@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,15 +30,10 @@ import (
 // README promises about shutdown ("What the services promise"), with faults no
 // in-process test can make: RabbitMQ gone while callers wait, a collector that hangs.
 
-// buildSolution builds solutions/name into a binary of the test's.
+// buildSolution builds solutions/name, or takes its binary from Go's build cache.
 func buildSolution(t *testing.T, name string) string {
 	t.Helper()
-	binary := filepath.Join(t.TempDir(), "shop")
-	build := exec.Command("go", "build", "-o", binary, "./solutions/"+name)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./solutions/%s: %v\n%s", name, err, out)
-	}
-	return binary
+	return workshoptest.Binary(t, "./solutions/"+name)
 }
 
 // requireRabbitMQ returns RabbitMQ's URL, or skips (fails, with

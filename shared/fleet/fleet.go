@@ -52,6 +52,22 @@ func (f *Fleet) Config() app.Config { return f.cfg }
 // queue, JSON logs captured in memory, and env on top of the process's environment, and
 // waits until every service answers /healthz.
 func Start(ctx context.Context, run RunFunc, env map[string]string) (*Fleet, error) {
+	return retryPorts(func() (*Fleet, error) { return start(ctx, run, env) })
+}
+
+// retryPorts starts a fleet again, on other ports, when one of the free ports it picked
+// was taken by another process before its service listened on it: on a machine running
+// many tests at once, that happens.
+func retryPorts(start func() (*Fleet, error)) (*Fleet, error) {
+	for attempt := 1; ; attempt++ {
+		f, err := start()
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return f, err
+		}
+	}
+}
+
+func start(ctx context.Context, run RunFunc, env map[string]string) (*Fleet, error) {
 	f, getenv, err := newFleet(env)
 	if err != nil {
 		return nil, err
@@ -81,6 +97,10 @@ func Start(ctx context.Context, run RunFunc, env map[string]string) (*Fleet, err
 // and `gateway`, as they would be deployed, with the same environment as Start gives
 // (env on top of the process's). They can only meet through RabbitMQ.
 func StartProcesses(ctx context.Context, binary string, env map[string]string) (*Fleet, error) {
+	return retryPorts(func() (*Fleet, error) { return startProcesses(ctx, binary, env) })
+}
+
+func startProcesses(ctx context.Context, binary string, env map[string]string) (*Fleet, error) {
 	f, _, err := newFleet(env)
 	if err != nil {
 		return nil, err

@@ -229,11 +229,7 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 		t.Skipf("a stock process of its own needs Redis, which does not answer: %v", redisErr)
 	}
 	pinTestExporter()
-	binary := filepath.Join(t.TempDir(), "shop")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	binary := Binary(t, ".")
 	// The processes inherit the test's environment: pin the exporter the test means.
 	pinned := maps.Clone(exporterDefaults)
 	maps.Copy(pinned, env)
@@ -244,6 +240,26 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 	tf := &Fleet{Fleet: f, t: t}
 	t.Cleanup(tf.Stop)
 	return tf
+}
+
+// Binary builds the main package pkg (as the go command names it, from the test's
+// directory) and returns its executable. It asks `go run -exec echo` for it, which keeps
+// the executable in Go's build cache: a package unchanged since the last run costs no
+// link at all, where `go build -o` links it again for every test that starts processes.
+// When the go command does not keep it there, Binary builds one into t.TempDir().
+func Binary(t testing.TB, pkg string) string {
+	t.Helper()
+	if out, err := exec.Command("go", "run", "-exec", "echo", pkg).Output(); err == nil {
+		path := strings.TrimSpace(string(out))
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && filepath.IsAbs(path) {
+			return path
+		}
+	}
+	binary := filepath.Join(t.TempDir(), "shop")
+	if out, err := exec.Command("go", "build", "-o", binary, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return binary
 }
 
 // ReceiveOne consumes one message from b, and fails the test if none arrives in 10s.
