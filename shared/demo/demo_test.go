@@ -1,6 +1,12 @@
 package demo
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+)
 
 func TestConfigured(t *testing.T) {
 	otlp := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
@@ -18,9 +24,83 @@ func TestConfigured(t *testing.T) {
 		{"the other tracer's endpoint", jaeger, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}, ""},
 		{"jaeger's agent", jaeger, map[string]string{"JAEGER_AGENT_HOST": "localhost"}, "JAEGER_AGENT_HOST"},
 	} {
-		got := configured(tc.receiver, func(k string) string { return tc.env[k] })
+		got := Configured(tc.receiver, func(k string) string { return tc.env[k] })
 		if got != tc.want {
-			t.Errorf("%s: configured = %q, want %q", tc.name, got, tc.want)
+			t.Errorf("%s: Configured = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestTraceID(t *testing.T) {
+	for line, want := range map[string]string{
+		"demo: traceresponse: 00-661303a4cb1777165c2341c7b73364ce-122a8316dc9986fe-01": "661303a4cb1777165c2341c7b73364ce",
+		"demo: traceresponse: 00-000000000000000048eaa56496041c05-48eaa56496041c05-01": "000000000000000048eaa56496041c05",
+		"demo: traceresponse: 00-661303a4-122a8316dc9986fe-01":                         "",
+		"demo: stock reserved 2 gopher-plush":                                          "",
+		"traceresponse: 00-661303a4cb1777165c2341c7b73364ce-122a8316dc9986fe-01":       "",
+	} {
+		if got := TraceID(line); got != want {
+			t.Errorf("TraceID(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
+
+// TestWhereSpansWent checks what the demo says, run on its own, about the spans: where
+// they went and how to see the trace, or that they are lost when nothing listens there.
+func TestWhereSpansWent(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "http://" + closed.Addr().String()
+	closed.Close()
+
+	const id = "661303a4cb1777165c2341c7b73364ce"
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    []string
+		wantErr string
+	}{
+		{"a collector listens", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + l.Addr().String()},
+			[]string{"Spans were sent to OTEL_EXPORTER_OTLP_ENDPOINT=http://" + l.Addr().String(), "go run ./cmd/workshop trace " + id,
+				"http://localhost:16686/trace/" + id}, ""},
+		{"Jaeger's query elsewhere", map[string]string{"JAEGER_ENDPOINT": "http://" + l.Addr().String() + "/api/traces", "JAEGER_QUERY_URL": "http://jaeger:16686/"},
+			[]string{"Spans were sent to JAEGER_ENDPOINT=", "http://jaeger:16686/trace/" + id}, ""},
+		{"nothing listens", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": gone + "/v1/traces"},
+			[]string{"Spans were sent to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="}, "the order's spans are lost. To see the trace, run the demo with the workshop command"},
+	} {
+		var out bytes.Buffer
+		err := whereSpansWent(context.Background(), &out, id, func(k string) string { return tc.env[k] })
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: error %v, want one saying %q", tc.name, err, tc.wantErr)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: the output lacks %q:\n%s", tc.name, want, out.String())
+			}
+		}
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	for endpoint, want := range map[string]string{
+		"http://localhost:4318":         "localhost:4318",
+		"http://collector/v1/traces":    "collector:80",
+		"https://collector.example.com": "collector.example.com:443",
+		"localhost:4317":                "localhost:4317",
+		"http://[::1]:14268/api/traces": "[::1]:14268",
+	} {
+		if got := hostPort(endpoint); got != want {
+			t.Errorf("hostPort(%q) = %q, want %q", endpoint, got, want)
 		}
 	}
 }
