@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
@@ -102,7 +104,8 @@ func TestShowTrace(t *testing.T) {
 // workshop command's receivers, and checks they make one trace.
 func TestDemoDrawsTheTrace(t *testing.T) {
 	// The test's own receivers, never a backend of the caller's.
-	for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "JAEGER_ENDPOINT", "JAEGER_AGENT_HOST", "JAEGER_AGENT_PORT"} {
+	for _, kv := range app.SpanBackends(os.Getenv) {
+		k, _, _ := strings.Cut(kv, "=")
 		t.Setenv(k, "")
 	}
 	root, err := filepath.Abs("../..")

@@ -67,7 +67,7 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 		// Untraced (step 01), or the workshop command shows the trace.
 		return nil
 	}
-	return whereSpansWent(ctx, stdout, o.traceID, getenv)
+	return whereSpansWent(ctx, stdout, o.traceID, o.logs, getenv)
 }
 
 // placed is what placing the demo order left to show.
@@ -163,40 +163,57 @@ func TraceID(line string) string {
 }
 
 // whereSpansWent says where the order's spans went when no workshop command collects them,
-// and how to see the trace there. When nothing listens there, the spans are lost, which is
-// an error: the demo exists to show the trace.
-func whereSpansWent(ctx context.Context, stdout io.Writer, traceID string, getenv func(string) string) error {
-	backends := Backends(getenv)
-	targets := map[string]string{} // what to dial: variable or default, and its host:port
-	for _, kv := range backends {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasSuffix(k, "_ENDPOINT") {
-			targets[kv] = hostPort(v)
-		}
-	}
-	if len(backends) == 0 {
-		// The tracers' defaults: OTLP/HTTP on localhost:4318 and jaeger-client's agent on
-		// localhost:6831/udp, which a Jaeger from `make jaeger` or the compose file serves.
-		// UDP cannot be probed, so Jaeger's OTLP port stands for both.
-		backends = []string{"the tracers' defaults (OTLP to localhost:4318, jaeger-client's agent to localhost:6831/udp)"}
-		targets["localhost:4318 (Jaeger's OTLP port)"] = "localhost:4318"
-	}
+// and how to see the trace there. Spans that could not be exported are an error: the demo
+// exists to show the trace.
+func whereSpansWent(ctx context.Context, stdout io.Writer, traceID string, logs []map[string]any, getenv func(string) string) error {
+	// The services log what their exporters could not send.
 	var lost []string
-	for what, addr := range targets {
-		if err := probe(ctx, addr); err != nil {
-			lost = append(lost, fmt.Sprintf("%s: %v", what, err))
+	for _, rec := range logs {
+		if msg, _ := rec["msg"].(string); strings.HasPrefix(msg, "exporting spans") || strings.HasPrefix(msg, "reporting spans") {
+			lost = append(lost, fmt.Sprintf("%v: %s: %s", rec["service"], msg, firstLine(fmt.Sprint(rec["err"]))))
 		}
 	}
-	sort.Strings(lost)
+	backends := app.SpanBackends(getenv)
+	for _, kv := range backends {
+		// What the tracers do not report, such as a collector gone since the export.
+		if k, v, _ := strings.Cut(kv, "="); strings.HasSuffix(k, "_ENDPOINT") && len(lost) == 0 {
+			if err := probe(ctx, hostPort(v)); err != nil {
+				lost = append(lost, fmt.Sprintf("nothing listens at %s: %v", kv, err))
+			}
+		}
+	}
+	hint := ""
+	if len(backends) == 0 {
+		backends = []string{"the tracers' defaults (OTLP to https://localhost:4318, jaeger-client's agent to localhost:6831/udp)"}
+		// jaeger-client's agent takes UDP and reports nothing; a Jaeger from `make jaeger`
+		// or the compose file serves OTLP on 4318 too.
+		if err := probe(ctx, "localhost:4318"); err != nil && len(lost) == 0 {
+			lost = append(lost, fmt.Sprintf("no Jaeger listens on localhost:4318: %v", err))
+		}
+		hint = "\nor start Jaeger (make jaeger) and set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 " +
+			"(a local Jaeger does not serve the exporter's default, https)"
+	}
 	fmt.Fprintf(stdout, "\nSpans were sent to %s.\n", strings.Join(backends, ", "))
 	if len(lost) > 0 {
-		return fmt.Errorf("no collector listens at %s\nso the order's spans are lost. To see the trace, "+
-			"run the demo with the workshop command, which collects the spans and draws it:\n"+
-			"  make demo STEP=NN   (go run ./cmd/workshop demo NN)\nor start Jaeger first: make jaeger",
-			strings.Join(lost, "; "))
+		return fmt.Errorf("the order's spans are lost:\n  %s\nTo see the trace, run the demo with the workshop command, "+
+			"which collects the spans and draws it: make demo STEP=NN (go run ./cmd/workshop demo NN)%s",
+			strings.Join(lost, "\n  "), hint)
 	}
 	SeeTrace(stdout, traceID, getenv)
 	return nil
+}
+
+// firstLine is the first line of an error's text, at most 200 bytes of it: an exporter's
+// error may quote the collector's whole answer.
+func firstLine(text string) string {
+	line, _, cut := strings.Cut(text, "\n")
+	if len(line) > 200 {
+		line, cut = line[:200], true
+	}
+	if cut {
+		line += " …"
+	}
+	return line
 }
 
 // hostPort is the address to dial for an endpoint URL, with the scheme's port when the
@@ -231,18 +248,6 @@ func SeeTrace(w io.Writer, traceID string, getenv func(string) string) {
 		traceID, queryURL(getenv), traceID)
 }
 
-// Backends returns KEY=value for each variable of getenv that sends a tracer's spans to a
-// backend of the user's.
-func Backends(getenv func(string) string) []string {
-	var set []string
-	for _, k := range backendVars {
-		if v := getenv(k); v != "" {
-			set = append(set, k+"="+v)
-		}
-	}
-	return set
-}
-
 // Configured returns the variable, if any, with which the user pointed the tracers that
 // a receiver with env would collect from at a backend of their own.
 func Configured(env map[string]string, getenv func(string) string) string {
@@ -265,12 +270,6 @@ func Configured(env map[string]string, getenv func(string) string) string {
 var sameTracers = map[string][]string{
 	"OTEL_EXPORTER_OTLP_ENDPOINT": {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
 	"JAEGER_ENDPOINT":             {"JAEGER_AGENT_HOST", "JAEGER_AGENT_PORT"},
-}
-
-// backendVars are the variables of sameTracers, in the order Backends lists them.
-var backendVars = []string{
-	"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT",
-	"JAEGER_ENDPOINT", "JAEGER_AGENT_HOST", "JAEGER_AGENT_PORT",
 }
 
 // queryURL is where Jaeger's UI and query API are: JAEGER_QUERY_URL, or the default of

@@ -64,19 +64,27 @@ func TestWhereSpansWent(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		env     map[string]string
+		logs    []map[string]any
 		want    []string
 		wantErr string
 	}{
-		{"a collector listens", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + l.Addr().String()},
+		{"a collector listens", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + l.Addr().String()}, nil,
 			[]string{"Spans were sent to OTEL_EXPORTER_OTLP_ENDPOINT=http://" + l.Addr().String(), "go run ./cmd/workshop trace " + id,
 				"http://localhost:16686/trace/" + id}, ""},
-		{"Jaeger's query elsewhere", map[string]string{"JAEGER_ENDPOINT": "http://" + l.Addr().String() + "/api/traces", "JAEGER_QUERY_URL": "http://jaeger:16686/"},
+		{"Jaeger's query elsewhere", map[string]string{"JAEGER_ENDPOINT": "http://" + l.Addr().String() + "/api/traces", "JAEGER_QUERY_URL": "http://jaeger:16686/"}, nil,
 			[]string{"Spans were sent to JAEGER_ENDPOINT=", "http://jaeger:16686/trace/" + id}, ""},
-		{"nothing listens", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": gone + "/v1/traces"},
-			[]string{"Spans were sent to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="}, "the order's spans are lost. To see the trace, run the demo with the workshop command"},
+		{"nothing listens", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": gone + "/v1/traces"}, nil,
+			[]string{"Spans were sent to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="}, "the order's spans are lost:\n  nothing listens at OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="},
+		{"the exporter failed", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + l.Addr().String()},
+			[]map[string]any{{"service": "gateway", "msg": "exporting spans failed; repeats are not logged until the exporter recovers",
+				"err": "traces export: 501 Not Implemented\n<html>"}},
+			nil, "gateway: exporting spans failed; repeats are not logged until the exporter recovers: traces export: 501 Not Implemented …"},
+		{"jaeger-client failed", map[string]string{"JAEGER_ENDPOINT": "http://" + l.Addr().String() + "/api/traces"},
+			[]map[string]any{{"service": "checkout", "msg": "reporting spans failed; repeats are not logged until the reporter recovers", "err": "x"}},
+			nil, "checkout: reporting spans failed"},
 	} {
 		var out bytes.Buffer
-		err := whereSpansWent(context.Background(), &out, id, func(k string) string { return tc.env[k] })
+		err := whereSpansWent(context.Background(), &out, id, tc.logs, func(k string) string { return tc.env[k] })
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
