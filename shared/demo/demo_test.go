@@ -3,9 +3,18 @@ package demo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/ot2otel/workshop/shared/telemetry"
+	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 )
 
 func TestConfigured(t *testing.T) {
@@ -109,6 +118,42 @@ func TestHostPort(t *testing.T) {
 	} {
 		if got := hostPort(endpoint); got != want {
 			t.Errorf("hostPort(%q) = %q, want %q", endpoint, got, want)
+		}
+	}
+}
+
+// TestNoticesWhatTheTracersCouldNotSend feeds whereSpansWent the records the services'
+// own error handlers write when an exporter fails, so a change of their wording cannot
+// make the demo miss lost spans.
+func TestNoticesWhatTheTracersCouldNotSend(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + l.Addr().String()}
+	for name, fail := range map[string]func(*slog.Logger){
+		"OpenTelemetry": func(logger *slog.Logger) {
+			telemetry.HandleOTelErrors(logger, "gateway")
+			otel.Handle(errors.New("traces export: Post \"http://127.0.0.1:4318/v1/traces\": connection refused"))
+		},
+		"jaeger-client": func(logger *slog.Logger) {
+			jaegerlog.New(logger.With("service", "checkout")).Error("failed to flush Jaeger spans to server: connection refused")
+		},
+	} {
+		var buf bytes.Buffer
+		fail(slog.New(slog.NewJSONHandler(&buf, nil)))
+		var logs []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%s: %v: %q", name, err, line)
+			}
+			logs = append(logs, rec)
+		}
+		err := whereSpansWent(context.Background(), io.Discard, "661303a4cb1777165c2341c7b73364ce", logs, func(k string) string { return env[k] })
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("%s: the exporter failed (%s), but whereSpansWent said %v", name, buf.String(), err)
 		}
 	}
 }
