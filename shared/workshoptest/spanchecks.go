@@ -324,3 +324,17 @@ func testFailedOrderIsAnError(t *testing.T, c SpanChecks) {
 		})
 	}
 }
+
+// OpenTracingClientTags are the tags of the gateway's OpenTracing client span of a
+// call to checkoutURL that got a 202, in every step whose gateway traces with
+// OpenTracing (02–05).
+func OpenTracingClientTags(checkoutURL string) map[string]string {
+	return map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+		"peer.service": "checkout", "http.status_code": "202"}
+}
+
+// OpenTracingServerTags are the tags of an OpenTracing server span that answered 202
+// on route (nethttp.Middleware's, steps 02–05).
+func OpenTracingServerTags(route string) map[string]string {
+	return map[string]string{"http.method": "POST", "http.route": route, "http.status_code": "202"}
+}

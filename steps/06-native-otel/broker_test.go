@@ -64,7 +64,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 				t.Errorf("Publish changed the caller's headers from %v to %v.\nLook at TODO(06.2): inject into a copy of the headers", tc.headers, callers)
 			}
 
-			spans := f.rec.spans()
+			spans := f.rec.Spans()
 			producer := publishHop(f.info.Exchange)
 			if err := tracecheck.CheckParent(spans, producer, tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "place order"}); err != nil {
 				t.Fatal(err)
@@ -92,7 +92,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 			t.Fatal(err)
 		}
 		msg := f.consume(t, f.base, 1, nil)[0].msg
-		span := workshoptest.MustFind(t, f.rec.spans(), publishHop(f.info.Exchange))
+		span := workshoptest.MustFind(t, f.rec.Spans(), publishHop(f.info.Exchange))
 		if msg.MessageID == "" || span.Attrs["messaging.message.id"] != msg.MessageID {
 			t.Errorf("the message went out as %q and its producer span says messaging.message.id=%q.\n"+
 				"Look at TODO(06.2): give a message without an ID one (broker.NewMessageID) before the span starts",
@@ -111,7 +111,7 @@ func TestTalkBugProducerTaggedAsConsumer(t *testing.T) {
 	}
 	f.consume(t, f.stock, 1, nil)
 
-	spans := f.rec.spans()
+	spans := f.rec.Spans()
 	for _, hop := range []tracecheck.Hop{publishHop(f.info.Exchange), processHop(f.info.Exchange, f.info.Queue)} {
 		if err := tracecheck.CheckChain(spans, hop); err != nil {
 			t.Errorf("%v\n(trace.WithSpanKind(trace.SpanKindProducer) when publishing, SpanKindConsumer when consuming)", err)
@@ -135,7 +135,7 @@ func TestTalkBugExtractSuccessDropsMessage(t *testing.T) {
 			processHop(f.info.Exchange, f.info.Queue).Todo, stockReserve.Todo)
 	}
 	f.requireEmpty(t)
-	if err := tracecheck.CheckParent(f.rec.spans(), processHop(f.info.Exchange, f.info.Queue), publishHop(f.info.Exchange)); err != nil {
+	if err := tracecheck.CheckParent(f.rec.Spans(), processHop(f.info.Exchange, f.info.Queue), publishHop(f.info.Exchange)); err != nil {
 		t.Error(err)
 	}
 }
@@ -175,7 +175,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 			}
 			f.requireEmpty(t)
 
-			spans := f.rec.spans()
+			spans := f.rec.Spans()
 			consumer := workshoptest.MustFind(t, spans, processHop(f.info.Exchange, f.info.Queue))
 			switch {
 			case tc.continues && (consumer.TraceID != traceID || consumer.ParentID != spanID):
@@ -208,7 +208,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 		return nil
 	})
 
-	spans := f.rec.spans()
+	spans := f.rec.Spans()
 	producer := workshoptest.MustFind(t, spans, publishHop(f.info.Exchange))
 	var consumers []tracecheck.Span
 	for _, s := range spans {
@@ -239,11 +239,11 @@ func TestHandlerPanicMarksConsumerSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.consume(t, f.stock, 1, func(context.Context, broker.Message) error { panic("out of coffee") })
-	span := workshoptest.MustFind(t, f.rec.spans(), processHop(f.info.Exchange, f.info.Queue))
+	span := workshoptest.MustFind(t, f.rec.Spans(), processHop(f.info.Exchange, f.info.Queue))
 	if !span.Error || !workshoptest.HasEvent(span, semconv.ExceptionEventName) {
 		t.Errorf("the consumer span of a handler that panicked must have the status Error and an \"exception\" event:\n%s"+
 			"Look at TODO(06.2): span.End, deferred, records the panic; recover to set the status, then panic on",
-			tracecheck.String(f.rec.spans()))
+			tracecheck.String(f.rec.Spans()))
 	}
 }
 
@@ -268,7 +268,7 @@ func TestFailedReservationIsAnError(t *testing.T) {
 		t.Fatalf("reserveStock returned %v for an unknown SKU, want an error wrapping shop.ErrUnknownSKU", failure)
 	}
 
-	spans := f.rec.spans()
+	spans := f.rec.Spans()
 	process := processHop(f.info.Exchange, f.info.Queue)
 	if err := tracecheck.CheckParent(spans, stockReserve, process); err != nil {
 		t.Fatal(err)
@@ -293,7 +293,7 @@ func TestRejectedPublishIsAnError(t *testing.T) {
 	if !errors.Is(err, broker.ErrNotConfirmed) {
 		t.Fatalf("Publish with an unroutable routing key: %v, want an error wrapping broker.ErrNotConfirmed, unchanged", err)
 	}
-	spans := f.rec.spans()
+	spans := f.rec.Spans()
 	hop := publishHop(f.info.Exchange)
 	hop.Name = "publish " + f.info.Exchange + ":nobody.listens"
 	span, ok := tracecheck.Find(spans, hop)
@@ -323,7 +323,7 @@ type brokerFixture struct {
 	missed                          string
 	base                            broker.Broker
 	info                            broker.Info
-	rec                             *recorder
+	rec                             recorder
 	checkoutProvider, stockProvider trace.TracerProvider
 	checkout, stock                 *TracedRabbitBroker
 }
@@ -379,7 +379,7 @@ func (f *brokerFixture) consume(t *testing.T, b broker.Broker, n int, h broker.H
 		if why == "" {
 			why = workshoptest.MissedTraced
 		}
-		t.Fatalf("the handler got %d message(s) in 5s, want %d. %s\nLook at TODO(06.2)\n\nrecorded spans:\n%s", len(got), n, why, tracecheck.String(f.rec.spans()))
+		t.Fatalf("the handler got %d message(s) in 5s, want %d. %s\nLook at TODO(06.2)\n\nrecorded spans:\n%s", len(got), n, why, tracecheck.String(f.rec.Spans()))
 	}
 	return got
 }
@@ -447,7 +447,7 @@ func TestDestinations(t *testing.T) {
 			if err := traced.Consume(context.Background(), func(context.Context, broker.Message) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
-			spans := rec.spans()
+			spans := rec.Spans()
 			for _, want := range []struct{ kind, name, dest string }{
 				{tracecheck.KindProducer, "publish " + tc.publish, tc.publish},
 				{tracecheck.KindConsumer, "process " + tc.process, tc.process},

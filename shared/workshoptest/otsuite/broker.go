@@ -70,6 +70,25 @@ type BadHeader struct {
 	Continues bool
 }
 
+// CommonBadHeaders are the headers every OpenTracing consumer must survive, whatever
+// its format, header: none at all, none of the trace's, header as an integer (ignored:
+// a new trace), and header as []byte, what another AMQP client sends for the same text
+// (read: the trace continues).
+func CommonBadHeaders(header string) []BadHeader {
+	return []BadHeader{
+		{Name: "nil headers", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table { return nil }},
+		{Name: "no trace headers", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
+			return amqp.Table{"x-request-id": "req-1"}
+		}},
+		{Name: header + " as an integer", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
+			return amqp.Table{header: int64(42)}
+		}},
+		{Name: header + " as []byte", Continues: true, Headers: func(upstream opentracing.Tracer, parent opentracing.Span) amqp.Table {
+			return amqp.Table{header: []byte(Inject(upstream, parent)[header])}
+		}},
+	}
+}
+
 // TextMapCarrier is what a step's AMQP header carrier provides.
 type TextMapCarrier interface {
 	Get(key string) string
