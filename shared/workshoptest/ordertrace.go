@@ -163,13 +163,32 @@ func StockReserveHop(todo string) tracecheck.Hop {
 	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: "reserve stock", Todo: todo}
 }
 
-// PublishHop and ProcessHop are the OpenTracing broker spans of the TracedRabbitBroker
-// (03–05), named after the fleet's exchange and queue.
-func PublishHop(exchange, todo string) tracecheck.Hop {
-	return tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindProducer, Name: "publish " + exchange, Todo: todo}
+// PublishHop and ProcessHop return the OpenTracing broker spans of the
+// TracedRabbitBroker (03–05), named after the fleet's exchange and queue, with todo.
+func PublishHop(todo string) func(exchange string) tracecheck.Hop {
+	return func(exchange string) tracecheck.Hop {
+		return tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindProducer, Name: "publish " + exchange, Todo: todo}
+	}
 }
 
 // ProcessHop: see PublishHop.
-func ProcessHop(queue, todo string) tracecheck.Hop {
-	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + queue, Todo: todo}
+func ProcessHop(todo string) func(queue string) tracecheck.Hop {
+	return func(queue string) tracecheck.Hop {
+		return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + queue, Todo: todo}
+	}
+}
+
+// BrokerOrderTrace is the order's trace in a step whose TracedRabbitBroker traces with
+// OpenTracing (03–05): hops, the order's spans up to "place order", then the producer
+// span, the consumer span and reserve, each directly under the one before, all in one
+// trace; the broker's spans tagged as OpenTracing tags them, stock's Redis calls traced
+// by the OpenTracing hook.
+func BrokerOrderTrace(env map[string]string, publish, process func(string) tracecheck.Hop, reserve tracecheck.Hop, hops ...tracecheck.Hop) OrderTrace {
+	producer, consumer := publish(env["AMQP_EXCHANGE"]), process(env["AMQP_QUEUE"])
+	return OrderTrace{
+		Spans:      slices.Concat(hops, []tracecheck.Hop{producer, consumer, reserve}),
+		Continuous: true,
+		Tagged:     []tracecheck.Hop{producer, consumer}, Tags: BrokerTagsIn(env),
+		Redis: OpenTracingRedisSpans(reserve),
+	}
 }

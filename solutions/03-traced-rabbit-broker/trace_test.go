@@ -25,8 +25,8 @@ var (
 // TestTracerFromEnv: the tracer newTracer builds from the JAEGER_* variables, step 02's.
 func TestTracerFromEnv(t *testing.T) {
 	jaegersuite.CheckTracerFromEnv(t, jaegersuite.FromEnv{New: newTracer,
-		Built: "step 02's exercise 02.1: build the tracer with config.FromEnv(), name it after its service, sample every span " +
-			"(a const sampler) unless JAEGER_SAMPLER_TYPE says otherwise, and return its closer, which flushes the spans",
+		Built: "step 02's exercise 02.1: newTracer builds the tracer with config.FromEnv(), named after its service, " +
+			"sampling every span unless JAEGER_SAMPLER_TYPE says otherwise; its closer flushes the spans",
 		Sampler:    "step 02's exercise 02.1: default to the const sampler only when the environment sets no sampler type",
 		BadSetting: "step 02's exercise 02.1: return config.FromEnv's error, so a typo does not silently turn tracing off"})
 }
@@ -42,7 +42,7 @@ func TestSpans(t *testing.T) {
 		ClientParent: gatewayServer, ClientError: "be an error (error=true)",
 		ClientErrorHint: "Look at step 02's exercise 02.3: ext.LogError(span, err) when there is no answer, error=true on a 5xx answer",
 		Healthz:         "step 02's exercise 02.2: leave /healthz out with nethttp.MWSpanFilter",
-		TraceResponseFormat: "step 02's exercise 02.2: in traceResponse, name the trace and the server span of the request " +
+		TraceResponseFormat: "step 02's exercise 02.2: traceResponse names the trace and the request's server span " +
 			"(the span in its context) in the traceresponse header",
 		TraceResponseSpan: "step 02's exercise 02.2: traceresponse names the request's own server span, with jaeger's trace ID padded to 32 hex digits",
 		ServerError:       "Look at step 02's exercise 02.2: nethttp.Middleware sets the error tag on 5xx answers",
@@ -70,26 +70,20 @@ func TestOrderTraceAcrossProcesses(t *testing.T) {
 // orderTrace is what one order's trace must be: one trace from the gateway through
 // RabbitMQ to stock, each span directly under the one before.
 func orderTrace(env map[string]string) workshoptest.OrderTrace {
-	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
-	return workshoptest.OrderTrace{
-		Spans:      []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve},
-		Continuous: true, TraceResponse: "step 02's exercise 02.2: traceResponse",
-		Tagged: []tracecheck.Hop{producer, consumer}, Tags: workshoptest.BrokerTagsIn(env),
-		Redis: workshoptest.OpenTracingRedisSpans(stockReserve),
-	}
+	want := workshoptest.BrokerOrderTrace(env, publishHop, processHop, stockReserve,
+		gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder)
+	want.TraceResponse = "step 02's exercise 02.2: traceResponse"
+	return want
 }
 
 // publishHop and processHop are the broker's spans, named after the fleet's exchange
 // and queue.
-func publishHop(exchange string) tracecheck.Hop {
-	return workshoptest.PublishHop(exchange, "TODO(03.1): in TracedRabbitBroker.Publish, start a producer span (ext.SpanKindProducer as a start option) "+
+var (
+	publishHop = workshoptest.PublishHop("TODO(03.1): in TracedRabbitBroker.Publish, start a producer span (ext.SpanKindProducer as a start option) " +
 		"as a child of the span in ctx, and inject its context into the message's headers")
-}
-
-func processHop(queue string) tracecheck.Hop {
-	return workshoptest.ProcessHop(queue, "TODO(03.2): in TracedRabbitBroker.Consume, extract the context from the message's headers and "+
+	processHop = workshoptest.ProcessHop("TODO(03.2): in TracedRabbitBroker.Consume, extract the context from the message's headers and " +
 		"start a consumer span (ext.SpanKindConsumer) as its ChildOf")
-}
+)
 
 var stockReserve = workshoptest.StockReserveHop("TODO(03.2): call the handler with a context that holds the consumer span (opentracing.ContextWithSpan)")
 

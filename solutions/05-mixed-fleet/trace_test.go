@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"net/http"
 	"testing"
 
 	"github.com/opentracing/opentracing-go"
@@ -10,7 +8,6 @@ import (
 	"go.opentelemetry.io/contrib/propagators/jaeger"
 	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
@@ -39,17 +36,14 @@ var (
 	stockReserve       = workshoptest.StockReserveHop("stock traces through the bridge (step 04's newTracing); its OpenTracing code is step 03's, unchanged")
 )
 
-// publishHop and processHop are the broker's spans, named after the fleet's exchange
-// and queue. The TracedRabbitBroker is step 03's, unchanged: checkout's, on jaeger-client,
+// publishHop and processHop are the broker's spans, after the fleet's exchange and
+// queue. The TracedRabbitBroker is step 03's, unchanged: checkout's, on jaeger-client,
 // injects uber-trace-id; stock's, on the bridge, extracts with newPropagator.
-func publishHop(exchange string) tracecheck.Hop {
-	return workshoptest.PublishHop(exchange, "step 03's TracedRabbitBroker.Publish, with checkout's jaeger-client tracer: it injects uber-trace-id")
-}
-
-func processHop(queue string) tracecheck.Hop {
-	return workshoptest.ProcessHop(queue, "TODO(05.1): stock must read the uber-trace-id that checkout, still on jaeger-client, puts in the AMQP "+
+var (
+	publishHop = workshoptest.PublishHop("step 03's TracedRabbitBroker.Publish, with checkout's jaeger-client tracer: it injects uber-trace-id")
+	processHop = workshoptest.ProcessHop("TODO(05.1): stock must read the uber-trace-id that checkout, still on jaeger-client, puts in the AMQP " +
 		"headers: jaeger.Jaeger{} in newPropagator's composite, which stock's bridge extracts with")
-}
+)
 
 // TestStandardVariables: gateway's and stock's exporter, step 04's, still follows the
 // standard variables.
@@ -63,8 +57,8 @@ func TestTracingFromEnv(t *testing.T) {
 	bridgesuite.CheckTracingFromEnv(t, fromEnv(t))
 }
 
-// TestTracingNests: OpenTelemetry spans from the provider newTracing returns nest
-// between OpenTracing spans, both ways, as in step 04.
+// TestTracingNests: in gateway and stock, as in step 04, OpenTelemetry spans from the
+// wrapped provider nest between OpenTracing spans, both ways.
 func TestTracingNests(t *testing.T) { bridgesuite.CheckNesting(t, fromEnv(t)) }
 
 // TestRawProviderBreaksNesting: pitfall 2 of the bridge, still true in the mixed fleet.
@@ -90,23 +84,15 @@ func fromEnv(t *testing.T) bridgesuite.FromEnv {
 func TestSpans(t *testing.T) {
 	workshoptest.RunSpanChecks(t, bridgesuite.SpanChecks(workshoptest.SpanChecks{
 		GatewayServer: gatewayServer, CheckoutServer: checkoutServer, PlaceOrder: checkoutPlaceOrder,
-		ClientContext: func(t *testing.T, headers http.Header, client tracecheck.Span) {
-			for _, format := range []propagation.TextMapPropagator{propagation.TraceContext{}, jaeger.Jaeger{}} {
-				sc := trace.SpanContextFromContext(format.Extract(context.Background(), propagation.HeaderCarrier(headers)))
-				if !sc.IsValid() || sc.SpanID().String() != client.SpanID {
-					t.Errorf("checkout's request carries %s %q, want the client span's context (span %s)",
-						format.Fields()[0], headers.Get(format.Fields()[0]), client.SpanID)
-				}
-			}
-		},
+		ClientContext: otelsuite.ClientContext([]propagation.TextMapPropagator{propagation.TraceContext{}, jaeger.Jaeger{}},
+			"step 02's callCheckout, unchanged: the bridge injects the client span's context in every format its propagator speaks",
+			"step 02's callCheckout, unchanged: it injects the client span's context"),
 		ClientParent: gatewaySubmit, ClientError: "be an error",
 		ClientErrorHint: "It is step 02's callCheckout, unchanged: ext.LogError and error=true become the span's status Error under the bridge",
 		Submit:          &gatewaySubmit, GatewayClient: gatewayClient,
 		TraceResponseFormat: "step 04's traceResponse: under the bridge, it reads the OpenTelemetry span context from the request's context",
 		TraceResponseSpan:   "step 04's traceResponse: it names the request's own server span",
-		ServerError:         "",
 		PlaceOrderError:     "error=true and a log record (event=error)", PlaceOrderEvent: "error",
-		PlaceOrderHint: "",
 	}, newGateway, newCheckout, func(t *testing.T) (bridgesuite.Tracing, opentracing.Tracer, func() []tracecheck.Span) {
 		rec := newRecorder(t)
 		return rec.tracing("gateway"), rec.legacyTracer("checkout"), rec.spans
@@ -126,7 +112,7 @@ func TestMixedFleetTrace(t *testing.T) {
 // TestMixedFleetAcrossProcesses runs the three services as they are deployed, as three
 // processes that share nothing but RabbitMQ and the collectors: OTEL_EXPORTER_OTLP_ENDPOINT
 // for the OpenTelemetry services, JAEGER_ENDPOINT for the legacy one. Their spans form one
-// trace, and each process flushes its spans when SIGTERM stops it.
+// trace, each process flushing its own, to its own collector, when SIGTERM stops it.
 func TestMixedFleetAcrossProcesses(t *testing.T) {
 	c := newCollectors(t)
 	f := workshoptest.StartProcesses(t, c.env())
@@ -146,19 +132,14 @@ func TestShutdownFlushes(t *testing.T) {
 		Hops:  []tracecheck.Hop{gatewayServer, checkoutPlaceOrder, stockReserve}, Trace: orderTrace})
 }
 
-// orderTrace is what one order's trace must be in the mixed fleet: one trace from the
-// gateway through RabbitMQ to stock, each span directly under the one before, each
-// recorded by its service's tracer.
+// orderTrace is step 04's order trace, each span recorded by its service's tracer:
+// jaeger-client's or OpenTelemetry's.
 func orderTrace(env map[string]string) workshoptest.OrderTrace {
-	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
-	return workshoptest.OrderTrace{
-		Spans:      []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve},
-		Continuous: true,
-		Redis:      workshoptest.OpenTracingRedisSpans(stockReserve),
-		Sources:    sourceOf,
-		SourceHint: "checkout still runs jaeger-client (newLegacyTracing), gateway and stock run on OpenTelemetry (newTracing)",
-		Tagged:     []tracecheck.Hop{producer, consumer}, Tags: workshoptest.BrokerTagsIn(env),
-	}
+	want := workshoptest.BrokerOrderTrace(env, publishHop, processHop, stockReserve,
+		gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder)
+	want.Sources = sourceOf
+	want.SourceHint = "checkout still runs jaeger-client (newLegacyTracing), gateway and stock run on OpenTelemetry (newTracing)"
+	return want
 }
 
 // sourceOf is what records each service's spans in the mixed fleet.

@@ -15,8 +15,8 @@ import (
 	"github.com/ot2otel/workshop/shared/workshoptest/otsuite"
 )
 
-// TestBroker checks the TracedRabbitBroker and its header carrier on their own (see
-// otsuite.RunBroker), with checkout's and stock's bridges recording in memory. The
+// TestBroker checks step 03's TracedRabbitBroker and its header carrier on their own
+// (see otsuite.RunBroker), with checkout's and stock's bridges recording in memory. The
 // decorator is step 03's, unchanged; under the bridge, what it carries is W3C traceparent,
 // and a trace context it cannot read never stops a message, it only starts a new trace.
 func TestBroker(t *testing.T) {

@@ -6,13 +6,17 @@ package otelsuite
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"testing"
+
+	"go.opentelemetry.io/otel/propagation"
 
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
@@ -105,4 +109,25 @@ func Received(t testing.TB, c *otelspans.Collector, hint string) []tracecheck.Sp
 		t.Fatalf("no span reached OTEL_EXPORTER_OTLP_ENDPOINT after the services stopped.\nLook at %s", hint)
 	}
 	return spans
+}
+
+// ClientContext returns the check of the trace context on the gateway's request to
+// checkout, for workshoptest.SpanChecks: read with each of formats, it is the client
+// span's. missing is the hint when a format finds no context, other when it finds
+// another span's.
+func ClientContext(formats []propagation.TextMapPropagator, missing, other string) func(t *testing.T, headers http.Header, client tracecheck.Span) {
+	return func(t *testing.T, headers http.Header, client tracecheck.Span) {
+		for _, format := range formats {
+			field := format.Fields()[0]
+			sc := trace.SpanContextFromContext(format.Extract(context.Background(), propagation.HeaderCarrier(headers)))
+			switch {
+			case !sc.IsValid():
+				t.Errorf("checkout's request carries no trace context in %s (%q), want the client span's (span %s).\nLook at %s",
+					field, headers.Get(field), client.SpanID, missing)
+			case sc.SpanID().String() != client.SpanID:
+				t.Errorf("checkout's request carries, in %s, the context of span %s, not of the client span %s.\nLook at %s",
+					field, sc.SpanID(), client.SpanID, other)
+			}
+		}
+	}
 }
