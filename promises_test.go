@@ -3,6 +3,7 @@ package workshop
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -327,5 +328,86 @@ func TestImpossibleOrderDeadLetteredAtOnce(t *testing.T) {
 	}
 	if attempts != 1 {
 		t.Errorf("stock tried the impossible order %d times, want once", attempts)
+	}
+}
+
+// TestRedisOutageHoldsOrders cuts stock off from Redis while orders arrive: stock keeps
+// trying each order in place, longer than its attempts would last, and reserves every
+// one once Redis is back; none is dead-lettered for an outage that was not its fault.
+func TestRedisOutageHoldsOrders(t *testing.T) {
+	amqpURL := requireRabbitMQ(t)
+	rdb := redistest.Client(t)
+	p := redistest.StartProxy(t, rdb)
+	binary := buildSolution(t, "01-untraced")
+	f, err := fleet.StartProcesses(context.Background(), binary, map[string]string{
+		"REDIS_URL": redistest.ProxyURL(p, rdb), "WORKSHOP_REQUIRE_REDIS": "1", "AMQP_URL": amqpURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	away := false
+	t.Cleanup(func() {
+		if away {
+			p.Restore() // so that stopping deletes the ledger
+		}
+		if err := f.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+
+	p.Cut()
+	away = true
+	const orders = 3
+	ids := map[string]bool{}
+	for range orders {
+		resp, err := f.PlaceOrder(context.Background(), shop.DemoOrder(), nil)
+		if err != nil || resp.Status != http.StatusAccepted {
+			t.Fatalf("order while Redis is away: %v %v, want 202 (checkout does not need Redis)", resp, err)
+		}
+		ids[resp.OrderID()] = true
+	}
+	// More tries of every order than its attempts (broker.DefaultMaxAttempts) would
+	// allow: had the outage used them up, the orders would be in the dead-letter queue.
+	waitForLog(t, f, 20*time.Second, "stock to try every order more often than its attempts", func(recs []map[string]any) bool {
+		tries := map[any]int{}
+		for _, rec := range recs {
+			if strings.Contains(fmt.Sprint(rec["msg"]), "dependency is unavailable") && ids[fmt.Sprint(rec["message_id"])] {
+				tries[rec["message_id"]]++
+			}
+		}
+		for id := range ids {
+			if tries[id] <= broker.DefaultMaxAttempts {
+				return false
+			}
+		}
+		return true
+	})
+	p.Restore()
+	away = false
+	if err := f.WaitReserved(context.Background(), shop.DemoSKU, orders*shop.DemoQuantity); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, err := ch.QueueDeclarePassive(f.Env["AMQP_QUEUE"]+".dlq", true, false, false, false, nil); err != nil || q.Messages != 0 {
+		t.Errorf("dead-letter queue: %+v, %v; want it empty", q, err)
+	}
+}
+
+// waitForLog waits until cond holds for the fleet's log records.
+func waitForLog(t *testing.T, f *fleet.Fleet, timeout time.Duration, what string, cond func([]map[string]any) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond(f.Logs()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s\n%s", timeout, what, f.LogText())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

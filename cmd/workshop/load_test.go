@@ -71,7 +71,7 @@ func TestReportRatios(t *testing.T) {
 	var out bytes.Buffer
 	writeReport(&out, loadOptions{clients: 16, rounds: 3, command: "workshop load"}, sums, runs)
 	// 06: median 460 orders/s, 0.92 of 01's and 0.46 of raw; p99 median 14, 0.70 of 20.
-	for _, want := range []string{"06-native-otel       460      0.92    0.46", "0.70", "command:  workshop load", "machine:"} {
+	for _, want := range []string{"06-native-otel       460   0.92    0.46", "p99 vs 01", "0.70", "command:  workshop load", "machine:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

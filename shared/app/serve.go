@@ -149,13 +149,20 @@ func withDeadline(h http.Handler) http.Handler {
 
 // exportsSpans reports whether the environment sends spans to a backend such as Jaeger,
 // where `workshop trace` can read them back.
-func exportsSpans() bool {
-	for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "JAEGER_ENDPOINT", "JAEGER_AGENT_HOST"} {
-		if os.Getenv(k) != "" {
-			return true
+func exportsSpans() bool { return len(SpanBackends(os.Getenv)) > 0 }
+
+// SpanBackends returns KEY=value for each variable of getenv that sends a tracer's spans
+// to a backend of the user's: the OTLP exporter's endpoints, jaeger-client's collector
+// endpoint and agent address.
+func SpanBackends(getenv func(string) string) []string {
+	var set []string
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT",
+		"JAEGER_ENDPOINT", "JAEGER_AGENT_HOST", "JAEGER_AGENT_PORT"} {
+		if v := getenv(k); v != "" {
+			set = append(set, k+"="+v)
 		}
 	}
-	return false
+	return set
 }
 
 // shutdown stops the started services, upstream first (the reverse of start order), so

@@ -38,7 +38,9 @@ type Message struct {
 // when it returns an error the message is delivered again, and after Config.MaxAttempts
 // failed attempts it goes to the dead-letter queue instead of looping forever. An error
 // that retrying cannot fix (see IsPermanent) sends it to the dead-letter queue at once,
-// with the error in the FailureReasonHeader header.
+// with the error in the FailureReasonHeader header. An error that says a dependency is
+// unavailable (see IsUnavailable) has the message tried again in place, with growing
+// pauses, and uses up no attempt.
 type Handler func(ctx context.Context, msg Message) error
 
 // Broker publishes to the configured exchange and consumes from the configured queue.

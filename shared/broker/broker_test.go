@@ -25,6 +25,7 @@ var behaviourTests = []struct {
 	{"ConcurrentPublish", nil, testConcurrentPublish},
 	{"FailingHandlerDeadLetters", func(c *Config) { c.MaxAttempts = 3 }, testFailingHandlerDeadLetters},
 	{"PanickingHandler", func(c *Config) { c.MaxAttempts = 2 }, testPanickingHandler},
+	{"UnavailableDependencyWaits", func(c *Config) { c.MaxAttempts = 2 }, testUnavailableDependencyWaits},
 	// One worker, so that the message queued behind the one in flight is the
 	// consumer's next; ConcurrentWorkers covers several.
 	{"CancelFinishesInFlight", func(c *Config) { c.Workers = 1 }, testCancelFinishesInFlight},
@@ -215,6 +216,46 @@ func testFailingHandlerDeadLetters(t *testing.T, h *harness) {
 		if got := deliveryCount(m.Headers); got != i {
 			t.Errorf("attempt %d: x-delivery-count = %d, want %d", i+1, got, i)
 		}
+	}
+}
+
+// unavailable is the error of a handler whose dependency is down.
+type unavailable struct{}
+
+func (unavailable) Error() string     { return "the ledger does not answer" }
+func (unavailable) Unavailable() bool { return true }
+
+// testUnavailableDependencyWaits: a handler that fails because its dependency is down
+// (IsUnavailable) gets its message again in place, without using up an attempt, so an
+// outage longer than MaxAttempts tries holds the message back rather than dead-letter it.
+func testUnavailableDependencyWaits(t *testing.T, h *harness) {
+	const outage = 4 // tries that fail, twice MaxAttempts
+	var tries []Message
+	var mu sync.Mutex
+	done := make(chan Message, 1)
+	startConsumer(t, h.broker, func(_ context.Context, m Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		tries = append(tries, m)
+		if len(tries) <= outage {
+			return fmt.Errorf("reserve: %w", unavailable{})
+		}
+		done <- m
+		return nil
+	})
+	publish(t, h.broker, "order")
+	// Were the failed tries counted, the message would be dead-lettered after
+	// MaxAttempts and never arrive here.
+	m := receive(t, done)
+	if m.Redelivered || deliveryCount(m.Headers) != 0 {
+		t.Errorf("the try after the outage was a redelivery (Redelivered %v, x-delivery-count %d): "+
+			"an unavailable dependency used up the message's attempts", m.Redelivered, deliveryCount(m.Headers))
+	}
+	mu.Lock()
+	n := len(tries)
+	mu.Unlock()
+	if n != outage+1 {
+		t.Errorf("handler called %d times, want %d: every failed try, then the one that worked", n, outage+1)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 const (
 	defaultBindingKey     = RoutingKey
 	defaultWorkers        = 8
-	defaultMaxAttempts    = 3
+	DefaultMaxAttempts    = 3 // Config.MaxAttempts when zero
 	defaultConnectTimeout = 30 * time.Second
 )
 
@@ -32,7 +32,7 @@ func (c Config) withDefaults() Config {
 		c.Prefetch = 2 * c.Workers
 	}
 	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = defaultMaxAttempts
+		c.MaxAttempts = DefaultMaxAttempts
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = defaultConnectTimeout

@@ -132,9 +132,10 @@ func (r *Rabbit) consume(ctx context.Context, h Handler, redeclare bool) (starte
 
 // handle calls h with d and settles d: ack on success; on a permanent failure,
 // dead-letter it at once with the reason; on another failure, nack with requeue, or
-// without on the last attempt so the queue dead-letters it.
+// without on the last attempt so the queue dead-letters it. While h fails because its
+// dependency is unavailable, d is tried again in place and no attempt is used up.
 func (r *Rabbit) handle(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, h Handler) {
-	err := callHandler(ctx, h, Message{
+	err := callHandlerPatiently(ctx, h, Message{
 		RoutingKey:  d.RoutingKey,
 		MessageID:   d.MessageId,
 		ContentType: d.ContentType,
@@ -142,7 +143,7 @@ func (r *Rabbit) handle(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, 
 		Body:        d.Body,
 		Redelivered: d.Redelivered,
 		Exchange:    d.Exchange,
-	})
+	}, r.log)
 	if err == nil {
 		if err := d.Ack(false); err != nil {
 			r.log.Warn("ack failed; the message will be delivered again", "message_id", d.MessageId, "error", err)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"runtime/debug"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -44,6 +47,48 @@ func (e *permanentError) Permanent() bool { return true }
 func IsPermanent(err error) bool {
 	var p interface{ Permanent() bool }
 	return errors.As(err, &p) && p.Permanent()
+}
+
+// IsUnavailable reports whether err, or an error in its chain, has a method
+// Unavailable() bool that returns true: the handler failed because something it depends
+// on is down (stock's ledger in Redis, say), not because of the message. The consumer
+// then tries the message again in place, after a pause that grows, without using up an
+// attempt (see callHandlerPatiently), so an outage holds orders back instead of
+// dead-lettering them.
+func IsUnavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
+}
+
+// The pauses between tries of a message whose handler's dependency is unavailable.
+var (
+	firstUnavailablePause = 100 * time.Millisecond
+	maxUnavailablePause   = 5 * time.Second
+)
+
+// callHandlerPatiently calls h with msg, and again, in place, for as long as it fails
+// with an unavailable dependency (IsUnavailable) and ctx is not done. It returns the
+// last error; each try gets its own copy of msg's headers, as a redelivery would.
+func callHandlerPatiently(ctx context.Context, h Handler, msg Message, log *slog.Logger) error {
+	pause := firstUnavailablePause
+	for {
+		try := msg
+		try.Headers = maps.Clone(msg.Headers)
+		err := callHandler(ctx, h, try)
+		if err == nil || IsPermanent(err) || !IsUnavailable(err) {
+			return err
+		}
+		log.Warn("handler's dependency is unavailable; trying the message again in place",
+			"message_id", msg.MessageID, "error", err, "pause", pause)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, maxUnavailablePause)
+	}
 }
 
 // attempt says which attempt at handling a message a delivery is, from RabbitMQ's own

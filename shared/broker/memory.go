@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,10 @@ type memoryMessage struct {
 }
 
 var _ Broker = (*Memory)(nil)
+
+// quiet is the in-memory broker's logger, which has nowhere to log to: it stands in for
+// RabbitMQ in tests and on laptops, and its callers log what their handlers return.
+var quiet = slog.New(slog.DiscardHandler)
 
 // NewMemory returns an in-memory broker for cfg. Only Exchange, Queue, BindingKey and
 // MaxAttempts matter; the URL and the timeouts are ignored.
@@ -161,7 +166,7 @@ func (m *Memory) handle(ctx context.Context, qm *memoryMessage, h Handler) {
 	qm.deliveries++
 	delivery, err := m.delivery(qm)
 	if err == nil {
-		err = callHandler(ctx, h, delivery)
+		err = callHandlerPatiently(ctx, h, delivery, quiet)
 	}
 	if err == nil {
 		return

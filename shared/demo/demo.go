@@ -1,39 +1,43 @@
 // Package demo is every step's demo command: start the system, place one order, wait for
-// the stock service, shut down (which flushes the spans), and print what happened: the
-// trace as a waterfall, and the log lines that carry the order's correlation ID.
+// the stock service, shut down (which flushes the spans), and print what happened and the
+// log lines that carry the order's correlation ID.
+//
+// It collects no spans itself, so that a step's binary links no collector: the workshop
+// command (`go run ./cmd/workshop demo NN`) runs the demo with receivers of its own and
+// draws the trace. Run on its own, the demo sends its spans where the environment says
+// and tells how to see the trace there.
 package demo
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"os"
+	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/shop"
-	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
-// NewReceiver starts an in-process trace receiver (an OTLP or jaeger collector).
-type NewReceiver func() (tracecheck.Receiver, error)
+// CollectedEnv is the variable with which the workshop command tells the demo that its
+// receivers collect the spans and that it draws the trace itself, so the demo says
+// nothing about where the spans went.
+const CollectedEnv = "WORKSHOP_DEMO_COLLECTED"
 
-// Run runs the demo for a step's run function. Each receiver collects the spans its
-// tracers export, unless the environment already points them at a real backend.
-func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, stdout io.Writer, receivers ...NewReceiver) error {
-	say := func(format string, args ...any) { fmt.Fprintf(stdout, "demo: "+format+"\n", args...) }
-	cfg, err := app.LoadConfig(getenv)
-	if err != nil {
-		return err
+// Run runs the demo for a step's run function.
+func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, stdout io.Writer) error {
+	say := func(format string, args ...any) string {
+		line := fmt.Sprintf("demo: "+format, args...)
+		fmt.Fprintln(stdout, line)
+		return line
 	}
-	setenv, restoreEnv := envSetter()
-	defer restoreEnv()
-	rs, err := startReceivers(receivers, getenv, setenv)
-	defer rs.close()
+	cfg, err := app.LoadConfig(getenv)
 	if err != nil {
 		return err
 	}
@@ -54,69 +58,16 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 	default:
 		say("keeping the stock ledger in Redis at %s", redact(cfg.RedisURL))
 	}
-	o, err := placeOrder(ctx, run, envWith(rs.env, getenv), say)
+	o, err := placeOrder(ctx, run, envWith(getenv), say)
 	if err != nil {
 		return err
 	}
-	if len(rs.started) > 0 {
-		printTrace(stdout, rs.spans(), o.traceID)
-	}
-	if len(rs.external) > 0 {
-		printExternal(stdout, rs, o.traceID, getenv)
-	}
 	printLogs(stdout, o.logs, o.requestID)
-	return nil
-}
-
-// receivers are the trace receivers a demo started, and the backends it did not start
-// one for because the environment names them.
-type receivers struct {
-	started  []tracecheck.Receiver
-	env      map[string]string // what points the tracers at started
-	external []string          // KEY=value of each backend the environment names
-}
-
-// startReceivers starts a receiver with each of newReceivers, unless getenv already
-// points its tracer elsewhere, and sets the environment that points the tracers at it.
-func startReceivers(newReceivers []NewReceiver, getenv func(string) string, setenv func(k, v string) error) (*receivers, error) {
-	rs := &receivers{env: map[string]string{}}
-	for _, newReceiver := range newReceivers {
-		r, err := newReceiver()
-		if err != nil {
-			return rs, fmt.Errorf("start a trace receiver: %w", err)
-		}
-		if k := configured(r.Env(), getenv); k != "" {
-			// The user pointed this tracer at Jaeger: send the spans there, not here.
-			rs.external = append(rs.external, k+"="+getenv(k))
-			r.Close()
-			continue
-		}
-		rs.started = append(rs.started, r)
-		for k, v := range r.Env() {
-			rs.env[k] = v
-			// The tracing libraries read their endpoints from the process environment,
-			// never from run's getenv, so the demo sets them for as long as it runs.
-			if err := setenv(k, v); err != nil {
-				return rs, err
-			}
-		}
+	if o.traceID == "" || getenv(CollectedEnv) != "" {
+		// Untraced (step 01), or the workshop command shows the trace.
+		return nil
 	}
-	return rs, nil
-}
-
-// spans returns every span the started receivers collected.
-func (rs *receivers) spans() []tracecheck.Span {
-	var spans []tracecheck.Span
-	for _, r := range rs.started {
-		spans = append(spans, r.Spans()...)
-	}
-	return spans
-}
-
-func (rs *receivers) close() {
-	for _, r := range rs.started {
-		r.Close()
-	}
+	return whereSpansWent(ctx, stdout, o.traceID, o.logs, getenv)
 }
 
 // placed is what placing the demo order left to show.
@@ -128,7 +79,7 @@ type placed struct {
 
 // placeOrder starts the system with env, places the demo order, waits for stock to
 // reserve it, and stops the system, which flushes the spans.
-func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, say func(string, ...any)) (placed, error) {
+func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, say func(string, ...any) string) (placed, error) {
 	f, err := fleet.Start(ctx, run, env)
 	if err != nil {
 		return placed{}, err
@@ -150,10 +101,8 @@ func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, s
 	}
 	say("%d %s %s", resp.Status, http.StatusText(resp.Status), strings.TrimSpace(string(resp.Body)))
 	if tr := resp.Header.Get("traceresponse"); tr != "" {
-		say("traceresponse: %s", tr)
-		if parts := strings.Split(tr, "-"); len(parts) == 4 {
-			p.traceID = parts[1]
-		}
+		line := say(traceLine+"%s", tr)
+		p.traceID = TraceID(line)
 	}
 	if resp.Status == http.StatusAccepted {
 		if err := f.WaitReserved(ctx, shop.DemoSKU, shop.DemoQuantity); err != nil {
@@ -168,57 +117,6 @@ func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, s
 	say("stopped all services")
 	p.logs = f.Logs()
 	return p, nil
-}
-
-// printTrace draws the order's trace as a waterfall, and then the spans that are not in
-// it: those are the broken hops a step is about.
-func printTrace(stdout io.Writer, spans []tracecheck.Span, traceID string) {
-	opt := tracecheck.RenderOptions{Color: tracecheck.IsTerminal(stdout)}
-	order := spans
-	if traceID != "" {
-		order = tracecheck.Filter(spans, traceID)
-	}
-	fmt.Fprintf(stdout, "\nThe order's trace, %d spans:\n\n", len(order))
-	if len(order) == 0 {
-		fmt.Fprintln(stdout, "  (no spans arrived)")
-	}
-	tracecheck.Render(stdout, order, opt)
-	if rest := len(spans) - len(order); rest > 0 {
-		var others []tracecheck.Span
-		for _, s := range spans {
-			if s.TraceID != traceID {
-				others = append(others, s)
-			}
-		}
-		fmt.Fprintf(stdout, "\n%d more span(s), NOT in the order's trace:\n\n", rest)
-		tracecheck.Render(stdout, others, opt)
-	}
-}
-
-// printExternal says where the spans went when the environment named a backend, and
-// how to see the trace there.
-func printExternal(stdout io.Writer, rs *receivers, traceID string, getenv func(string) string) {
-	fmt.Fprintf(stdout, "\nSpans went to %s", strings.Join(rs.external, ", "))
-	switch {
-	case len(rs.started) > 0:
-		// Some tracers sent their spans here, so the trace in Jaeger lacks them: a
-		// link would open a broken trace.
-		var here []string
-		for _, r := range rs.started {
-			for k := range r.Env() {
-				if strings.HasSuffix(k, "_ENDPOINT") {
-					here = append(here, k)
-				}
-			}
-		}
-		sort.Strings(here)
-		fmt.Fprintf(stdout, ", but %s was not set, so the spans shown above stayed in this process "+
-			"and the trace in Jaeger is not whole: set %s too", strings.Join(here, ", "), strings.Join(here, " and "))
-	case traceID != "":
-		fmt.Fprintf(stdout, ".\nThe order's trace: go run ./cmd/workshop trace %s\n  (or open %s/trace/%s in Jaeger's UI)",
-			traceID, queryURL(getenv), traceID)
-	}
-	fmt.Fprintln(stdout)
 }
 
 // printLogs prints the log records that carry the order's correlation ID.
@@ -245,9 +143,114 @@ func printLogs(w io.Writer, records []map[string]any, requestID string) {
 	}
 }
 
-// configured returns the variable, if any, with which the user pointed the tracers that
+// traceLine starts the line of the demo's output that quotes the gateway's traceresponse
+// header, which names the order's trace.
+const traceLine = "traceresponse: "
+
+// TraceID returns the order's trace ID if line is the line of the demo's output that
+// quotes the gateway's traceresponse header, and "" otherwise. The workshop command reads
+// the demo's output with it, to know which of the spans it collected are the order's.
+func TraceID(line string) string {
+	_, tr, ok := strings.Cut(line, "demo: "+traceLine)
+	if !ok {
+		return ""
+	}
+	// version-traceid-spanid-flags (W3C Trace Context level 2)
+	if parts := strings.Split(strings.TrimSpace(tr), "-"); len(parts) == 4 && len(parts[1]) == 32 {
+		return parts[1]
+	}
+	return ""
+}
+
+// whereSpansWent says where the order's spans went when no workshop command collects them,
+// and how to see the trace there. Spans that could not be exported are an error: the demo
+// exists to show the trace.
+func whereSpansWent(ctx context.Context, stdout io.Writer, traceID string, logs []map[string]any, getenv func(string) string) error {
+	// The services log what their exporters could not send.
+	var lost []string
+	for _, rec := range logs {
+		if msg, _ := rec["msg"].(string); strings.HasPrefix(msg, "exporting spans") || strings.HasPrefix(msg, "reporting spans") {
+			lost = append(lost, fmt.Sprintf("%v: %s: %s", rec["service"], msg, firstLine(fmt.Sprint(rec["err"]))))
+		}
+	}
+	backends := app.SpanBackends(getenv)
+	for _, kv := range backends {
+		// What the tracers do not report, such as a collector gone since the export.
+		if k, v, _ := strings.Cut(kv, "="); strings.HasSuffix(k, "_ENDPOINT") && len(lost) == 0 {
+			if err := probe(ctx, hostPort(v)); err != nil {
+				lost = append(lost, fmt.Sprintf("nothing listens at %s: %v", kv, err))
+			}
+		}
+	}
+	hint := ""
+	if len(backends) == 0 {
+		backends = []string{"the tracers' defaults (OTLP to https://localhost:4318, jaeger-client's agent to localhost:6831/udp)"}
+		// jaeger-client's agent takes UDP and reports nothing; a Jaeger from `make jaeger`
+		// or the compose file serves OTLP on 4318 too.
+		if err := probe(ctx, "localhost:4318"); err != nil && len(lost) == 0 {
+			lost = append(lost, fmt.Sprintf("no Jaeger listens on localhost:4318: %v", err))
+		}
+		hint = "\nor start Jaeger (make jaeger) and set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 " +
+			"(a local Jaeger does not serve the exporter's default, https)"
+	}
+	fmt.Fprintf(stdout, "\nSpans were sent to %s.\n", strings.Join(backends, ", "))
+	if len(lost) > 0 {
+		return fmt.Errorf("the order's spans are lost:\n  %s\nTo see the trace, run the demo with the workshop command, "+
+			"which collects the spans and draws it: make demo STEP=NN (go run ./cmd/workshop demo NN)%s",
+			strings.Join(lost, "\n  "), hint)
+	}
+	SeeTrace(stdout, traceID, getenv)
+	return nil
+}
+
+// firstLine is the first line of an error's text, at most 200 bytes of it: an exporter's
+// error may quote the collector's whole answer.
+func firstLine(text string) string {
+	line, _, cut := strings.Cut(text, "\n")
+	if len(line) > 200 {
+		line, cut = line[:200], true
+	}
+	if cut {
+		line += " …"
+	}
+	return line
+}
+
+// hostPort is the address to dial for an endpoint URL, with the scheme's port when the
+// URL names none.
+func hostPort(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return endpoint // host:port without a scheme, as OTLP/gRPC endpoints may be
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// probe says whether something accepts TCP connections at addr.
+func probe(ctx context.Context, addr string) error {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// SeeTrace tells how to see the order's trace in Jaeger.
+func SeeTrace(w io.Writer, traceID string, getenv func(string) string) {
+	fmt.Fprintf(w, "The order's trace: go run ./cmd/workshop trace %s\n  (or open %s/trace/%s in Jaeger's UI)\n",
+		traceID, queryURL(getenv), traceID)
+}
+
+// Configured returns the variable, if any, with which the user pointed the tracers that
 // a receiver with env would collect from at a backend of their own.
-func configured(env map[string]string, getenv func(string) string) string {
+func Configured(env map[string]string, getenv func(string) string) string {
 	for k := range env {
 		if !strings.HasSuffix(k, "_ENDPOINT") {
 			continue
@@ -278,8 +281,10 @@ func queryURL(getenv func(string) string) string {
 	return "http://localhost:16686"
 }
 
-func envWith(env map[string]string, getenv func(string) string) map[string]string {
-	// Keep the caller's AMQP and tracing settings; the fleet picks its own ports and names.
+// envWith is the environment of the demo's fleet: the caller's AMQP settings; the fleet
+// picks its own ports, exchange and queue.
+func envWith(getenv func(string) string) map[string]string {
+	env := map[string]string{}
 	for _, k := range []string{"AMQP_URL", "WORKSHOP_REQUIRE_RABBITMQ"} {
 		if v := getenv(k); v != "" {
 			env[k] = v
@@ -295,30 +300,4 @@ func redact(u string) string {
 		}
 	}
 	return u
-}
-
-// envSetter returns a setenv that remembers what it changed, and a func that puts it back.
-func envSetter() (setenv func(k, v string) error, restore func()) {
-	type saved struct {
-		value string
-		ok    bool
-	}
-	old := map[string]saved{}
-	setenv = func(k, v string) error {
-		if _, done := old[k]; !done {
-			value, ok := os.LookupEnv(k)
-			old[k] = saved{value, ok}
-		}
-		return os.Setenv(k, v)
-	}
-	restore = func() {
-		for k, s := range old {
-			if s.ok {
-				os.Setenv(k, s.value)
-			} else {
-				os.Unsetenv(k)
-			}
-		}
-	}
-	return setenv, restore
 }

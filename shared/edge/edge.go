@@ -11,7 +11,9 @@
 //     whose server span links to the caller's span context.
 //   - A caller cannot switch tracing off for its order: the sampled flag of the trace
 //     context it sends (traceparent's -00, uber-trace-id's flags) is set, and the
-//     gateway's own sampler settles the rest.
+//     gateway's own sampler settles the rest. Nor can it mark the order's trace as a
+//     debug trace, which Jaeger never samples down: jaeger-client's jaeger-debug-id
+//     header is dropped and uber-trace-id's debug flag cleared.
 //   - Baggage is dropped, all of it (W3C baggage, jaeger-client's uberctx-* and
 //     jaeger-baggage), except the keys GATEWAY_BAGGAGE_ALLOW lists (comma-separated,
 //     empty by default): nothing a caller sends reaches checkout or the AMQP headers
@@ -81,6 +83,8 @@ const (
 	uberTraceID    = "Uber-Trace-Id"
 	uberBaggage    = "Uberctx-"
 	jaegerBaggage  = "Jaeger-Baggage"
+	jaegerDebugID  = "Jaeger-Debug-Id"
+	jaegerDebug    = 2 // uber-trace-id's debug flag
 	maxMembers     = 32
 	maxStateLength = 512
 	maxMemberSize  = 128
@@ -124,7 +128,7 @@ type callerKey struct{}
 func carriesContext(h http.Header) bool {
 	for key := range h {
 		switch key {
-		case traceparent, tracestate, baggageHeader, uberTraceID, jaegerBaggage:
+		case traceparent, tracestate, baggageHeader, uberTraceID, jaegerBaggage, jaegerDebugID:
 			return true
 		}
 		if strings.HasPrefix(key, uberBaggage) {
@@ -151,6 +155,7 @@ func LinkCaller(next http.Handler) http.Handler {
 // trace restarts), repeated tracestate headers are combined within the limits.
 func Sanitize(h http.Header, cfg Config) {
 	filterBaggage(h, cfg)
+	h.Del(jaegerDebugID)
 	if tp := h.Values(traceparent); len(tp) > 1 || (len(tp) == 1 && strings.Contains(tp[0], ",")) {
 		// Invalid (W3C Trace Context 3.2): restart the trace; tracestate belongs to it.
 		h.Del(traceparent)
@@ -192,8 +197,9 @@ func filterBaggage(h http.Header, cfg Config) {
 	}
 }
 
-// forceSampled sets the sampled flag of the trace context in h: a caller the gateway does
-// not know cannot switch tracing off for its order.
+// forceSampled sets the sampled flag of the trace context in h, and clears jaeger's debug
+// flag: a caller the gateway does not know can neither switch tracing off for its order
+// nor make its trace one that Jaeger keeps whatever its sampling.
 func forceSampled(h http.Header) {
 	if v := h.Get(traceparent); len(v) >= 55 && v[2] == '-' && v[35] == '-' && v[52] == '-' {
 		if flags, err := strconv.ParseUint(v[53:55], 16, 8); err == nil && flags&1 == 0 && v[53:55] == strings.ToLower(v[53:55]) {
@@ -207,7 +213,7 @@ func forceSampled(h http.Header) {
 				parts[3] = "0"
 			}
 			if flags, err := strconv.ParseUint(parts[3], 16, 64); err == nil {
-				parts[3] = strconv.FormatUint(flags|1, 16)
+				parts[3] = strconv.FormatUint((flags|1)&^jaegerDebug, 16)
 				h.Set(uberTraceID, strings.Join(parts, ":"))
 			}
 		}

@@ -45,6 +45,7 @@ func TestSanitize(t *testing.T) {
 		{"tracestate combined", http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1 ,", " ,b=2", "a=3,Bad=4"}},
 			http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1,b=2"}}},
 		{"tracestate of nothing", http.Header{"Tracestate": {" , "}}, http.Header{}},
+		{"a jaeger debug ID", http.Header{"Jaeger-Debug-Id": {"make-me-debug"}, "Uber-Trace-Id": {"a:b:0:1"}}, http.Header{"Uber-Trace-Id": {"a:b:0:1"}}},
 		{"URL-encoded uber-trace-id", http.Header{"Uber-Trace-Id": {"abc%3Adef%3A0%3A1"}}, http.Header{"Uber-Trace-Id": {"abc:def:0:1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,7 +77,7 @@ func TestForceSampled(t *testing.T) {
 			t.Errorf("traceparent %s: %s, want %s", in, h.Get("traceparent"), want)
 		}
 	}
-	for in, want := range map[string]string{"a:b:0:0": "a:b:0:1", "a:b:0:2": "a:b:0:3", "a:b:0": "a:b:0", "a:b:0:zz": "a:b:0:zz"} {
+	for in, want := range map[string]string{"a:b:0:0": "a:b:0:1", "a:b:0:2": "a:b:0:1", "a:b:0:3": "a:b:0:1", "a:b:0:7": "a:b:0:5", "a:b:0": "a:b:0", "a:b:0:zz": "a:b:0:zz"} {
 		h := http.Header{"Uber-Trace-Id": {in}}
 		forceSampled(h)
 		if h.Get("uber-trace-id") != want {
@@ -149,7 +150,7 @@ func TestGuardCopiesOnlyToRewrite(t *testing.T) {
 	if got != plain {
 		t.Error("a request without trace context or baggage was copied")
 	}
-	for _, key := range []string{"Traceparent", "Tracestate", "Baggage", "Jaeger-Baggage", "Uberctx-Tenant", "Uber-Trace-Id"} {
+	for _, key := range []string{"Traceparent", "Tracestate", "Baggage", "Jaeger-Baggage", "Uberctx-Tenant", "Uber-Trace-Id", "Jaeger-Debug-Id"} {
 		r, _ := http.NewRequest(http.MethodPost, "http://gateway/checkout", nil)
 		r.Header.Set(key, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00,tenant=a")
 		h.ServeHTTP(nil, r)

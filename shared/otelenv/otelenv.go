@@ -15,13 +15,14 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-
-	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
 
 // Provider is what a service traces with: an SDK tracer provider, or Noop.
@@ -32,6 +33,9 @@ type Provider interface {
 }
 
 var _ Provider = (*sdktrace.TracerProvider)(nil)
+
+// serviceName is the resource attribute that names a span's service.
+const serviceName attribute.Key = "service.name"
 
 // SDKDisabled reports whether OTEL_SDK_DISABLED=true (in any case) asks for no SDK.
 func SDKDisabled() bool {
@@ -67,14 +71,25 @@ type console struct {
 
 func (c *console) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	var b strings.Builder
-	for _, s := range otelspans.FromReadOnly(spans) {
-		parent := s.ParentID
-		if parent == "" {
-			parent = "none (root)"
+	for _, s := range spans {
+		// Straight from the SDK's span, not through tracecheck's span model: this is a
+		// service's exporter, and a service's binary links no trace-checking code.
+		parent := "none (root)"
+		if p := s.Parent(); p.SpanID().IsValid() {
+			parent = p.SpanID().String()
 		}
-		fmt.Fprintf(&b, "span %s %s %q %s trace=%s span=%s parent=%s", s.Service, s.Kind, s.Name,
-			s.Duration.Round(1000), s.TraceID, s.SpanID, parent)
-		if s.Error {
+		kind := s.SpanKind()
+		if kind == trace.SpanKindUnspecified {
+			kind = trace.SpanKindInternal
+		}
+		var took time.Duration
+		if end := s.EndTime(); end.After(s.StartTime()) {
+			took = end.Sub(s.StartTime())
+		}
+		service, _ := s.Resource().Set().Value(serviceName)
+		fmt.Fprintf(&b, "span %s %s %q %s trace=%s span=%s parent=%s", service.Emit(), kind, s.Name(),
+			took.Round(time.Microsecond), s.SpanContext().TraceID(), s.SpanContext().SpanID(), parent)
+		if s.Status().Code == codes.Error {
 			b.WriteString(" ERROR")
 		}
 		b.WriteByte('\n')

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
 // exporterDefaults are the standard variables that choose where an OTel service's spans
@@ -105,5 +107,18 @@ func CheckBatched(t testing.TB, early int, todo string) {
 		t.Errorf("%d span(s) reached the collector before the services stopped, although the batch waits an hour "+
 			"(OTEL_BSP_SCHEDULE_DELAY): the provider exports each span as it ends, as sdktrace.WithSyncer does, "+
 			"one request per span. Batch them with sdktrace.WithBatcher.\nLook at %s", early, todo)
+	}
+}
+
+// CheckFlushed checks that every span of hops arrived, though the batch held them
+// until the services stopped: they arrive only when each service flushes as it
+// stops. flush is the hint that says how.
+func CheckFlushed(t testing.TB, spans []tracecheck.Span, hops []tracecheck.Hop, flush string) {
+	t.Helper()
+	for _, hop := range hops {
+		if _, ok := tracecheck.Find(spans, hop); !ok {
+			t.Errorf("no %s span arrived, although the service ended it before it stopped: it was still in the batch.\n"+
+				"%s\n\nrecorded spans:\n%s", hop, flush, tracecheck.String(spans))
+		}
 	}
 }

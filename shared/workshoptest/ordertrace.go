@@ -29,6 +29,12 @@ type OrderTrace struct {
 	// server span too.
 	TraceResponse     string
 	TraceResponseSpan bool
+	// Redis, when its Name is set, are the Redis spans stock's work must have.
+	Redis RedisSpans
+	// Sources, when set, is what records each service's spans (tracecheck.Span.Source),
+	// SourceHint what to look at when a span came from elsewhere.
+	Sources    map[string]string
+	SourceHint string
 	// Check checks anything else the step expects of the trace's spans.
 	Check func(t *testing.T, spans []tracecheck.Span)
 	// Tagged are the spans whose tags Tags says.
@@ -79,6 +85,14 @@ func CheckOrderTrace(t *testing.T, spans []tracecheck.Span, resp fleet.Response,
 		}
 		t.Errorf("traceresponse: %q does not name the order's trace %s%s", resp.Header.Get("traceresponse"), server.TraceID, hint)
 	}
+	if want.Redis.Name != "" {
+		CheckRedisSpans(t, spans, want.Redis)
+	}
+	for _, s := range spans {
+		if want.Sources != nil && s.Source != want.Sources[s.Service] {
+			t.Errorf("the span %s %q came from %s, want %s: %s", s.Service, s.Name, s.Source, want.Sources[s.Service], want.SourceHint)
+		}
+	}
 	if want.Check != nil {
 		want.Check(t, spans)
 	}
@@ -113,5 +127,68 @@ func BrokerTags(hop tracecheck.Hop, exchange, queue, system string) map[string]s
 func BrokerTagsIn(env map[string]string) func(tracecheck.Hop, tracecheck.Span) map[string]string {
 	return func(hop tracecheck.Hop, span tracecheck.Span) map[string]string {
 		return BrokerTags(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], span.Attrs["messaging.system"])
+	}
+}
+
+// The spans of one order, the same in every traced step but for the hint that names the
+// step's task: each constructor takes it, so that a step declares only its hints.
+
+// GatewayServerHop is the gateway's server span of POST /checkout.
+func GatewayServerHop(todo string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindServer, Name: "POST /checkout", Todo: todo}
+}
+
+// GatewaySubmitHop is the gateway's OpenTelemetry-native "submit order" span (04–06).
+func GatewaySubmitHop(todo string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindInternal, Name: "submit order", Todo: todo}
+}
+
+// GatewayClientHop is the gateway's client span of its call to checkout.
+func GatewayClientHop(todo string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindClient, Name: "POST /orders", Todo: todo}
+}
+
+// CheckoutServerHop is checkout's server span of POST /orders.
+func CheckoutServerHop(todo string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindServer, Name: "POST /orders", Todo: todo}
+}
+
+// PlaceOrderHop is checkout's business span.
+func PlaceOrderHop(todo string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "place order", Todo: todo}
+}
+
+// StockReserveHop is stock's business span, under the consumer span.
+func StockReserveHop(todo string) tracecheck.Hop {
+	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: "reserve stock", Todo: todo}
+}
+
+// PublishHop and ProcessHop return the OpenTracing broker spans of the
+// TracedRabbitBroker (03–05), named after the fleet's exchange and queue, with todo.
+func PublishHop(todo string) func(exchange string) tracecheck.Hop {
+	return func(exchange string) tracecheck.Hop {
+		return tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindProducer, Name: "publish " + exchange, Todo: todo}
+	}
+}
+
+// ProcessHop: see PublishHop.
+func ProcessHop(todo string) func(queue string) tracecheck.Hop {
+	return func(queue string) tracecheck.Hop {
+		return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + queue, Todo: todo}
+	}
+}
+
+// BrokerOrderTrace is the order's trace in a step whose TracedRabbitBroker traces with
+// OpenTracing (03–05): hops, the order's spans up to "place order", then the producer
+// span, the consumer span and reserve, each directly under the one before, all in one
+// trace; the broker's spans tagged as OpenTracing tags them, stock's Redis calls traced
+// by the OpenTracing hook.
+func BrokerOrderTrace(env map[string]string, publish, process func(string) tracecheck.Hop, reserve tracecheck.Hop, hops ...tracecheck.Hop) OrderTrace {
+	producer, consumer := publish(env["AMQP_EXCHANGE"]), process(env["AMQP_QUEUE"])
+	return OrderTrace{
+		Spans:      slices.Concat(hops, []tracecheck.Hop{producer, consumer, reserve}),
+		Continuous: true,
+		Tagged:     []tracecheck.Hop{producer, consumer}, Tags: BrokerTagsIn(env),
+		Redis: OpenTracingRedisSpans(reserve),
 	}
 }

@@ -5,18 +5,23 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/gorilla/mux"
+
 	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
 // RoutePattern is the route with a path variable CheckRouteTemplate traces.
 const RoutePattern = "/orders/{id}"
 
-// CheckRouteTemplate sends GET /orders/ord_42 to h, a router whose route RoutePattern
-// is traced by the step's server middleware for service, and checks that the server
-// span is named after the route template, not the raw path: "POST /checkout" happens to
-// be both, a route with a path variable tells them apart.
-func CheckRouteTemplate(t *testing.T, h http.Handler, spans func() []tracecheck.Span, service, todo string) {
+// CheckRouteTemplate sends GET /orders/ord_42 to a router whose route RoutePattern is
+// traced by serverSpans, the step's server middleware for service, and checks that the
+// server span is named after the route template, not the raw path: "POST /checkout"
+// happens to be both, a route with a path variable tells them apart.
+func CheckRouteTemplate(t *testing.T, serverSpans mux.MiddlewareFunc, spans func() []tracecheck.Span, service, todo string) {
 	t.Helper()
+	h := mux.NewRouter()
+	h.Handle(RoutePattern, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).Methods(http.MethodGet)
+	h.Use(serverSpans)
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/orders/ord_42", nil))
 	want := "GET " + RoutePattern
 	var names []string

@@ -55,8 +55,8 @@ type SpanChecks struct {
 	ClientParent                 tracecheck.Hop
 	ClientContext                func(t *testing.T, headers http.Header, client tracecheck.Span)
 	ClientError, ClientErrorHint string
-	// Submit, when set, is the gateway's OpenTelemetry-native span of the bridge steps,
-	// between GatewayServer and GatewayClient.
+	// Submit, when set, is the gateway's span on the OpenTelemetry API ("submit order",
+	// 04–06), between GatewayServer and GatewayClient.
 	Submit        *tracecheck.Hop
 	GatewayClient tracecheck.Hop
 }
@@ -77,8 +77,9 @@ func RunSpanChecks(t *testing.T, c SpanChecks) {
 	}
 }
 
-// testNativeSpan checks the bridge exercise's OpenTelemetry-native span: "submit order",
-// in the gateway, between the OpenTracing server span and the OpenTracing client span.
+// testNativeSpan checks the gateway's span on the OpenTelemetry API, "submit order",
+// between its server span and its client span: OpenTracing's under the bridge (04, 05),
+// otelmux's and otelhttp's in 06.
 func testNativeSpan(t *testing.T, c SpanChecks, submit tracecheck.Hop) {
 	rec := c.Record(t)
 	checkoutURL := FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
@@ -323,4 +324,18 @@ func testFailedOrderIsAnError(t *testing.T, c SpanChecks) {
 			}
 		})
 	}
+}
+
+// OpenTracingClientTags are the tags of the gateway's OpenTracing client span of a
+// call to checkoutURL that got a 202, in every step whose gateway traces with
+// OpenTracing (02–05).
+func OpenTracingClientTags(checkoutURL string) map[string]string {
+	return map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
+		"peer.service": "checkout", "http.status_code": "202"}
+}
+
+// OpenTracingServerTags are the tags of an OpenTracing server span that answered 202
+// on route (nethttp.Middleware's, steps 02–05).
+func OpenTracingServerTags(route string) map[string]string {
+	return map[string]string{"http.method": "POST", "http.route": route, "http.status_code": "202"}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
 // DemoSKU is the SKU of DemoOrder: shop.DemoSKU.
@@ -109,6 +110,54 @@ func (f *Fleet) WaitReserved(sku string, n int) {
 		}
 		f.t.Fatal(err)
 	}
+}
+
+// OrderAndStop places the demo order, waits until stock has reserved it, and stops
+// the fleet, which flushes every service's spans: what a test of one order's trace
+// does before it looks at the spans.
+func (f *Fleet) OrderAndStop() fleet.Response {
+	f.t.Helper()
+	resp := f.PlaceDemoOrder(nil)
+	f.WaitReserved(DemoSKU, 2)
+	f.Stop()
+	return resp
+}
+
+// ShutdownFlushes is a step's fleet stopped right after stock reserved an order, with
+// batches that would wait an hour, and what its check needs and says.
+type ShutdownFlushes struct {
+	Run fleet.RunFunc
+	// Spans returns what the collectors received so far; Received, after the stop, the
+	// same, failing the test when nothing arrived at all.
+	Spans    func() []tracecheck.Span
+	Received func(t *testing.T) []tracecheck.Span
+	// Batched is the hint when spans arrived before the stop ("": not checked); Flush the
+	// hint when one of Hops is missing after it.
+	Batched, Flush string
+	Hops           []tracecheck.Hop
+	// Trace is what the order's trace must be in the fleet started with env.
+	Trace func(env map[string]string) OrderTrace
+}
+
+// CheckShutdownFlushes stops the services right after stock reserved the order: every
+// span, stock's last one too, arrives only because each service flushes its spans as it
+// stops. The caller sets the variables that hold the spans back (OTEL_BSP_SCHEDULE_DELAY).
+func CheckShutdownFlushes(t *testing.T, s ShutdownFlushes) {
+	f := Start(t, s.Run, nil)
+	resp := f.PlaceDemoOrder(nil)
+	f.WaitReserved(DemoSKU, 2)
+	if s.Batched != "" {
+		CheckBatched(t, len(s.Spans()), s.Batched)
+	}
+	start := time.Now()
+	f.Stop()
+	spans := s.Received(t)
+	CheckFlushed(t, spans, s.Hops, s.Flush)
+	if t.Failed() {
+		return
+	}
+	CheckOrderTrace(t, spans, resp, s.Trace(f.Env))
+	t.Logf("the shutdown, flush included, took %s", time.Since(start).Round(time.Millisecond))
 }
 
 // consumerBroken is set once an order of this test binary never reached stock.

@@ -20,7 +20,6 @@ import (
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otredis"
 	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
-	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 )
 
 func main() {
@@ -39,8 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if cmd.Demo() {
-		// The demo collects the spans in this process, with an in-process jaeger collector.
-		return demo.Run(ctx, run, getenv, stdout, jaegerspans.NewReceiver)
+		return demo.Run(ctx, run, getenv, stdout)
 	}
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {

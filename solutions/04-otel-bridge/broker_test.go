@@ -15,8 +15,8 @@ import (
 	"github.com/ot2otel/workshop/shared/workshoptest/otsuite"
 )
 
-// TestBroker checks the TracedRabbitBroker and its header carrier on their own (see
-// otsuite.RunBroker), with checkout's and stock's bridges recording in memory. The
+// TestBroker checks step 03's TracedRabbitBroker and its header carrier on their own
+// (see otsuite.RunBroker), with checkout's and stock's bridges recording in memory. The
 // decorator is step 03's, unchanged; under the bridge, what it carries is W3C traceparent,
 // and a trace context it cannot read never stops a message, it only starts a new trace.
 func TestBroker(t *testing.T) {
@@ -24,7 +24,7 @@ func TestBroker(t *testing.T) {
 		Wrap: func(b broker.Broker, tr opentracing.Tracer) broker.Broker { return NewTracedRabbitBroker(b, tr) },
 		Tracers: func(t *testing.T) (opentracing.Tracer, opentracing.Tracer, func() []tracecheck.Span) {
 			rec := newRecorder(t)
-			return rec.tracer("checkout"), rec.tracer("stock"), rec.spans
+			return rec.Tracing("checkout", w3c).Tracer, rec.Tracing("stock", w3c).Tracer, rec.Spans
 		},
 		Carrier:       func(h amqp.Table) otsuite.TextMapCarrier { return amqpHeadersCarrier(h) },
 		CarrierHeader: "traceparent",
@@ -37,37 +37,26 @@ func TestBroker(t *testing.T) {
 		},
 		Hints: otsuite.Hints{Publish: "step 03's exercise 03.1", Consume: "step 03's exercise 03.2",
 			Wrapper: "step 03's consume wrapper (broker.go)"},
-		BadHeaders: []otsuite.BadHeader{
-			{Name: "nil headers", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table { return nil }},
-			{Name: "no trace headers", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
-				return amqp.Table{"x-request-id": "req-1"}
-			}},
-			{Name: "garbage traceparent", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
+		BadHeaders: append(otsuite.CommonBadHeaders("traceparent"),
+			otsuite.BadHeader{Name: "garbage traceparent", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
 				return amqp.Table{"traceparent": "not-a-trace-context"}
 			}},
-			{Name: "all-zero trace ID", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
+			otsuite.BadHeader{Name: "all-zero trace ID", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
 				return amqp.Table{"traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}
 			}},
-			{Name: "traceparent as an integer", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
-				return amqp.Table{"traceparent": int64(42)}
-			}},
-			{Name: "traceparent as nil", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
+			otsuite.BadHeader{Name: "traceparent as nil", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
 				return amqp.Table{"traceparent": nil}
 			}},
-			{Name: "traceparent as []byte", Continues: true, Headers: func(upstream opentracing.Tracer, parent opentracing.Span) amqp.Table {
-				// What another AMQP client sends: the same text, as a byte array.
-				return amqp.Table{"traceparent": []byte(otsuite.Inject(upstream, parent)["traceparent"])}
-			}},
-			{Name: "garbage tracestate and baggage", Continues: true, Headers: func(upstream opentracing.Tracer, parent opentracing.Span) amqp.Table {
+			otsuite.BadHeader{Name: "garbage tracestate and baggage", Continues: true, Headers: func(upstream opentracing.Tracer, parent opentracing.Span) amqp.Table {
 				// W3C: a tracestate or baggage that cannot be parsed is dropped, the traceparent kept.
 				return amqp.Table{"traceparent": otsuite.Inject(upstream, parent)["traceparent"], "tracestate": "=,=", "baggage": ";;;"}
 			}},
-			{Name: "uber-trace-id only", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
+			otsuite.BadHeader{Name: "uber-trace-id only", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
 				// What a service still on jaeger-client sends. The bridge speaks W3C only, so
 				// this is a new trace; step 05 makes the fleet read both formats.
 				return amqp.Table{"uber-trace-id": "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1"}
 			}},
-		},
+		),
 		ContinueTodo: "step 03's consume wrapper (broker.go)",
 		ContinueWhy:  "A []byte traceparent is text too, and a bad tracestate or baggage does not spoil a good traceparent",
 	})

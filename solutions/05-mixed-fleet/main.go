@@ -25,8 +25,6 @@ import (
 	"github.com/ot2otel/workshop/shared/otredis"
 	"github.com/ot2otel/workshop/shared/telemetry"
 	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
-	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
-	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
 
 func main() {
@@ -45,9 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if cmd.Demo() {
-		// The demo collects the spans in this process, with an in-process OTLP collector for the OpenTelemetry services and a jaeger
-		// collector for the legacy one.
-		return demo.Run(ctx, run, getenv, stdout, otelspans.NewReceiver, jaegerspans.NewReceiver)
+		return demo.Run(ctx, run, getenv, stdout)
 	}
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {

@@ -1,29 +1,22 @@
 package main
 
 import (
-	"context"
-	"net/http"
 	"testing"
-
-	"github.com/gorilla/mux"
 
 	"github.com/opentracing/opentracing-go"
 	jaegerclient "github.com/uber/jaeger-client-go"
 	"go.opentelemetry.io/contrib/propagators/jaeger"
 	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
-	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
 	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
+	"github.com/ot2otel/workshop/shared/workshoptest/bridgesuite"
+	"github.com/ot2otel/workshop/shared/workshoptest/jaegersuite"
+	"github.com/ot2otel/workshop/shared/workshoptest/otelsuite"
 )
 
 // These tests check the fleet in the middle of its migration: gateway and stock on
@@ -31,194 +24,79 @@ import (
 // step 03. Each service keeps its own tests; the order is still one trace, recorded by
 // two kinds of tracer and exported to two collectors. mixed_test.go checks what makes
 // the trace cross between the two.
-//
-// They set OTEL_EXPORTER_OTLP_ENDPOINT and JAEGER_ENDPOINT with t.Setenv, because the
-// OTLP exporter and jaeger-client read the process environment, so none of them runs in
-// parallel.
 
-// The spans of one order, in the order they nest, and the task each one belongs to.
+// The spans of one order, and where each comes from: step 04, step 02, or TODO(05.1).
 var (
-	gatewayServer = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindServer, Name: "POST /checkout",
-		Todo: "step 04's newTracing: the gateway traces through the bridge; serverSpans is unchanged"}
-	gatewaySubmit = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindInternal, Name: "submit order",
-		Todo: "step 04's \"submit order\" span in placeOrder, started with the wrapped provider's tracer"}
-	gatewayClient = tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindClient, Name: "POST /orders",
-		Todo: "step 04's placeOrder: the request to checkout is built from the \"submit order\" span's context"}
-	checkoutServer = tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindServer, Name: "POST /orders",
-		Todo: "TODO(05.1): checkout still runs jaeger-client, which reads uber-trace-id and nothing else: the gateway's " +
-			"propagator must write it too (jaeger.Jaeger{} in newPropagator's composite)"}
-	checkoutPlaceOrder = tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "place order",
-		Todo: "checkout traces with jaeger-client (newLegacyTracing); its OpenTracing code is step 02's, unchanged"}
-	stockReserve = tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: "reserve stock",
-		Todo: "stock traces through the bridge (step 04's newTracing); its OpenTracing code is step 03's, unchanged"}
+	gatewayServer  = workshoptest.GatewayServerHop("step 04's newTracing: the gateway traces through the bridge; serverSpans is unchanged")
+	gatewaySubmit  = workshoptest.GatewaySubmitHop("step 04's \"submit order\" span in placeOrder, started with the wrapped provider's tracer")
+	gatewayClient  = workshoptest.GatewayClientHop("step 04's placeOrder: the request to checkout is built from the \"submit order\" span's context")
+	checkoutServer = workshoptest.CheckoutServerHop("TODO(05.1): checkout still runs jaeger-client, which reads uber-trace-id and nothing else: the gateway's " +
+		"propagator must write it too (jaeger.Jaeger{} in newPropagator's composite)")
+	checkoutPlaceOrder = workshoptest.PlaceOrderHop("checkout traces with jaeger-client (newLegacyTracing); its OpenTracing code is step 02's, unchanged")
+	stockReserve       = workshoptest.StockReserveHop("stock traces through the bridge (step 04's newTracing); its OpenTracing code is step 03's, unchanged")
 )
 
-// publishHop and processHop are the broker's spans, named after the fleet's exchange
-// and queue. The TracedRabbitBroker is step 03's, unchanged: checkout's, on jaeger-client,
+// publishHop and processHop are the broker's spans, after the fleet's exchange and
+// queue. The TracedRabbitBroker is step 03's, unchanged: checkout's, on jaeger-client,
 // injects uber-trace-id; stock's, on the bridge, extracts with newPropagator.
-func publishHop(exchange string) tracecheck.Hop {
-	return tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindProducer, Name: "publish " + exchange,
-		Todo: "step 03's TracedRabbitBroker.Publish, with checkout's jaeger-client tracer: it injects uber-trace-id"}
-}
+var (
+	publishHop = workshoptest.PublishHop("step 03's TracedRabbitBroker.Publish, with checkout's jaeger-client tracer: it injects uber-trace-id")
+	processHop = workshoptest.ProcessHop("TODO(05.1): stock must read the uber-trace-id that checkout, still on jaeger-client, puts in the AMQP " +
+		"headers: jaeger.Jaeger{} in newPropagator's composite, which stock's bridge extracts with")
+)
 
-func processHop(queue string) tracecheck.Hop {
-	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + queue,
-		Todo: "TODO(05.1): stock must read the uber-trace-id that checkout, still on jaeger-client, puts in the AMQP " +
-			"headers: jaeger.Jaeger{} in newPropagator's composite, which stock's bridge extracts with"}
-}
-
-// TestStandardVariables checks that the standard variables choose the exporter
-// (OTEL_TRACES_EXPORTER: otlp, console or none; OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf
-// or grpc) and that OTEL_SDK_DISABLED=true turns tracing off, as the specification says.
+// TestStandardVariables: gateway's and stock's exporter, step 04's, still follows the
+// standard variables.
 func TestStandardVariables(t *testing.T) {
 	otelenvtest.CheckStandardVariables(t, newTracerProvider,
 		"step 04's newTracerProvider: its exporter comes from autoexport.NewSpanExporter(ctx), which reads OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL, and it returns otelenv.Noop() when otelenv.SDKDisabled()")
 }
 
+// TestTracingFromEnv: gateway's and stock's tracing from the OTEL_* variables, step 04's.
 func TestTracingFromEnv(t *testing.T) {
-	c := collect(t)
-	t.Setenv("OTEL_SERVICE_NAME", "someone-else")
-	// The batch would wait an hour: only Shutdown can deliver the span in time.
-	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000")
-	tr, err := newTracing("checkout", newPropagator(), workshoptest.DiscardLogger())
-	if err != nil {
-		t.Fatalf("newTracing: %v", err)
-	}
-	tr.Tracer.StartSpan("hello").Finish()
-	if err := tr.Shutdown(context.Background()); err != nil {
-		t.Fatalf("shutting the tracing down: %v", err)
-	}
-	if spans := c.otel.Spans(); len(spans) != 1 || spans[0].Service != "checkout" {
-		t.Fatalf("once the tracing was shut down, OTEL_EXPORTER_OTLP_ENDPOINT had received %d span(s), want 1 from "+
-			"service \"checkout\":\n%s"+
-			"Look at step 04's newTracerProvider: it builds an SDK tracer provider (resource with service.name, batch span "+
-			"processor, autoexport.NewSpanExporter exporter from the OTEL_* environment); newTracing puts the bridge on it "+
-			"(otelbridge.NewTracerPair) and returns the provider's Shutdown, which flushes the batch",
-			len(spans), tracecheck.String(spans))
-	}
-
-	t.Run("the environment decides the sampler", func(t *testing.T) {
-		t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
-		tr, err := newTracing("checkout", newPropagator(), workshoptest.DiscardLogger())
-		if err != nil {
-			t.Fatalf("newTracing: %v", err)
-		}
-		tr.Tracer.StartSpan("not sampled").Finish()
-		tr.Shutdown(context.Background())
-		if spans := c.otel.Spans(); len(spans) != 1 {
-			t.Errorf("with OTEL_TRACES_SAMPLER=always_off the tracer provider still sampled a span.\n" +
-				"Look at step 04's newTracerProvider: pass no sampler option to the SDK: one would override OTEL_TRACES_SAMPLER, " +
-				"and without it the SDK samples parent-based, always on")
-		}
-	})
+	bridgesuite.CheckTracingFromEnv(t, fromEnv(t))
 }
 
-// TestTracingNests checks the provider newTracing hands to OpenTelemetry code: spans it
-// starts nest between the spans of the OpenTracing tracer, in both directions.
-func TestTracingNests(t *testing.T) {
-	c := collect(t)
-	tr, err := newTracing("stock", newPropagator(), workshoptest.DiscardLogger())
-	if err != nil {
-		t.Fatalf("newTracing: %v", err)
-	}
-	outer, ctx := opentracing.StartSpanFromContextWithTracer(context.Background(), tr.Tracer, "opentracing outer")
-	ctx, native := tr.Provider.Tracer("test").Start(ctx, "opentelemetry middle")
-	inner, _ := opentracing.StartSpanFromContextWithTracer(ctx, tr.Tracer, "opentracing inner")
-	inner.Finish()
-	native.End()
-	outer.Finish()
-	if err := tr.Shutdown(context.Background()); err != nil {
-		t.Fatalf("shutting the tracing down: %v", err)
-	}
+// TestTracingNests: in gateway and stock, as in step 04, OpenTelemetry spans from the
+// wrapped provider nest between OpenTracing spans, both ways.
+func TestTracingNests(t *testing.T) { bridgesuite.CheckNesting(t, fromEnv(t)) }
 
-	spans := c.otel.Spans()
-	hop := func(name string) tracecheck.Hop {
-		return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindInternal, Name: name,
-			Todo: "step 04's newTracing: tracing.Provider is the wrapped provider NewTracerPair returns with the bridge, " +
-				"never the SDK's tracer provider: only the wrapped one makes its spans the active OpenTracing span too"}
-	}
-	if err := tracecheck.CheckParent(spans, hop("opentelemetry middle"), hop("opentracing outer")); err != nil {
-		t.Error(err)
-	}
-	if err := tracecheck.CheckParent(spans, hop("opentracing inner"), hop("opentelemetry middle")); err != nil {
-		t.Error(err)
-	}
-}
-
-// TestRawProviderBreaksNesting shows pitfall 2 of the bridge: OpenTelemetry code given
-// the SDK's own provider instead of the bridge's wrapped one. Its span still finds its
-// OpenTracing parent, but the OpenTracing spans started under it skip it.
+// TestRawProviderBreaksNesting: pitfall 2 of the bridge, still true in the mixed fleet.
 func TestRawProviderBreaksNesting(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec),
-		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("gateway"))))
-	bridge, _ := otelbridge.NewTracerPair(tp.Tracer(tracerName))
-
-	outer, ctx := opentracing.StartSpanFromContextWithTracer(context.Background(), bridge, "opentracing outer")
-	ctx, native := tp.Tracer("raw").Start(ctx, "opentelemetry middle") // the mistake: tp, not the wrapped provider
-	inner, _ := opentracing.StartSpanFromContextWithTracer(ctx, bridge, "opentracing inner")
-	inner.Finish()
-	native.End()
-	outer.Finish()
-
-	spans := otelspans.FromReadOnly(rec.Ended())
-	hop := func(name string) tracecheck.Hop {
-		return tracecheck.Hop{Service: "gateway", Kind: tracecheck.KindInternal, Name: name}
-	}
-	if err := tracecheck.CheckParent(spans, hop("opentelemetry middle"), hop("opentracing outer")); err != nil {
-		t.Fatalf("with the SDK's provider, the OpenTelemetry span still finds its OpenTracing parent: %v", err)
-	}
-	err := tracecheck.CheckParent(spans, hop("opentracing inner"), hop("opentelemetry middle"))
-	if err == nil {
-		t.Fatalf("with the SDK's provider the OpenTracing span under the OpenTelemetry span should skip it; it did not:\n%s",
-			tracecheck.String(spans))
-	}
-	t.Logf("As expected, with the SDK's provider instead of the bridge's wrapped one:\n%v", err)
+	bridgesuite.RawProviderBreaksNesting(t, tracerName, otelbridge.NewTracerPair)
 }
 
-// TestSpans runs the span checks every traced step shares (workshoptest.RunSpanChecks):
-// the server spans, the traceresponse header, the client span, the business span, and what an error is.
+// fromEnv is newTracing as main calls it for gateway and stock, exporting to
+// collectors of the test's own.
+func fromEnv(t *testing.T) bridgesuite.FromEnv {
+	c := collect(t)
+	return bridgesuite.FromEnv{
+		New:     bridgesuite.NewTracing(newTracing, newPropagator()),
+		Spans:   c.otel.Spans,
+		Built:   "step 04's newTracing (tracing.go): an SDK provider from the OTEL_* environment, the bridge on it; its Shutdown flushes the batch",
+		Sampler: "step 04's newTracerProvider: it passes no sampler, so that OTEL_TRACES_SAMPLER decides",
+		Nesting: "step 04's newTracing: tracing.Provider is the bridge's wrapped provider, never the SDK's own",
+	}
+}
+
+// TestSpans: the spans of step 04's gateway and of the legacy checkout, recorded
+// side by side.
 func TestSpans(t *testing.T) {
-	workshoptest.RunSpanChecks(t, workshoptest.SpanChecks{
-		Record: func(t *testing.T) workshoptest.Spans {
-			rec := newRecorder(t)
-			return workshoptest.Spans{
-				Gateway: func(url string) http.Handler {
-					tr := rec.tracing("gateway")
-					return newGateway(url, tr.Tracer, tr.Provider, workshoptest.DiscardLogger())
-				},
-				Checkout: func(b broker.Broker) http.Handler {
-					return newCheckout(b, rec.legacyTracer("checkout"), workshoptest.DiscardLogger())
-				},
-				Spans: rec.spans,
-			}
-		},
+	workshoptest.RunSpanChecks(t, bridgesuite.SpanChecks(workshoptest.SpanChecks{
 		GatewayServer: gatewayServer, CheckoutServer: checkoutServer, PlaceOrder: checkoutPlaceOrder,
-		ClientTags: func(checkoutURL string) map[string]string {
-			return map[string]string{"http.method": "POST", "http.url": checkoutURL + "/orders",
-				"peer.service": "checkout", "http.status_code": "202"}
-		},
-		ClientContext: func(t *testing.T, headers http.Header, client tracecheck.Span) {
-			for _, format := range []propagation.TextMapPropagator{propagation.TraceContext{}, jaeger.Jaeger{}} {
-				sc := trace.SpanContextFromContext(format.Extract(context.Background(), propagation.HeaderCarrier(headers)))
-				if !sc.IsValid() || sc.SpanID().String() != client.SpanID {
-					t.Errorf("checkout's request carries %s %q, want the client span's context (span %s)",
-						format.Fields()[0], headers.Get(format.Fields()[0]), client.SpanID)
-				}
-			}
-		},
+		ClientContext: otelsuite.ClientContext([]propagation.TextMapPropagator{propagation.TraceContext{}, jaeger.Jaeger{}},
+			"step 02's callCheckout, unchanged: the bridge injects the client span's context in every format its propagator speaks",
+			"step 02's callCheckout, unchanged: it injects the client span's context"),
 		ClientParent: gatewaySubmit, ClientError: "be an error",
 		ClientErrorHint: "It is step 02's callCheckout, unchanged: ext.LogError and error=true become the span's status Error under the bridge",
-		ServerTags: func(route string) map[string]string {
-			return map[string]string{"http.method": "POST", "http.route": route, "http.status_code": "202"}
-		},
-		Submit: &gatewaySubmit, GatewayClient: gatewayClient,
+		Submit:          &gatewaySubmit, GatewayClient: gatewayClient,
 		TraceResponseFormat: "step 04's traceResponse: under the bridge, it reads the OpenTelemetry span context from the request's context",
 		TraceResponseSpan:   "step 04's traceResponse: it names the request's own server span",
-		ServerError:         "",
 		PlaceOrderError:     "error=true and a log record (event=error)", PlaceOrderEvent: "error",
-		PlaceOrderHint: "",
-	})
+	}, newGateway, newCheckout, func(t *testing.T) (bridgesuite.Tracing, opentracing.Tracer, func() []tracecheck.Span) {
+		rec := newRecorder(t)
+		return rec.tracing("gateway"), rec.legacyTracer("checkout"), rec.spans
+	}))
 }
 
 // TestMixedFleetTrace is the order's trace across both kinds of tracer: gateway
@@ -227,70 +105,41 @@ func TestSpans(t *testing.T) {
 func TestMixedFleetTrace(t *testing.T) {
 	c := collect(t)
 	f := workshoptest.Start(t, run, nil)
-	resp := f.PlaceDemoOrder(nil)
-	f.WaitReserved(workshoptest.DemoSKU, 2)
-	f.Stop()
+	resp := f.OrderAndStop() // each service flushes as it stops, to its collector
 	workshoptest.CheckOrderTrace(t, c.received(t), resp, orderTrace(f.Env))
 }
 
 // TestMixedFleetAcrossProcesses runs the three services as they are deployed, as three
 // processes that share nothing but RabbitMQ and the collectors: OTEL_EXPORTER_OTLP_ENDPOINT
 // for the OpenTelemetry services, JAEGER_ENDPOINT for the legacy one. Their spans form one
-// trace, and each process flushes its spans when SIGTERM stops it.
+// trace, each process flushing its own, to its own collector, when SIGTERM stops it.
 func TestMixedFleetAcrossProcesses(t *testing.T) {
 	c := newCollectors(t)
 	f := workshoptest.StartProcesses(t, c.env())
-	resp := f.PlaceDemoOrder(nil)
-	f.WaitReserved(workshoptest.DemoSKU, 2)
-	f.Stop()
+	resp := f.OrderAndStop()
 	workshoptest.CheckOrderTrace(t, c.received(t), resp, orderTrace(f.Env))
 }
 
-// TestShutdownFlushes stops the services right after stock reserved the order, with
-// batches that would wait an hour before they are sent: every span, stock's last one
-// too, arrives only because each service shuts its provider down, or closes its jaeger
+// TestShutdownFlushes: batches that would wait an hour still arrive, OTLP's and
+// jaeger-client's, because each service shuts its provider down, or closes its jaeger
 // tracer, as it stops.
 func TestShutdownFlushes(t *testing.T) {
 	c := collect(t)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000")
 	t.Setenv("JAEGER_REPORTER_FLUSH_INTERVAL", "1h")
-	f := workshoptest.Start(t, run, nil)
-	resp := f.PlaceDemoOrder(nil)
-	f.WaitReserved(workshoptest.DemoSKU, 2)
-	f.Stop()
-	spans := c.received(t)
-	for _, hop := range []tracecheck.Hop{gatewayServer, checkoutPlaceOrder, stockReserve} {
-		if _, ok := tracecheck.Find(spans, hop); !ok {
-			t.Errorf("no %s span arrived, although the service ended it before it stopped: it was still in the batch.\n"+
-				"tracing.Shutdown flushes: the provider's Shutdown, or the jaeger tracer's Close\n\nrecorded spans:\n%s",
-				hop, tracecheck.String(spans))
-		}
-	}
-	if t.Failed() {
-		return
-	}
-	workshoptest.CheckOrderTrace(t, spans, resp, orderTrace(f.Env))
+	workshoptest.CheckShutdownFlushes(t, workshoptest.ShutdownFlushes{Run: run, Spans: c.spans, Received: c.received,
+		Flush: "tracing.Shutdown flushes: the provider's Shutdown, or the jaeger tracer's Close",
+		Hops:  []tracecheck.Hop{gatewayServer, checkoutPlaceOrder, stockReserve}, Trace: orderTrace})
 }
 
-// orderTrace is what one order's trace must be in the mixed fleet: one trace from the
-// gateway through RabbitMQ to stock, each span directly under the one before, each
-// recorded by its service's tracer.
+// orderTrace is step 04's order trace, each span recorded by its service's tracer:
+// jaeger-client's or OpenTelemetry's.
 func orderTrace(env map[string]string) workshoptest.OrderTrace {
-	producer, consumer := publishHop(env["AMQP_EXCHANGE"]), processHop(env["AMQP_QUEUE"])
-	return workshoptest.OrderTrace{
-		Spans:      []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder, producer, consumer, stockReserve},
-		Continuous: true,
-		Check: func(t *testing.T, spans []tracecheck.Span) {
-			workshoptest.CheckRedisSpans(t, spans, workshoptest.OpenTracingRedisSpans(stockReserve))
-			for _, s := range spans {
-				if want := sourceOf[s.Service]; s.Source != want {
-					t.Errorf("the span %s %q came from %s, want %s: checkout still runs jaeger-client (newLegacyTracing), "+
-						"gateway and stock run on OpenTelemetry (newTracing)", s.Service, s.Name, s.Source, want)
-				}
-			}
-		},
-		Tagged: []tracecheck.Hop{producer, consumer}, Tags: workshoptest.BrokerTagsIn(env),
-	}
+	want := workshoptest.BrokerOrderTrace(env, publishHop, processHop, stockReserve,
+		gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder)
+	want.Sources = sourceOf
+	want.SourceHint = "checkout still runs jaeger-client (newLegacyTracing), gateway and stock run on OpenTelemetry (newTracing)"
+	return want
 }
 
 // sourceOf is what records each service's spans in the mixed fleet.
@@ -305,47 +154,33 @@ var (
 )
 
 // recorder keeps the finished spans of the services it sets up in memory, for the tests
-// of one or two services at a time: OpenTelemetry services, each with an SDK tracer
-// provider of its own and the bridge on top, and legacy services, each with a
-// jaeger-client tracer of its own.
+// of one or two services at a time: OpenTelemetry services through the bridge, as
+// bridgesuite records them, and legacy services on jaeger-client.
 type recorder struct {
-	t        *testing.T
-	otel     *tracetest.SpanRecorder
-	reporter *jaegerclient.InMemoryReporter
+	*bridgesuite.Recorder
+	legacy *jaegersuite.Recorder
 }
 
 func newRecorder(t *testing.T) *recorder {
-	return &recorder{t: t, otel: tracetest.NewSpanRecorder(), reporter: jaegerclient.NewInMemoryReporter()}
+	return &recorder{bridgesuite.NewRecorder(t, tracerName, otelbridge.NewTracerPair), jaegersuite.NewRecorder(t)}
 }
 
 // tracing returns the tracing of an OpenTelemetry service, speaking both formats.
-func (r *recorder) tracing(service string) tracing {
-	return r.tracingWith(service, mixed)
-}
+func (r *recorder) tracing(service string) bridgesuite.Tracing { return r.Tracing(service, mixed) }
 
 // tracingWith returns the tracing of an OpenTelemetry service, speaking prop.
-func (r *recorder) tracingWith(service string, prop propagation.TextMapPropagator) tracing {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r.otel),
-		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(service))))
-	r.t.Cleanup(func() { tp.Shutdown(context.Background()) })
-	bridge, wrapped := otelbridge.NewTracerPair(tp.Tracer(tracerName))
-	bridge.SetTextMapPropagator(prop)
-	return tracing{Tracer: bridge, Provider: wrapped, Shutdown: tp.Shutdown}
+func (r *recorder) tracingWith(service string, prop propagation.TextMapPropagator) bridgesuite.Tracing {
+	return r.Tracing(service, prop)
 }
 
 // legacyTracer returns the jaeger-client tracer of a service that has not migrated,
 // sampling every span and making 128-bit trace IDs.
 func (r *recorder) legacyTracer(service string) opentracing.Tracer {
-	tracer, closer := jaegerclient.NewTracer(service, jaegerclient.NewConstSampler(true), r.reporter,
-		jaegerclient.TracerOptions.Gen128Bit(true))
-	r.t.Cleanup(func() { closer.Close() })
-	return tracer
+	return r.legacy.Tracer(service, jaegerclient.TracerOptions.Gen128Bit(true))
 }
 
 // spans returns the spans of every service, whichever tracer recorded them.
-func (r *recorder) spans() []tracecheck.Span {
-	return append(otelspans.FromReadOnly(r.otel.Ended()), jaegerspans.FromOpenTracing(r.reporter.GetSpans())...)
-}
+func (r *recorder) spans() []tracecheck.Span { return append(r.Spans(), r.legacy.Spans()...) }
 
 // collectors are the two collectors a mixed fleet exports to: OTLP for the
 // OpenTelemetry services, jaeger for the legacy one.
@@ -356,18 +191,7 @@ type collectors struct {
 
 // newCollectors starts both collectors for the test.
 func newCollectors(t *testing.T) *collectors {
-	t.Helper()
-	o, err := otelspans.NewCollector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.Close() })
-	j, err := jaegerspans.NewCollector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	return &collectors{otel: o, jaeger: j}
+	return &collectors{otel: otelsuite.NewCollector(t), jaeger: jaegersuite.NewCollector(t)}
 }
 
 // env points the services at the collectors, as in production: the standard variables.
@@ -377,13 +201,7 @@ func (c *collectors) env() map[string]string {
 
 // collect starts both collectors and points every tracer made during the test at them.
 func collect(t *testing.T) *collectors {
-	t.Helper()
-	c := newCollectors(t)
-	for k, v := range c.env() {
-		t.Setenv(k, v)
-	}
-	workshoptest.PinExporter(t)
-	return c
+	return &collectors{otel: otelsuite.Collect(t), jaeger: jaegersuite.Collect(t)}
 }
 
 // spans returns the spans both collectors received, merged.
@@ -406,12 +224,9 @@ func (c *collectors) received(t *testing.T) []tracecheck.Span {
 	return c.spans()
 }
 
-// TestRouteTemplate: a server span is named after the route template, which a route
-// with a path variable tells apart from the raw path.
+// TestRouteTemplate: the legacy checkout's serverSpans names spans after the route
+// template, as in step 02.
 func TestRouteTemplate(t *testing.T) {
 	rec := newRecorder(t)
-	r := mux.NewRouter()
-	r.Handle(workshoptest.RoutePattern, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).Methods(http.MethodGet)
-	r.Use(serverSpans(rec.legacyTracer("checkout")))
-	workshoptest.CheckRouteTemplate(t, r, rec.spans, "checkout", "serverSpans in tracing.go, unchanged since step 02")
+	workshoptest.CheckRouteTemplate(t, serverSpans(rec.legacyTracer("checkout")), rec.spans, "checkout", "serverSpans in tracing.go, unchanged since step 02")
 }

@@ -116,7 +116,7 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 // messageAttributes are the attributes the messaging conventions ask of a span about msg:
 // the operation, the destination it is published to or consumed from, and the broker.
 func messageAttributes(info broker.Info, msg broker.Message, destination string, operation attribute.KeyValue, name string) []attribute.KeyValue {
-	// Sized once for all of them: the slice becomes the span's own.
+	// Sized once for all of them, so no append grows it; the SDK copies them into the span.
 	attrs := make([]attribute.KeyValue, 0, 8)
 	attrs = append(attrs,
 		// The in-memory broker stands in for RabbitMQ, with RabbitMQ's semantics.

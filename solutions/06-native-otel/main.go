@@ -19,7 +19,6 @@ import (
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otelenv"
 	"github.com/ot2otel/workshop/shared/telemetry"
-	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
 
 func main() {
@@ -38,8 +37,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if cmd.Demo() {
-		// The demo collects the spans in this process, with an in-process OTLP collector.
-		return demo.Run(ctx, run, getenv, stdout, otelspans.NewReceiver)
+		return demo.Run(ctx, run, getenv, stdout)
 	}
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {

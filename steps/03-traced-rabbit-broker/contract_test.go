@@ -1,33 +1,28 @@
 package main
 
 import (
-	"log/slog"
-	"net/http"
 	"testing"
 
-	"github.com/opentracing/opentracing-go"
-
-	"github.com/ot2otel/workshop/shared/broker"
-	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/workshoptest"
-	"github.com/ot2otel/workshop/shared/workshoptest/otglobal"
+	"github.com/ot2otel/workshop/shared/workshoptest/jaegersuite"
+	"github.com/ot2otel/workshop/shared/workshoptest/otsuite"
 )
 
-// step is what the contract every step keeps needs of this one.
-var step = workshoptest.Step{
-	Run: run,
-	NewCheckout: func(b broker.Broker, logger *slog.Logger) http.Handler {
-		return newCheckout(b, opentracing.NoopTracer{}, logger)
-	},
-	NewReserve: func(ledger shop.Stock, logger *slog.Logger) broker.Handler {
-		return reserveStock(ledger, opentracing.NoopTracer{}, logger)
-	},
-	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otglobal.Tracer()}, Todo: "TODO(03.1) and TODO(03.2): the decorator traces with the tracer it was given (t.tracer), never the global one"},
+// step is step 03 as the suites every step runs see it. Its broker hop is traced now:
+// the edge suite expects the trace context and baggage on the AMQP message too.
+var step = otsuite.Step(run, newCheckout, reserveStock, workshoptest.Globals{Todo: "TODO(03.1) and TODO(03.2): the decorator traces with the tracer it was given (t.tracer), never the global one"})
+
+func TestContract(t *testing.T)    { workshoptest.Contract(t, step) }
+func TestCorrelation(t *testing.T) { workshoptest.Correlation(t, step) }
+
+func TestPublicEdge(t *testing.T) {
+	workshoptest.CheckEdge(t, workshoptest.EdgeStep{
+		Run: run, Spans: jaegersuite.Collect(t).Spans, HTTPFormat: "uber-trace-id", AMQPFormat: "uber-trace-id",
+		BaggageToCheckout: true, BaggageToAMQP: true,
+		Todo: "TODO(03.1): inject the producer span's context into the AMQP headers"})
 }
 
-// TestContract: the HTTP API, the order flow, bad input, redelivery and the command
-// line, as every step keeps them.
-func TestContract(t *testing.T) { workshoptest.Contract(t, step) }
-
-// TestCorrelation: one request ID on every log line of one checkout, in all three services.
-func TestCorrelation(t *testing.T) { workshoptest.Correlation(t, step) }
+// TestJaegerLogs: jaeger-client's own errors and spans go to the service's log, as in step 02.
+func TestJaegerLogs(t *testing.T) {
+	workshoptest.CheckJaegerLogs(t, run, "gateway", "step 02's exercise 02.1: newTracer passes opts, the logger main gives it, to cfg.NewTracer")
+}

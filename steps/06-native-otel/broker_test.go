@@ -5,10 +5,8 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/propagation"
@@ -56,7 +54,7 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 			f := newBrokerFixture(t)
 			callers := maps.Clone(tc.headers)
 			ctx, parent := f.checkoutProvider.Tracer("test").Start(context.Background(), "place order")
-			if err := f.checkout.Publish(ctx, f.message("ord_1", callers)); err != nil {
+			if err := f.checkout.Publish(ctx, f.Message("ord_1", callers)); err != nil {
 				t.Fatal(err)
 			}
 			parent.End()
@@ -64,15 +62,15 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 				t.Errorf("Publish changed the caller's headers from %v to %v.\nLook at TODO(06.2): inject into a copy of the headers", tc.headers, callers)
 			}
 
-			spans := f.rec.spans()
-			producer := publishHop(f.info.Exchange)
+			spans := f.rec.Spans()
+			producer := publishHop(f.Info.Exchange)
 			if err := tracecheck.CheckParent(spans, producer, tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: "place order"}); err != nil {
 				t.Fatal(err)
 			}
 			span, _ := tracecheck.Find(spans, producer)
-			checkAttrs(t, span, brokerAttrs(producer, f.info.Exchange, f.info.Queue, "ord_1"), producer.Todo)
+			checkAttrs(t, span, brokerAttrs(producer, f.Info.Exchange, f.Info.Queue, "ord_1"), producer.Todo)
 
-			msg := f.consume(t, f.base, 1, nil)[0].msg
+			msg := f.Consume(t, f.Base, 1, nil)[0].Msg
 			for k, v := range tc.headers {
 				if msg.Headers[k] != v {
 					t.Errorf("the published message's header %s = %#v, want %#v: keep the caller's headers", k, msg.Headers[k], v)
@@ -88,11 +86,11 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 	}
 	t.Run("without a message ID", func(t *testing.T) {
 		f := newBrokerFixture(t)
-		if err := f.checkout.Publish(context.Background(), f.message("", nil)); err != nil {
+		if err := f.checkout.Publish(context.Background(), f.Message("", nil)); err != nil {
 			t.Fatal(err)
 		}
-		msg := f.consume(t, f.base, 1, nil)[0].msg
-		span := workshoptest.MustFind(t, f.rec.spans(), publishHop(f.info.Exchange))
+		msg := f.Consume(t, f.Base, 1, nil)[0].Msg
+		span := workshoptest.MustFind(t, f.rec.Spans(), publishHop(f.Info.Exchange))
 		if msg.MessageID == "" || span.Attrs["messaging.message.id"] != msg.MessageID {
 			t.Errorf("the message went out as %q and its producer span says messaging.message.id=%q.\n"+
 				"Look at TODO(06.2): give a message without an ID one (broker.NewMessageID) before the span starts",
@@ -106,13 +104,13 @@ func TestPublishStartsProducerSpan(t *testing.T) {
 // start (trace.WithSpanKind), and it must be the right one on each side.
 func TestTalkBugProducerTaggedAsConsumer(t *testing.T) {
 	f := newBrokerFixture(t)
-	if err := f.checkout.Publish(context.Background(), f.message("ord_1", nil)); err != nil {
+	if err := f.checkout.Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
 		t.Fatal(err)
 	}
-	f.consume(t, f.stock, 1, nil)
+	f.Consume(t, f.stock, 1, nil)
 
-	spans := f.rec.spans()
-	for _, hop := range []tracecheck.Hop{publishHop(f.info.Exchange), processHop(f.info.Exchange, f.info.Queue)} {
+	spans := f.rec.Spans()
+	for _, hop := range []tracecheck.Hop{publishHop(f.Info.Exchange), processHop(f.Info.Exchange, f.Info.Queue)} {
 		if err := tracecheck.CheckChain(spans, hop); err != nil {
 			t.Errorf("%v\n(trace.WithSpanKind(trace.SpanKindProducer) when publishing, SpanKindConsumer when consuming)", err)
 		}
@@ -126,16 +124,16 @@ func TestTalkBugProducerTaggedAsConsumer(t *testing.T) {
 // producer's span.
 func TestTalkBugExtractSuccessDropsMessage(t *testing.T) {
 	f := newBrokerFixture(t)
-	if err := f.checkout.Publish(context.Background(), f.message("ord_1", nil)); err != nil {
+	if err := f.checkout.Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
 		t.Fatal(err)
 	}
-	got := f.consume(t, f.stock, 1, nil)
-	if !got[0].span.IsValid() {
+	got := f.Consume(t, f.stock, 1, nil)
+	if !got[0].Span.IsValid() {
 		t.Fatalf("the handler's context holds no span.\nLook at %s\nand at %s",
-			processHop(f.info.Exchange, f.info.Queue).Todo, stockReserve.Todo)
+			processHop(f.Info.Exchange, f.Info.Queue).Todo, stockReserve.Todo)
 	}
-	f.requireEmpty(t)
-	if err := tracecheck.CheckParent(f.rec.spans(), processHop(f.info.Exchange, f.info.Queue), publishHop(f.info.Exchange)); err != nil {
+	f.RequireEmpty(t)
+	if err := tracecheck.CheckParent(f.rec.Spans(), processHop(f.Info.Exchange, f.Info.Queue), publishHop(f.Info.Exchange)); err != nil {
 		t.Error(err)
 	}
 }
@@ -159,24 +157,24 @@ func TestConsumeBadHeaders(t *testing.T) {
 		{name: "traceparent as []byte", headers: amqp.Table{"traceparent": []byte(valid)}, continues: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Each case has a topology of its own: they can run at once.
+			// A topology per case: the cases run at once.
 			t.Parallel()
 			f := newBrokerFixture(t)
-			if err := f.base.Publish(context.Background(), f.message("ord_1", tc.headers)); err != nil {
+			if err := f.Base.Publish(context.Background(), f.Message("ord_1", tc.headers)); err != nil {
 				t.Fatal(err)
 			}
 			if !tc.continues {
-				f.missed = workshoptest.MissedUntraced
+				f.Missed = workshoptest.MissedUntraced
 			}
-			got := f.consume(t, f.stock, 1, nil)
-			if !got[0].span.IsValid() {
+			got := f.Consume(t, f.stock, 1, nil)
+			if !got[0].Span.IsValid() {
 				t.Fatalf("a message with headers %v was handled without a span in its context.\nLook at %s",
-					tc.headers, processHop(f.info.Exchange, f.info.Queue).Todo)
+					tc.headers, processHop(f.Info.Exchange, f.Info.Queue).Todo)
 			}
-			f.requireEmpty(t)
+			f.RequireEmpty(t)
 
-			spans := f.rec.spans()
-			consumer := workshoptest.MustFind(t, spans, processHop(f.info.Exchange, f.info.Queue))
+			spans := f.rec.Spans()
+			consumer := workshoptest.MustFind(t, spans, processHop(f.Info.Exchange, f.Info.Queue))
 			switch {
 			case tc.continues && (consumer.TraceID != traceID || consumer.ParentID != spanID):
 				t.Errorf("the consumer span of a message with headers %v is in trace %s under %q, want trace %s under span %s.\n"+
@@ -184,10 +182,10 @@ func TestConsumeBadHeaders(t *testing.T) {
 					tc.headers, consumer.TraceID, consumer.ParentID, traceID, spanID)
 			case !tc.continues && consumer.ParentID != "":
 				t.Errorf("the consumer span of a message with headers %v has a parent %s: it should start a new trace.\nLook at %s",
-					tc.headers, consumer.ParentID, processHop(f.info.Exchange, f.info.Queue).Todo)
+					tc.headers, consumer.ParentID, processHop(f.Info.Exchange, f.Info.Queue).Todo)
 			case consumer.Error:
 				t.Errorf("the consumer span of a message with headers %v is an error: odd headers are no failure.\nLook at %s",
-					tc.headers, processHop(f.info.Exchange, f.info.Queue).Todo)
+					tc.headers, processHop(f.Info.Exchange, f.Info.Queue).Todo)
 			}
 		})
 	}
@@ -195,21 +193,21 @@ func TestConsumeBadHeaders(t *testing.T) {
 
 func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	f := newBrokerFixture(t)
-	if err := f.checkout.Publish(context.Background(), f.message("ord_1", nil)); err != nil {
+	if err := f.checkout.Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	locked := errors.New("the ledger is locked")
 	var calls atomic.Int32
-	f.missed = workshoptest.MissedRedelivery
-	f.consume(t, f.stock, 2, func(context.Context, broker.Message) error {
+	f.Missed = workshoptest.MissedRedelivery
+	f.Consume(t, f.stock, 2, func(context.Context, broker.Message) error {
 		if calls.Add(1) == 1 {
 			return locked
 		}
 		return nil
 	})
 
-	spans := f.rec.spans()
-	producer := workshoptest.MustFind(t, spans, publishHop(f.info.Exchange))
+	spans := f.rec.Spans()
+	producer := workshoptest.MustFind(t, spans, publishHop(f.Info.Exchange))
 	var consumers []tracecheck.Span
 	for _, s := range spans {
 		if s.Kind == tracecheck.KindConsumer {
@@ -226,7 +224,7 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 	for _, c := range consumers {
 		if c.TraceID != producer.TraceID || c.ParentID != producer.SpanID {
 			t.Errorf("the delivery of a message continues the producer's trace, the second delivery too:\n%s\nLook at %s",
-				tracecheck.String(spans), processHop(f.info.Exchange, f.info.Queue).Todo)
+				tracecheck.String(spans), processHop(f.Info.Exchange, f.Info.Queue).Todo)
 		}
 	}
 }
@@ -235,15 +233,15 @@ func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
 // turns into a failed delivery, leaves a consumer span that says so.
 func TestHandlerPanicMarksConsumerSpan(t *testing.T) {
 	f := newBrokerFixture(t)
-	if err := f.checkout.Publish(context.Background(), f.message("ord_1", nil)); err != nil {
+	if err := f.checkout.Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
 		t.Fatal(err)
 	}
-	f.consume(t, f.stock, 1, func(context.Context, broker.Message) error { panic("out of coffee") })
-	span := workshoptest.MustFind(t, f.rec.spans(), processHop(f.info.Exchange, f.info.Queue))
+	f.Consume(t, f.stock, 1, func(context.Context, broker.Message) error { panic("out of coffee") })
+	span := workshoptest.MustFind(t, f.rec.Spans(), processHop(f.Info.Exchange, f.Info.Queue))
 	if !span.Error || !workshoptest.HasEvent(span, semconv.ExceptionEventName) {
 		t.Errorf("the consumer span of a handler that panicked must have the status Error and an \"exception\" event:\n%s"+
 			"Look at TODO(06.2): span.End, deferred, records the panic; recover to set the status, then panic on",
-			tracecheck.String(f.rec.spans()))
+			tracecheck.String(f.rec.Spans()))
 	}
 }
 
@@ -253,14 +251,14 @@ func TestHandlerPanicMarksConsumerSpan(t *testing.T) {
 func TestFailedReservationIsAnError(t *testing.T) {
 	f := newBrokerFixture(t)
 	order := shop.Order{CustomerID: "c1", Items: []shop.Item{{SKU: "unicorn", Quantity: 1}}}
-	msg := f.message("ord_unicorn", nil)
+	msg := f.Message("ord_unicorn", nil)
 	msg.Body = shop.NewOrderPlaced("ord_unicorn", order).Encode()
 	if err := f.checkout.Publish(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
 	var failure error
 	reserve := reserveStock(shop.NewLedger(shop.DemoCatalogue()).Stock(), f.stockProvider.Tracer("test"), workshoptest.DiscardLogger())
-	f.consume(t, f.stock, 1, func(ctx context.Context, msg broker.Message) error {
+	f.Consume(t, f.stock, 1, func(ctx context.Context, msg broker.Message) error {
 		failure = reserve(ctx, msg)
 		return failure
 	})
@@ -268,8 +266,8 @@ func TestFailedReservationIsAnError(t *testing.T) {
 		t.Fatalf("reserveStock returned %v for an unknown SKU, want an error wrapping shop.ErrUnknownSKU", failure)
 	}
 
-	spans := f.rec.spans()
-	process := processHop(f.info.Exchange, f.info.Queue)
+	spans := f.rec.Spans()
+	process := processHop(f.Info.Exchange, f.Info.Queue)
 	if err := tracecheck.CheckParent(spans, stockReserve, process); err != nil {
 		t.Fatal(err)
 	}
@@ -287,15 +285,15 @@ func TestFailedReservationIsAnError(t *testing.T) {
 
 func TestRejectedPublishIsAnError(t *testing.T) {
 	f := newBrokerFixture(t)
-	msg := f.message("ord_1", nil)
+	msg := f.Message("ord_1", nil)
 	msg.RoutingKey = "nobody.listens" // no queue is bound for it: the broker returns it
 	err := f.checkout.Publish(context.Background(), msg)
 	if !errors.Is(err, broker.ErrNotConfirmed) {
 		t.Fatalf("Publish with an unroutable routing key: %v, want an error wrapping broker.ErrNotConfirmed, unchanged", err)
 	}
-	spans := f.rec.spans()
-	hop := publishHop(f.info.Exchange)
-	hop.Name = "publish " + f.info.Exchange + ":nobody.listens"
+	spans := f.rec.Spans()
+	hop := publishHop(f.Info.Exchange)
+	hop.Name = "publish " + f.Info.Exchange + ":nobody.listens"
 	span, ok := tracecheck.Find(spans, hop)
 	if !ok || !failedWith(span, err) {
 		t.Errorf("the producer span of a publish the broker rejected must have the status Error, an \"exception\" event "+
@@ -319,83 +317,19 @@ func failedWith(span tracecheck.Span, err error) bool {
 // publishes through a TracedRabbitBroker with its tracer provider, stock consumes through
 // one with its own. Both providers record into rec.
 type brokerFixture struct {
-	// missed says why the handler may have missed a message; "" for a traced one.
-	missed                          string
-	base                            broker.Broker
-	info                            broker.Info
-	rec                             *recorder
+	*workshoptest.Queue[trace.SpanContext]
+	rec                             recorder
 	checkoutProvider, stockProvider trace.TracerProvider
 	checkout, stock                 *TracedRabbitBroker
 }
 
 func newBrokerFixture(t *testing.T) *brokerFixture {
-	f := &brokerFixture{base: workshoptest.Broker(t), rec: newRecorder(t)}
-	f.info = f.base.Info()
+	rec := newRecorder(t)
+	f := &brokerFixture{Queue: workshoptest.NewQueue(t, rec.Spans, trace.SpanContextFromContext, "TODO(06.2)", "TODO(06.2)"), rec: rec}
 	f.checkoutProvider, f.stockProvider = f.rec.provider("checkout"), f.rec.provider("stock")
-	f.checkout = NewTracedRabbitBroker(f.base, f.checkoutProvider, newPropagator())
-	f.stock = NewTracedRabbitBroker(f.base, f.stockProvider, newPropagator())
+	f.checkout = NewTracedRabbitBroker(f.Base, f.checkoutProvider, newPropagator())
+	f.stock = NewTracedRabbitBroker(f.Base, f.stockProvider, newPropagator())
 	return f
-}
-
-// message is an order event with the given headers.
-func (f *brokerFixture) message(id string, headers amqp.Table) broker.Message {
-	return broker.Message{RoutingKey: broker.RoutingKey, MessageID: id, ContentType: "application/json",
-		Body: []byte(`{"order_id": "` + id + `"}`), Headers: headers}
-}
-
-// delivery is a message a test's handler got, and the span in the handler's context.
-type delivery struct {
-	msg  broker.Message
-	span trace.SpanContext
-}
-
-// consume consumes from b until n messages were handled by h (nil accepts them all), and
-// returns them. It fails the test if fewer arrive within five seconds.
-func (f *brokerFixture) consume(t *testing.T, b broker.Broker, n int, h broker.Handler) []delivery {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var mu sync.Mutex
-	var got []delivery
-	err := b.Consume(ctx, func(hctx context.Context, msg broker.Message) error {
-		mu.Lock()
-		got = append(got, delivery{msg: msg, span: trace.SpanContextFromContext(hctx)})
-		if len(got) == n {
-			cancel() // Consume returns once this message is settled
-		}
-		mu.Unlock()
-		if h != nil {
-			return h(hctx, msg)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("consume: %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) < n {
-		why := f.missed
-		if why == "" {
-			why = workshoptest.MissedTraced
-		}
-		t.Fatalf("the handler got %d message(s) in 5s, want %d. %s\nLook at TODO(06.2)\n\nrecorded spans:\n%s", len(got), n, why, tracecheck.String(f.rec.spans()))
-	}
-	return got
-}
-
-// requireEmpty fails the test if the queue still holds a message: the ones consumed
-// were acked.
-func (f *brokerFixture) requireEmpty(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	var left atomic.Int32
-	_ = f.base.Consume(ctx, func(context.Context, broker.Message) error { left.Add(1); return nil })
-	if left.Load() > 0 {
-		t.Errorf("the message was delivered again after it was handled: it was not acked.\nLook at TODO(06.2): " +
-			"return the handler's result, nil when it succeeded, so the broker acks the message")
-	}
 }
 
 // extract reads the trace context in AMQP headers as a W3C consumer would: the string
@@ -447,7 +381,7 @@ func TestDestinations(t *testing.T) {
 			if err := traced.Consume(context.Background(), func(context.Context, broker.Message) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
-			spans := rec.spans()
+			spans := rec.Spans()
 			for _, want := range []struct{ kind, name, dest string }{
 				{tracecheck.KindProducer, "publish " + tc.publish, tc.publish},
 				{tracecheck.KindConsumer, "process " + tc.process, tc.process},

@@ -64,12 +64,12 @@ func (l *Ledger) Seed(ctx context.Context, items []shop.StockItem) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("seed the stock: redis: %w", err)
+		return redisError(ctx, "seed the stock", err)
 	}
 	// Load the reserve script now, so that the first order's EVALSHA finds it (and its
 	// trace shows no NOSCRIPT failure).
 	if err := reserve.Load(ctx, l.c).Err(); err != nil {
-		return fmt.Errorf("load the reserve script: redis: %w", err)
+		return redisError(ctx, "load the reserve script", err)
 	}
 	return nil
 }
@@ -125,7 +125,7 @@ func (l *Ledger) Reserve(ctx context.Context, orderID string, items []shop.Item)
 	}
 	res, err := reserve.Run(ctx, l.c, l.keys, args...).Slice()
 	if err != nil {
-		return false, fmt.Errorf("reserve order %s: redis: %w", orderID, err)
+		return false, redisError(ctx, "reserve order "+orderID, err)
 	}
 	code, _ := res[0].(int64)
 	str := func(i int) string {
@@ -161,7 +161,7 @@ func (l *Ledger) List(ctx context.Context) ([]shop.StockItem, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list the stock: redis: %w", err)
+		return nil, redisError(ctx, "list the stock", err)
 	}
 	out := make([]shop.StockItem, 0, len(avail.Val()))
 	for sku, a := range avail.Val() {
@@ -185,7 +185,7 @@ func (l *Ledger) Get(ctx context.Context, sku string) (shop.StockItem, bool, err
 	})
 	// A field that is not there fails its HGET with redis.Nil, and the transaction with it.
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return shop.StockItem{}, false, fmt.Errorf("get the stock of %q: redis: %w", sku, err)
+		return shop.StockItem{}, false, redisError(ctx, fmt.Sprintf("get the stock of %q", sku), err)
 	}
 	if errors.Is(avail.Err(), redis.Nil) {
 		return shop.StockItem{}, false, nil
@@ -213,9 +213,27 @@ func parseItem(sku, avail, reserved string) (shop.StockItem, error) {
 // remembers. Tests and demos that made a ledger of their own clean up with it.
 func (l *Ledger) Delete(ctx context.Context) error {
 	if err := l.c.Del(ctx, l.keys...).Err(); err != nil {
-		return fmt.Errorf("delete the ledger: redis: %w", err)
+		return redisError(ctx, "delete the ledger", err)
 	}
 	return nil
 }
 
 var _ shop.Stock = (*Ledger)(nil)
+
+// redisError wraps a Redis error for what. An error that is not Redis's reply (a refused
+// or cut connection, a timeout) means Redis is unavailable, not that the order is wrong:
+// it says so with Unavailable, so that the consumer tries the message again in place
+// instead of using up its attempts during an outage (broker.IsUnavailable).
+func redisError(ctx context.Context, what string, err error) error {
+	err = fmt.Errorf("%s: redis: %w", what, err)
+	var reply redis.Error
+	if errors.As(err, &reply) || ctx.Err() != nil {
+		return err
+	}
+	return unavailableError{err}
+}
+
+type unavailableError struct{ error }
+
+func (e unavailableError) Unwrap() error   { return e.error }
+func (unavailableError) Unavailable() bool { return true }

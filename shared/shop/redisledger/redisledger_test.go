@@ -259,6 +259,9 @@ func checkTransient(t *testing.T, what string, err error) {
 	if !strings.Contains(err.Error(), "redis") {
 		t.Errorf("%s without Redis: %q does not say it was Redis", what, err)
 	}
+	if !broker.IsUnavailable(err) {
+		t.Errorf("%s without Redis: %v is not broker.IsUnavailable; want the consumer to wait for Redis, not use up the message's attempts", what, err)
+	}
 }
 
 // TestRedisGoingAwayAndComingBack plays a Redis restart with a proxy the test cuts:

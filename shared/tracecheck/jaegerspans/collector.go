@@ -170,5 +170,5 @@ func (p *guardedProtocol) check(n int) error {
 	return nil
 }
 
-// NewReceiver starts a Collector as a tracecheck.Receiver, for demo.Run.
+// NewReceiver starts a Collector as a tracecheck.Receiver, for the workshop command's demo.
 func NewReceiver() (tracecheck.Receiver, error) { return NewCollector() }

@@ -200,7 +200,7 @@ func hexIDsToBase64(v any) {
 	}
 }
 
-// NewReceiver starts a Collector as a tracecheck.Receiver, for demo.Run.
+// NewReceiver starts a Collector as a tracecheck.Receiver, for the workshop command's demo.
 func NewReceiver() (tracecheck.Receiver, error) { return NewCollector() }
 
 // FromJSON decodes OTLP/JSON trace data, whose top-level field is resourceSpans (a

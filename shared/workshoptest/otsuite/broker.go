@@ -8,13 +8,11 @@ package otsuite
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/opentracing/opentracing-go"
 	"github.com/opentracing/opentracing-go/ext"
@@ -69,6 +67,25 @@ type BadHeader struct {
 	Headers func(upstream opentracing.Tracer, parent opentracing.Span) amqp.Table
 	// Continues is whether the consumer span continues the upstream span's trace.
 	Continues bool
+}
+
+// CommonBadHeaders are the headers every OpenTracing consumer must survive, whatever
+// its format, header: none at all, none of the trace's, header as an integer (ignored:
+// a new trace), and header as []byte, what another AMQP client sends for the same text
+// (read: the trace continues).
+func CommonBadHeaders(header string) []BadHeader {
+	return []BadHeader{
+		{Name: "nil headers", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table { return nil }},
+		{Name: "no trace headers", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
+			return amqp.Table{"x-request-id": "req-1"}
+		}},
+		{Name: header + " as an integer", Headers: func(opentracing.Tracer, opentracing.Span) amqp.Table {
+			return amqp.Table{header: int64(42)}
+		}},
+		{Name: header + " as []byte", Continues: true, Headers: func(upstream opentracing.Tracer, parent opentracing.Span) amqp.Table {
+			return amqp.Table{header: []byte(Inject(upstream, parent)[header])}
+		}},
+	}
 }
 
 // TextMapCarrier is what a step's AMQP header carrier provides.
@@ -190,7 +207,7 @@ func testTalkBugProducerTaggedAsConsumer(t *testing.T, s Broker) {
 	if err := s.Wrap(f.Base, checkout).Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
 		t.Fatal(err)
 	}
-	f.Consume(t, s.Wrap(f.Watch, stock), 1, nil)
+	f.Consume(t, s.Wrap(f.Base, stock), 1, nil)
 
 	spans := f.Spans()
 	for _, tc := range []struct {
@@ -335,17 +352,9 @@ func testRejectedPublishIsAnError(t *testing.T, s Broker) {
 // through the decorator with its tracer, stock consumes through one with its own. Both
 // tracers record into Spans.
 type Fixture struct {
-	// Missed says why the handler may have missed a message; "" for a traced one.
-	Missed string
-	Base   broker.Broker
-	// Watch is Base as Checkout and Stock wrap it: Consume fails at once when the
-	// wrapper loses a delivery, rather than after its timeout.
-	Watch                       *workshoptest.ConsumerWatch
-	Info                        broker.Info
-	Spans                       func() []tracecheck.Span
+	*workshoptest.Queue[opentracing.Span]
 	CheckoutTracer, StockTracer opentracing.Tracer
 	Checkout, Stock             broker.Broker
-	hints                       Hints
 }
 
 // NewFixture is a fixture with s's tracers.
@@ -356,79 +365,13 @@ func NewFixture(t *testing.T, s Broker) *Fixture {
 
 // NewFixtureWith is a fixture with the given tracers, recording into spans.
 func NewFixtureWith(t *testing.T, s Broker, checkout, stock opentracing.Tracer, spans func() []tracecheck.Span) *Fixture {
-	f := &Fixture{Base: workshoptest.Broker(t), Spans: spans, CheckoutTracer: checkout, StockTracer: stock, hints: s.Hints}
-	f.Info = f.Base.Info()
-	f.Watch = workshoptest.WatchConsumer(f.Base)
-	f.Checkout, f.Stock = s.Wrap(f.Watch, checkout), s.Wrap(f.Watch, stock)
-	return f
-}
-
-// Message is an order event with the given headers.
-func (f *Fixture) Message(id string, headers amqp.Table) broker.Message {
-	return broker.Message{RoutingKey: broker.RoutingKey, MessageID: id, ContentType: "application/json",
-		Body: []byte(`{"order_id": "` + id + `"}`), Headers: headers}
+	q := workshoptest.NewQueue(t, spans, opentracing.SpanFromContext, s.Hints.Wrapper, s.Hints.Consume)
+	return &Fixture{Queue: q, CheckoutTracer: checkout, StockTracer: stock,
+		Checkout: s.Wrap(q.Base, checkout), Stock: s.Wrap(q.Base, stock)}
 }
 
 // Delivery is a message a test's handler got, and the span in the handler's context.
-type Delivery struct {
-	Msg  broker.Message
-	Span opentracing.Span
-}
-
-// Consume consumes from b until n messages were handled by h (nil accepts them all), and
-// returns them. It fails the test if fewer arrive within five seconds, or as soon as a
-// consume wrapper over f.Watch loses one.
-func (f *Fixture) Consume(t *testing.T, b broker.Broker, n int, h broker.Handler) []Delivery {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	lost := f.Watch.Notice(ctx, cancel)
-	var mu sync.Mutex
-	var got []Delivery
-	err := b.Consume(ctx, f.Watch.Handler(func(hctx context.Context, msg broker.Message) error {
-		mu.Lock()
-		got = append(got, Delivery{Msg: msg, Span: opentracing.SpanFromContext(hctx)})
-		if len(got) == n {
-			cancel() // Consume returns once this message is settled
-		}
-		mu.Unlock()
-		if h != nil {
-			return h(hctx, msg)
-		}
-		return nil
-	}))
-	if err != nil {
-		t.Fatalf("consume: %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) < n {
-		why := f.Missed
-		if why == "" {
-			why = workshoptest.MissedTraced
-		}
-		missed := fmt.Sprintf("the handler got %d message(s) in 5s, want %d", len(got), n)
-		if l := lost(); l != "" {
-			missed = fmt.Sprintf("the handler got %d message(s), want %d: %s", len(got), n, l)
-		}
-		t.Fatalf("%s. %s\nLook at %s\n\nrecorded spans:\n%s", missed, why, f.hints.Wrapper, tracecheck.String(f.Spans()))
-	}
-	return got
-}
-
-// RequireEmpty fails the test if the queue still holds a message: the ones consumed
-// were acked.
-func (f *Fixture) RequireEmpty(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	var left atomic.Int32
-	_ = f.Base.Consume(ctx, func(context.Context, broker.Message) error { left.Add(1); return nil })
-	if left.Load() > 0 {
-		t.Errorf("the message was delivered again after it was handled: it was not acked.\nLook at %s: "+
-			"return the handler's result, nil when it succeeded, so the broker acks the message", f.hints.Consume)
-	}
-}
+type Delivery = workshoptest.Delivery[opentracing.Span]
 
 // startRecorder is a tracer that remembers the tags each span was started with.
 type startRecorder struct {

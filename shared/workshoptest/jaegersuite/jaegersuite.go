@@ -1,0 +1,171 @@
+// Package jaegersuite is what the tests of every step with a jaeger-client service
+// share (02, 03, and 05's legacy checkout): a recorder, a collector the tracers from
+// the environment report to, and the checks of a tracer built from JAEGER_* variables.
+// It is a package of its own so that the steps without jaeger-client (01, 06) do not
+// build it.
+package jaegersuite
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/opentracing/opentracing-go"
+	"github.com/uber/jaeger-client-go"
+	"github.com/uber/jaeger-client-go/config"
+
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/tracecheck"
+	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
+	"github.com/ot2otel/workshop/shared/workshoptest"
+)
+
+// Recorder keeps the finished spans of the tracers it makes in memory, for the tests
+// of one or two services at a time.
+type Recorder struct {
+	t        testing.TB
+	reporter *jaeger.InMemoryReporter
+}
+
+// NewRecorder returns a recorder whose tracers are closed when t ends.
+func NewRecorder(t testing.TB) *Recorder {
+	return &Recorder{t: t, reporter: jaeger.NewInMemoryReporter()}
+}
+
+// Tracer returns a tracer for service that samples every span and records it.
+func (r *Recorder) Tracer(service string, opts ...jaeger.TracerOption) opentracing.Tracer {
+	tracer, closer := jaeger.NewTracer(service, jaeger.NewConstSampler(true), r.reporter, opts...)
+	r.t.Cleanup(func() { closer.Close() })
+	return tracer
+}
+
+// Spans returns the spans recorded so far.
+func (r *Recorder) Spans() []tracecheck.Span {
+	return jaegerspans.FromOpenTracing(r.reporter.GetSpans())
+}
+
+// NewCollector starts a jaeger collector for the test.
+func NewCollector(t testing.TB) *jaegerspans.Collector {
+	t.Helper()
+	c, err := jaegerspans.NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Collect starts a jaeger collector and points every tracer made from the environment
+// during the test at it, through JAEGER_ENDPOINT as in production. It sets the
+// variable with t.Setenv, so the test cannot run in parallel.
+func Collect(t testing.TB) *jaegerspans.Collector {
+	t.Helper()
+	c := NewCollector(t)
+	t.Setenv("JAEGER_ENDPOINT", c.Endpoint())
+	return c
+}
+
+// Received returns the spans the collector received, and fails the test, with hint,
+// when there are none at all.
+func Received(t testing.TB, c *jaegerspans.Collector, hint string) []tracecheck.Span {
+	t.Helper()
+	spans := c.Spans()
+	if len(spans) == 0 {
+		t.Fatalf("no span reached JAEGER_ENDPOINT after the services stopped.\nLook at %s", hint)
+	}
+	return spans
+}
+
+// FromEnv is a step's tracer built from the JAEGER_* variables, and the hints its
+// checks give.
+type FromEnv struct {
+	// New is the step's newTracer.
+	New func(service string, opts ...config.Option) (opentracing.Tracer, io.Closer, error)
+	// Built follows the spans when the closed tracer did not deliver its span as the
+	// service's; Sampler when the environment's sampler was overridden; BadSetting when a
+	// bad variable was no error.
+	Built, Sampler, BadSetting string
+}
+
+// CheckTracerFromEnv checks a tracer built from the environment: it is named after
+// its service whatever JAEGER_SERVICE_NAME says, samples every span unless the
+// environment says otherwise, reports to JAEGER_ENDPOINT, flushes when closed, and
+// returns an error for a setting that does not parse.
+func CheckTracerFromEnv(t *testing.T, s FromEnv) {
+	c := Collect(t)
+	t.Setenv("JAEGER_SERVICE_NAME", "someone-else")
+	tracer, closer, err := s.New("checkout")
+	if err != nil {
+		t.Fatalf("newTracer: %v", err)
+	}
+	tracer.StartSpan("hello").Finish()
+	if err := closer.Close(); err != nil {
+		t.Fatalf("closing the tracer: %v", err)
+	}
+	if spans := c.Spans(); len(spans) != 1 || spans[0].Service != "checkout" {
+		t.Fatalf("once the tracer was closed, JAEGER_ENDPOINT had received %d span(s), want 1 from service \"checkout\":\n%s"+
+			"Look at %s", len(spans), tracecheck.String(spans), s.Built)
+	}
+
+	t.Run("the environment decides the sampler", func(t *testing.T) {
+		t.Setenv("JAEGER_SAMPLER_TYPE", "const")
+		t.Setenv("JAEGER_SAMPLER_PARAM", "0")
+		tracer, closer, err := s.New("checkout")
+		if err != nil {
+			t.Fatalf("newTracer: %v", err)
+		}
+		tracer.StartSpan("not sampled").Finish()
+		closer.Close()
+		if spans := c.Spans(); len(spans) != 1 {
+			t.Errorf("with JAEGER_SAMPLER_TYPE=const and JAEGER_SAMPLER_PARAM=0 the tracer still sampled a span.\n"+
+				"Look at %s", s.Sampler)
+		}
+	})
+	t.Run("a bad setting is an error", func(t *testing.T) {
+		t.Setenv("JAEGER_SAMPLER_PARAM", "lots")
+		if _, closer, err := s.New("checkout"); err == nil {
+			closer.Close()
+			t.Errorf("newTracer with JAEGER_SAMPLER_PARAM=lots returned no error.\nLook at %s", s.BadSetting)
+		}
+	})
+}
+
+// ClientContext returns the check of the trace context on the gateway's request to
+// checkout, for workshoptest.SpanChecks: jaeger-client's uber-trace-id, naming the
+// client span. inject is the hint when there is none, child when it names another span.
+func ClientContext(inject, child string) func(t *testing.T, headers http.Header, client tracecheck.Span) {
+	return func(t *testing.T, headers http.Header, client tracecheck.Span) {
+		sc, err := NewRecorder(t).Tracer("gateway").Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(headers))
+		if err != nil {
+			t.Fatalf("checkout's request carries no trace context it can read (uber-trace-id: %q): %v.\nLook at %s",
+				headers.Get("uber-trace-id"), err, inject)
+		}
+		if got := tracecheck.SpanIDHex(uint64(sc.(jaeger.SpanContext).SpanID())); got != client.SpanID {
+			t.Errorf("checkout's request carries the context of span %s, not of the client span %s.\nLook at %s",
+				got, client.SpanID, child)
+		}
+	}
+}
+
+// SpanChecks completes c, the hints of a step whose gateway and checkout trace with
+// jaeger-client (02, 03), with the services the checks record (newGateway and
+// newCheckout on a Recorder's tracers) and OpenTracing's HTTP tags.
+func SpanChecks(c workshoptest.SpanChecks,
+	newGateway func(string, opentracing.Tracer, *slog.Logger) http.Handler,
+	newCheckout func(broker.Broker, opentracing.Tracer, *slog.Logger) http.Handler) workshoptest.SpanChecks {
+	c.Record = func(t *testing.T) workshoptest.Spans {
+		rec := NewRecorder(t)
+		return workshoptest.Spans{
+			Gateway: func(url string) http.Handler {
+				return newGateway(url, rec.Tracer("gateway"), workshoptest.DiscardLogger())
+			},
+			Checkout: func(b broker.Broker) http.Handler {
+				return newCheckout(b, rec.Tracer("checkout"), workshoptest.DiscardLogger())
+			},
+			Spans: rec.Spans,
+		}
+	}
+	c.ClientTags, c.ServerTags = workshoptest.OpenTracingClientTags, workshoptest.OpenTracingServerTags
+	return c
+}

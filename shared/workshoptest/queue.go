@@ -1,0 +1,110 @@
+package workshoptest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/tracecheck"
+)
+
+// Queue is one test's broker, for the tests of a step's broker decorator: the order
+// events they publish, and what a consumer got and settled. S is what the decorator
+// puts in a handler's context: an OpenTracing span (otsuite) or an OpenTelemetry span
+// context (step 06), so that both kinds of step share one fixture.
+type Queue[S any] struct {
+	// Missed says why the handler may have missed a message; "" for a traced one.
+	Missed string
+	// Base is the test's broker, watched: a consume wrapper over it that loses a
+	// delivery fails Consume at once, rather than after its timeout.
+	Base broker.Broker
+	Info broker.Info
+	// Spans returns what the test's tracers recorded.
+	Spans func() []tracecheck.Span
+	// spanOf reads S from a handler's context; wrapper is the hint when a message never
+	// reached the handler, ack when one was not acked.
+	spanOf       func(context.Context) S
+	wrapper, ack string
+	watch        *ConsumerWatch
+}
+
+// NewQueue returns a queue on a broker of the test's own (Broker), reading handlers'
+// spans with spanOf and blaming wrapper and ack.
+func NewQueue[S any](t testing.TB, spans func() []tracecheck.Span, spanOf func(context.Context) S, wrapper, ack string) *Queue[S] {
+	q := &Queue[S]{watch: WatchConsumer(Broker(t)), Spans: spans, spanOf: spanOf, wrapper: wrapper, ack: ack}
+	q.Base, q.Info = q.watch, q.watch.Info()
+	return q
+}
+
+// Message is an order event with the given headers.
+func (q *Queue[S]) Message(id string, headers amqp.Table) broker.Message {
+	return broker.Message{RoutingKey: broker.RoutingKey, MessageID: id, ContentType: "application/json",
+		Body: []byte(`{"order_id": "` + id + `"}`), Headers: headers}
+}
+
+// Delivery is a message a test's handler got, and the span in the handler's context.
+type Delivery[S any] struct {
+	Msg  broker.Message
+	Span S
+}
+
+// Consume consumes from b until n messages were handled by h (nil accepts them all), and
+// returns them. It fails the test if fewer arrive within five seconds, or as soon as a
+// consume wrapper over Base loses one.
+func (q *Queue[S]) Consume(t *testing.T, b broker.Broker, n int, h broker.Handler) []Delivery[S] {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lost := q.watch.Notice(ctx, cancel)
+	var mu sync.Mutex
+	var got []Delivery[S]
+	err := b.Consume(ctx, q.watch.Handler(func(hctx context.Context, msg broker.Message) error {
+		mu.Lock()
+		got = append(got, Delivery[S]{Msg: msg, Span: q.spanOf(hctx)})
+		if len(got) == n {
+			cancel() // Consume returns once this message is settled
+		}
+		mu.Unlock()
+		if h != nil {
+			return h(hctx, msg)
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) < n {
+		why := q.Missed
+		if why == "" {
+			why = MissedTraced
+		}
+		missed := fmt.Sprintf("the handler got %d message(s) in 5s, want %d", len(got), n)
+		if l := lost(); l != "" {
+			missed = fmt.Sprintf("the handler got %d message(s), want %d: %s", len(got), n, l)
+		}
+		t.Fatalf("%s. %s\nLook at %s\n\nrecorded spans:\n%s", missed, why, q.wrapper, tracecheck.String(q.Spans()))
+	}
+	return got
+}
+
+// RequireEmpty fails the test if the queue still holds a message: the ones consumed
+// were acked.
+func (q *Queue[S]) RequireEmpty(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var left atomic.Int32
+	_ = q.watch.Broker.Consume(ctx, func(context.Context, broker.Message) error { left.Add(1); return nil })
+	if left.Load() > 0 {
+		t.Errorf("the message was delivered again after it was handled: it was not acked.\nLook at %s: "+
+			"return the handler's result, nil when it succeeded, so the broker acks the message", q.ack)
+	}
+}
