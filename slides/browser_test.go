@@ -101,6 +101,11 @@ func TestSlidesInChromium(t *testing.T) {
 // visitDeck opens one deck in a new tab, checks each slide and saves its PNG in dir. It
 // returns the number of slides and what is wrong with them.
 func visitDeck(t *testing.T, bctx context.Context, url, deck, dir string) (int, []string) {
+	// A deck present cannot parse is an error page, which the browser would wait on
+	// for the whole deadline: fail at once, with present's reason.
+	if err := show.CheckDeck(url); err != nil {
+		t.Fatalf("%s: %v", deck, err)
+	}
 	var mu sync.Mutex
 	var problems []string
 	urls := map[network.RequestID]string{}

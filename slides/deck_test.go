@@ -91,7 +91,7 @@ func TestABrokenAddressIsReported(t *testing.T) {
 // facilitator relies on: speaker notes on every slide, no slide with more code than fits,
 // and code only from the places the tests keep true.
 func TestDecksParse(t *testing.T) {
-	allowed := []string{"../solutions/", "../steps/", "../exercises/", "talk/", "img/", "../benchmarks/"}
+	allowed := []string{"../solutions/", "../steps/", "../exercises/", "talk/", "img/", "../benchmarks/", "../shared/"}
 	for _, deck := range decks(t) {
 		src, err := os.ReadFile(deck)
 		if err != nil {
@@ -111,7 +111,7 @@ func TestDecksParse(t *testing.T) {
 				ok = ok || strings.HasPrefix(filepath.ToSlash(f), a)
 			}
 			if !ok {
-				t.Errorf("%s includes %s: code comes from solutions/, steps/, exercises/, talk/ or benchmarks/, images from img/", deck, f)
+				t.Errorf("%s includes %s: code comes from solutions/, steps/, exercises/, shared/, talk/ or benchmarks/, images from img/", deck, f)
 			}
 		}
 		for _, s := range doc.Sections {

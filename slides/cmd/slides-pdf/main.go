@@ -62,6 +62,11 @@ func run(args []string, logw io.Writer) error {
 	bctx, closeBrowser := show.Browser(ctx, chromium, filepath.Join(tmp, "profile"))
 	defer closeBrowser()
 
+	url := srv.URL + "/slides/" + filepath.ToSlash(deck)
+	// The browser would wait out ctx on present's error page.
+	if err := show.CheckDeck(url); err != nil {
+		return fmt.Errorf("open %s: %w", deck, err)
+	}
 	err = chromedp.Do(bctx,
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			var patterns []*network.BlockPattern
@@ -71,7 +76,7 @@ func run(args []string, logw io.Writer) error {
 			_, err := cdp.Call(ctx, t, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: patterns})
 			return err
 		}),
-		chromedp.Navigate(srv.URL+"/slides/"+filepath.ToSlash(deck)),
+		chromedp.Navigate(url),
 		chromedp.WaitVisible(chromedp.CSS("body.loaded")),
 	)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,22 @@ func Serve(ctx context.Context, moduleDir, binDir, content string, logw io.Write
 		s.Close()
 		return nil, ctx.Err()
 	}
+}
+
+// CheckDeck asks present for the page at url and returns present's reason when it cannot
+// serve it (a deck that does not parse): a browser would wait on the error page until its
+// deadline.
+func CheckDeck(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("present answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
 
 // Close stops present.
