@@ -10,9 +10,10 @@ STEP ?=
 ## the workspace, then check every exercise is real and steps/ is in sync: it fails once you
 ## have edited a step. Attendees: make check.
 # The four parts are independent and mostly wait on RabbitMQ, so they run at once, each
-# part's output printed whole when it is done (about 50 s warm on 2 cores, where one after
-# the other took 110 s). The longest part goes first: test-modules, whose slowest package,
-# cmd/workshop, plants mistakes in copies of the solutions.
+# part's output printed whole when it is done (about 80 s warm on 2 cores, where one after
+# the other took 120 s or more). The longest part goes first: test-modules, whose slowest
+# package, cmd/workshop, plants mistakes in copies of the solutions. What is left is
+# mostly CPU: compiling and linking a test binary per module, step and planted mistake.
 test:
 	@$(MAKE) --no-print-directory -j4 --output-sync=target test-modules exercises vet standalone
 
