@@ -11,7 +11,7 @@ import (
 )
 
 // writeHops makes TestHopsFile measure the hops again and rewrite hops.txt, which the
-// talk's cost slide includes: go test -run TestHopsFile -hops.write ./benchmarks
+// talk's cost slide includes: go test -run TestHopsFile ./benchmarks -hops.write
 var writeHops = flag.Bool("hops.write", false, "measure the hops and rewrite hops.txt")
 
 // hopsFile is where the measured costs go, for the slides and the README.
@@ -37,7 +37,7 @@ func TestHopsFile(t *testing.T) {
 	}
 	data, err := os.ReadFile(hopsFile)
 	if err != nil {
-		t.Fatalf("%v: run go test -run TestHopsFile -hops.write ./benchmarks", err)
+		t.Fatalf("%v: run go test -run TestHopsFile ./benchmarks -hops.write", err)
 	}
 	rows := map[string][]float64{}
 	for _, line := range strings.Split(string(data), "\n") {
@@ -100,7 +100,7 @@ func measureHops(t *testing.T) string {
 	}
 	fmt.Fprintf(&sb, "\none hop: start a span, inject, extract, start a child, finish both (recorded, not exported)\n")
 	fmt.Fprintf(&sb, "%d interleaved rounds, medians; %s %s/%s, %d CPUs\n", hopsRounds, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-	fmt.Fprintf(&sb, "written by: go test -run TestHopsFile -hops.write ./benchmarks\n")
+	fmt.Fprintf(&sb, "written by: go test -run TestHopsFile ./benchmarks -hops.write\n")
 	return sb.String()
 }
 
