@@ -289,15 +289,7 @@ func TestImpossibleOrderDeadLetteredAtOnce(t *testing.T) {
 		t.Fatalf("an order for more than stock holds: %v %v, want 202 (checkout does not know the stock)", resp, err)
 	}
 
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := amqpChannel(t, amqpURL)
 	var dead amqp.Delivery
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -386,18 +378,25 @@ func TestRedisOutageHoldsOrders(t *testing.T) {
 	if err := f.WaitReserved(context.Background(), shop.DemoSKU, orders*shop.DemoQuantity); err != nil {
 		t.Fatal(err)
 	}
+	ch := amqpChannel(t, amqpURL)
+	if q, err := ch.QueueDeclarePassive(f.Env["AMQP_QUEUE"]+".dlq", true, false, false, false, nil); err != nil || q.Messages != 0 {
+		t.Errorf("dead-letter queue: %+v, %v; want it empty", q, err)
+	}
+}
+
+// amqpChannel opens a channel of the test's own on RabbitMQ, to look at the queues.
+func amqpChannel(t *testing.T, amqpURL string) *amqp.Channel {
+	t.Helper()
 	conn, err := amqp.Dial(amqpURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q, err := ch.QueueDeclarePassive(f.Env["AMQP_QUEUE"]+".dlq", true, false, false, false, nil); err != nil || q.Messages != 0 {
-		t.Errorf("dead-letter queue: %+v, %v; want it empty", q, err)
-	}
+	return ch
 }
 
 // waitForLog waits until cond holds for the fleet's log records.
