@@ -39,6 +39,15 @@ type Step struct {
 	Demo []string
 	// Globals are the tracing globals the step's services must leave alone.
 	Globals Globals
+	// Edge is what the step's gateway passes on from a caller it does not know
+	// (TestContract/PublicEdge); a step without tracing leaves it empty.
+	Edge EdgeStep
+	// Trace is how the step's order trace is collected and what it must be
+	// (TestContract/OrderTrace and OrderTraceAcrossProcesses); empty: not checked here.
+	Trace OrderTraces
+	// TracerLogs check that the step's tracers report their own errors to the
+	// services' log (TestContract/TracerLogs/<name>).
+	TracerLogs []LogCheck
 }
 
 // CorrelationHints name, per service, what to look at when the request ID is lost.
@@ -66,8 +75,9 @@ func (h CorrelationHints) service(service string) string {
 }
 
 // Contract runs the checks of the contract every step keeps: the HTTP API, the order
-// flow, bad input, a checkout that is down or slow, redelivery, the command line,
-// separate processes and the demo.
+// flow, bad input, a checkout that is down or slow, redelivery, correlation (step 01's
+// exercise), the command line, separate processes and the demo; and, for a traced
+// step, the order's trace, the public edge and the tracers' own logs.
 func Contract(t *testing.T, s Step) {
 	t.Run("OrderFlow", func(t *testing.T) {
 		f := Start(t, s.Run, nil)
@@ -104,6 +114,7 @@ func Contract(t *testing.T, s Step) {
 	// A 200 KB X-Request-ID neither fails the order nor closes checkout's connection to the broker.
 	t.Run("OversizedRequestID", func(t *testing.T) { t.Parallel(); OversizedRequestID(t, s.Run) })
 	t.Run("RedeliveryReservesOnce", func(t *testing.T) { redeliveryReservesOnce(t, s) })
+	t.Run("Correlation", func(t *testing.T) { Correlation(t, s) })
 	t.Run("Usage", func(t *testing.T) {
 		for _, args := range [][]string{{"shop"}, {"shop", "nope"}, {"shop", "all", "extra"}} {
 			err := s.Run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{})
@@ -119,6 +130,36 @@ func Contract(t *testing.T, s Step) {
 		checkLedgerInRedis(t, f.Fleet, DemoSKU, 2)
 		f.Stop() // fails the test unless each process exits 0 on SIGTERM
 	})
+	if s.Trace.Collect != nil {
+		t.Run("OrderTrace", func(t *testing.T) {
+			_, received := s.Trace.Collect(t)
+			f := Start(t, s.Run, nil)
+			resp := f.OrderAndStop() // stopping flushes every service's spans
+			CheckOrderTrace(t, received(), resp, s.Trace.Want(f.Env, resp.OrderID()))
+		})
+		// Three processes that share nothing but RabbitMQ and the collectors, as
+		// deployed: their spans form one trace too.
+		t.Run("OrderTraceAcrossProcesses", func(t *testing.T) {
+			env, received := s.Trace.Collect(t)
+			f := StartProcesses(t, env)
+			resp := f.OrderAndStop() // each process flushes its spans as it exits
+			CheckOrderTrace(t, received(), resp, s.Trace.Want(f.Env, resp.OrderID()))
+		})
+	}
+	if s.Edge.Collect != nil {
+		t.Run("PublicEdge", func(t *testing.T) {
+			edge := s.Edge
+			edge.Run = s.Run
+			CheckEdge(t, edge)
+		})
+	}
+	if len(s.TracerLogs) > 0 {
+		t.Run("TracerLogs", func(t *testing.T) {
+			for _, c := range s.TracerLogs {
+				t.Run(c.Name, func(t *testing.T) { c.check(t, s.Run) })
+			}
+		})
+	}
 	if len(s.Globals.Sentinels) > 0 {
 		t.Run("NoTracingGlobals", func(t *testing.T) { checkNoGlobals(t, s) })
 	}

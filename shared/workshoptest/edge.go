@@ -22,12 +22,14 @@ import (
 	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
-// EdgeStep says what one step's gateway and checkout carry, for CheckEdge.
+// EdgeStep says what one step's gateway and checkout carry, for CheckEdge (run by
+// Contract as TestContract/PublicEdge when a step's Edge has Collect).
 type EdgeStep struct {
+	// Run starts the step's services; Contract sets it to the step's Run.
 	Run fleet.RunFunc
-	// Spans returns the spans the step's collectors received (collect(t) points the
-	// tracers at them); CheckEdge reads them after the services stopped.
-	Spans func() []tracecheck.Span
+	// Collect points the step's tracers at collectors of t's own and returns the spans
+	// they received; CheckEdge reads them after the services stopped.
+	Collect func(t *testing.T) (spans func() []tracecheck.Span)
 	// HTTPFormat is the trace header the gateway sends checkout: "uber-trace-id" or
 	// "traceparent". AMQPFormat is the one checkout publishes with: "" when the broker
 	// hop is not traced (step 02).
@@ -35,10 +37,10 @@ type EdgeStep struct {
 	// OTel: the gateway runs OpenTelemetry (steps 04-06), so the W3C Trace Context rules
 	// and the public endpoint apply.
 	OTel bool
-	// BaggageToCheckout and BaggageToAMQP: an allowed baggage key reaches checkout's
-	// request, and the message checkout publishes (it does not cross a legacy
-	// checkout in step 05).
-	BaggageToCheckout, BaggageToAMQP bool
+	// BaggageToAMQP: an allowed baggage key, which always reaches checkout's request,
+	// reaches the message checkout publishes too (not in step 02, whose broker hop is
+	// untraced, nor across the legacy checkout of step 05).
+	BaggageToAMQP bool
 	// Todo names what to look at when the trace context does not get through at all,
 	// which is the exercise's business, not the edge's.
 	Todo string
@@ -56,6 +58,7 @@ const (
 // fleet's exchange (RabbitMQ only).
 func CheckEdge(t *testing.T, s EdgeStep) {
 	t.Helper()
+	spans := s.Collect(t)
 	seen := newHeaderLog()
 	var target atomic.Value // checkout's URL, once the fleet runs
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +136,7 @@ func CheckEdge(t *testing.T, s EdgeStep) {
 				t.Errorf("the allowed baggage key tenant=acme did not reach %s; its headers: %v%s", where, got, hint)
 			}
 		}
-		checkBaggage("checkout's request", seen.wait(t, "http", "edge-baggage"), s.BaggageToCheckout)
+		checkBaggage("checkout's request", seen.wait(t, "http", "edge-baggage"), true)
 		if amqpHeaders, ok := seen.waitAMQP(t, "edge-baggage"); ok {
 			checkBaggage("the AMQP headers", amqpHeaders, s.BaggageToAMQP)
 		}
@@ -213,13 +216,13 @@ func CheckEdge(t *testing.T, s EdgeStep) {
 			t.Fatalf("GATEWAY_PUBLIC_ENDPOINT=1: checkout's request carries trace %q, want a new trace, not the caller's%s", got, hint)
 		}
 		var server *tracecheck.Span
-		for _, sp := range s.Spans() {
+		for _, sp := range spans() {
 			if sp.Service == "gateway" && sp.Kind == tracecheck.KindServer && sp.TraceID == got {
 				server = &sp
 			}
 		}
 		if server == nil {
-			t.Fatalf("GATEWAY_PUBLIC_ENDPOINT=1: no gateway server span in trace %s:\n%s", got, tracecheck.String(s.Spans()))
+			t.Fatalf("GATEWAY_PUBLIC_ENDPOINT=1: no gateway server span in trace %s:\n%s", got, tracecheck.String(spans()))
 		}
 		if server.ParentID != "" || !slices.Contains(server.Links, tracecheck.Link{TraceID: edgeTraceID, SpanID: edgeSpanID}) {
 			t.Errorf("GATEWAY_PUBLIC_ENDPOINT=1: the gateway's server span has parent %q and links %v; want a root "+
@@ -353,7 +356,9 @@ func InOwnProcess(t *testing.T) (stderr string, child bool) {
 	if os.Getenv("WORKSHOP_OWN_PROCESS") == t.Name() {
 		return "", true
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	// Each level of the name anchored: TestContract/TracerLogs/OTel runs that leaf alone.
+	run := "^" + strings.ReplaceAll(t.Name(), "/", "$/^") + "$"
+	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), "WORKSHOP_OWN_PROCESS="+t.Name())
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -12,6 +12,19 @@ import (
 	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
+// OrderTraces is how a traced step's order trace is collected and what it must be, for
+// Contract: TestContract/OrderTrace runs the services in the test's process,
+// TestContract/OrderTraceAcrossProcesses as three processes, as deployed.
+type OrderTraces struct {
+	// Collect points the services' tracers at collectors of t's own. It returns the
+	// environment that points separate processes at them, and received, which returns
+	// the spans they got once the services stopped and fails t, naming what to look
+	// at, when there are none.
+	Collect func(t *testing.T) (env map[string]string, received func() []tracecheck.Span)
+	// Want is the trace the order with ID orderID must make, in a fleet with env.
+	Want func(env map[string]string, orderID string) OrderTrace
+}
+
 // TraceResponseFormat is the traceresponse header (W3C Trace Context level 2): the
 // version, the trace ID, the span ID and the flags.
 var TraceResponseFormat = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)

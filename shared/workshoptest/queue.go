@@ -95,6 +95,29 @@ func (q *Queue[S]) Consume(t *testing.T, b broker.Broker, n int, h broker.Handle
 	return got
 }
 
+// ConsumeHeaders is one case of a consumer's bad-headers test: it publishes a message
+// with headers straight to the queue, past any decorator, and has consumer handle it.
+// It fails the test unless the handler got the message with a span in its context
+// (hasSpan), and acked it, and returns the recorded spans. continues says whether the
+// headers carry a trace context the consumer continues, for the hint when the message
+// is lost; what names the headers in a failure, and hint what to look at.
+func (q *Queue[S]) ConsumeHeaders(t *testing.T, consumer broker.Broker, headers amqp.Table, continues bool, hasSpan func(S) bool, what, hint string) []tracecheck.Span {
+	t.Helper()
+	if err := q.Base.Publish(context.Background(), q.Message("ord_1", headers)); err != nil {
+		t.Fatal(err)
+	}
+	q.Missed = MissedUntraced
+	if continues {
+		q.Missed = MissedTraced
+	}
+	got := q.Consume(t, consumer, 1, nil)
+	if !hasSpan(got[0].Span) {
+		t.Fatalf("a message with %s was handled without a span in its context.\nLook at %s", what, hint)
+	}
+	q.RequireEmpty(t)
+	return q.Spans()
+}
+
 // RequireEmpty fails the test if the queue still holds a message: the ones consumed
 // were acked.
 func (q *Queue[S]) RequireEmpty(t *testing.T) {

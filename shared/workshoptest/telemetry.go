@@ -45,6 +45,23 @@ func placeOrders(t *testing.T, f *Fleet, n int, gap time.Duration) {
 	}
 }
 
+// LogCheck is a check that a step's tracer reports its own errors to the services'
+// log, run by Contract as TestContract/TracerLogs/Name.
+type LogCheck struct {
+	Name  string
+	check func(t *testing.T, run fleet.RunFunc)
+}
+
+// OTelErrorLogs is CheckOTelErrorLogs as a step's LogCheck, named OTel.
+func OTelErrorLogs(todo string) LogCheck {
+	return LogCheck{"OTel", func(t *testing.T, run fleet.RunFunc) { CheckOTelErrorLogs(t, run, todo) }}
+}
+
+// JaegerLogs is CheckJaegerLogs as a step's LogCheck, named Jaeger.
+func JaegerLogs(service, todo string) LogCheck {
+	return LogCheck{"Jaeger", func(t *testing.T, run fleet.RunFunc) { CheckJaegerLogs(t, run, service, todo) }}
+}
+
 // CheckOTelErrorLogs checks that OpenTelemetry's own errors reach the services' log as
 // structured records, not stderr: with the collector down, four batches fail, and the
 // log says so once, naming the service; a baggage header that does not parse is a

@@ -135,8 +135,9 @@ type ShutdownFlushes struct {
 	// hint when one of Hops is missing after it.
 	Batched, Flush string
 	Hops           []tracecheck.Hop
-	// Trace is what the order's trace must be in the fleet started with env.
-	Trace func(env map[string]string) OrderTrace
+	// Trace is what the order's trace must be in the fleet started with env, given
+	// the order's ID.
+	Trace func(env map[string]string, orderID string) OrderTrace
 }
 
 // CheckShutdownFlushes stops the services right after stock reserved the order: every
@@ -156,7 +157,7 @@ func CheckShutdownFlushes(t *testing.T, s ShutdownFlushes) {
 	if t.Failed() {
 		return
 	}
-	CheckOrderTrace(t, spans, resp, s.Trace(f.Env))
+	CheckOrderTrace(t, spans, resp, s.Trace(f.Env, resp.OrderID()))
 	t.Logf("the shutdown, flush included, took %s", time.Since(start).Round(time.Millisecond))
 }
 

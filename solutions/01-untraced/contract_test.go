@@ -26,8 +26,6 @@ var step = workshoptest.Step{
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery and the command
-// line, as every step keeps them.
+// line, as every step keeps them; and this step's exercise, TestContract/Correlation:
+// one request ID on every log line of one checkout, in all three services.
 func TestContract(t *testing.T) { workshoptest.Contract(t, step) }
-
-// TestCorrelation: one request ID on every log line of one checkout, in all three services.
-func TestCorrelation(t *testing.T) { workshoptest.Correlation(t, step) }

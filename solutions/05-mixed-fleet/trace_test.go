@@ -99,27 +99,6 @@ func TestSpans(t *testing.T) {
 	}))
 }
 
-// TestMixedFleetTrace is the order's trace across both kinds of tracer: gateway
-// (OpenTelemetry) → checkout (jaeger-client) over HTTP, checkout → RabbitMQ → stock
-// (OpenTelemetry). The spans arrive at two collectors, OTLP and jaeger, and are one trace.
-func TestMixedFleetTrace(t *testing.T) {
-	c := collect(t)
-	f := workshoptest.Start(t, run, nil)
-	resp := f.OrderAndStop() // each service flushes as it stops, to its collector
-	workshoptest.CheckOrderTrace(t, c.received(t), resp, orderTrace(f.Env))
-}
-
-// TestMixedFleetAcrossProcesses runs the three services as they are deployed, as three
-// processes that share nothing but RabbitMQ and the collectors: OTEL_EXPORTER_OTLP_ENDPOINT
-// for the OpenTelemetry services, JAEGER_ENDPOINT for the legacy one. Their spans form one
-// trace, each process flushing its own, to its own collector, when SIGTERM stops it.
-func TestMixedFleetAcrossProcesses(t *testing.T) {
-	c := newCollectors(t)
-	f := workshoptest.StartProcesses(t, c.env())
-	resp := f.OrderAndStop()
-	workshoptest.CheckOrderTrace(t, c.received(t), resp, orderTrace(f.Env))
-}
-
 // TestShutdownFlushes: batches that would wait an hour still arrive, OTLP's and
 // jaeger-client's, because each service shuts its provider down, or closes its jaeger
 // tracer, as it stops.
@@ -133,8 +112,11 @@ func TestShutdownFlushes(t *testing.T) {
 }
 
 // orderTrace is step 04's order trace, each span recorded by its service's tracer:
-// jaeger-client's or OpenTelemetry's.
-func orderTrace(env map[string]string) workshoptest.OrderTrace {
+// jaeger-client's or OpenTelemetry's. Gateway (OpenTelemetry) → checkout (jaeger-client)
+// over HTTP, checkout → RabbitMQ → stock (OpenTelemetry): the spans arrive at two
+// collectors, OTLP and jaeger, and are one trace, in one process and in three
+// (TestContract/OrderTrace and OrderTraceAcrossProcesses).
+func orderTrace(env map[string]string, _ string) workshoptest.OrderTrace {
 	want := workshoptest.BrokerOrderTrace(env, publishHop, processHop, stockReserve,
 		gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder)
 	want.Sources = sourceOf
@@ -189,12 +171,9 @@ type collectors struct {
 	jaeger *jaegerspans.Collector
 }
 
-// newCollectors starts both collectors for the test.
-func newCollectors(t *testing.T) *collectors {
-	return &collectors{otel: otelsuite.NewCollector(t), jaeger: jaegersuite.NewCollector(t)}
-}
-
-// env points the services at the collectors, as in production: the standard variables.
+// env points separate processes at the collectors, as in production: the standard
+// variables, OTEL_EXPORTER_OTLP_ENDPOINT for the OpenTelemetry services, JAEGER_ENDPOINT
+// for the legacy one.
 func (c *collectors) env() map[string]string {
 	return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": c.otel.Endpoint(), "JAEGER_ENDPOINT": c.jaeger.Endpoint()}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync/atomic"
@@ -160,20 +161,8 @@ func TestConsumeBadHeaders(t *testing.T) {
 			// A topology per case: the cases run at once.
 			t.Parallel()
 			f := newBrokerFixture(t)
-			if err := f.Base.Publish(context.Background(), f.Message("ord_1", tc.headers)); err != nil {
-				t.Fatal(err)
-			}
-			if !tc.continues {
-				f.Missed = workshoptest.MissedUntraced
-			}
-			got := f.Consume(t, f.stock, 1, nil)
-			if !got[0].Span.IsValid() {
-				t.Fatalf("a message with headers %v was handled without a span in its context.\nLook at %s",
-					tc.headers, processHop(f.Info.Exchange, f.Info.Queue).Todo)
-			}
-			f.RequireEmpty(t)
-
-			spans := f.rec.Spans()
+			spans := f.ConsumeHeaders(t, f.stock, tc.headers, tc.continues, trace.SpanContext.IsValid,
+				fmt.Sprintf("headers %v", tc.headers), processHop(f.Info.Exchange, f.Info.Queue).Todo)
 			consumer := workshoptest.MustFind(t, spans, processHop(f.Info.Exchange, f.Info.Queue))
 			switch {
 			case tc.continues && (consumer.TraceID != traceID || consumer.ParentID != spanID):

@@ -18,7 +18,6 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
-	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
 	"github.com/ot2otel/workshop/shared/workshoptest/otelsuite"
 )
@@ -172,25 +171,9 @@ const (
 	otelhttpScope = "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
-func TestOrderTrace(t *testing.T) {
-	c := otelsuite.Collect(t)
-	f := workshoptest.Start(t, run, nil)
-	resp := f.OrderAndStop()
-	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env, resp.OrderID()))
-}
-
-// TestOrderTraceAcrossProcesses: deployed as three processes, native OpenTelemetry
-// services make one trace too.
-func TestOrderTraceAcrossProcesses(t *testing.T) {
-	c := otelsuite.Collect(t)
-	f := workshoptest.StartProcesses(t, c.Env())
-	resp := f.OrderAndStop() // each process flushes its spans as it exits
-	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env, resp.OrderID()))
-}
-
 // TestShutdownFlushes holds the spans back until the services stop: if they all
 // arrive, each service's Close shut its provider down, which flushed them. It checks
-// the order's spans by service and kind only: TestOrderTrace checks the rest.
+// the order's spans by service and kind only: TestContract/OrderTrace checks the rest.
 func TestShutdownFlushes(t *testing.T) {
 	c := otelsuite.Collect(t)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000") // an hour: only Shutdown exports
@@ -318,12 +301,6 @@ func newRecorder(t *testing.T) recorder { return recorder{otelsuite.NewRecorder(
 // provider returns a tracer provider for service that samples every span and records it.
 func (r recorder) provider(service string) trace.TracerProvider {
 	return r.Provider(service, sdktrace.WithSampler(sdktrace.AlwaysSample()))
-}
-
-// received is otelsuite.Received, blaming newTracerProvider and Close.
-func received(t *testing.T, c *otelspans.Collector) []tracecheck.Span {
-	t.Helper()
-	return otelsuite.Received(t, c, "TODO(06.3): newTracerProvider exports with autoexport.NewSpanExporter, and each service's Close shuts its provider down")
 }
 
 // rabbitAddress returns the host and port of the RabbitMQ the tests use, when they use it.

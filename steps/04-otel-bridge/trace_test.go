@@ -19,7 +19,6 @@ import (
 	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/otelenv/otelenvtest"
 	"github.com/ot2otel/workshop/shared/tracecheck"
-	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 	"github.com/ot2otel/workshop/shared/workshoptest"
 	"github.com/ot2otel/workshop/shared/workshoptest/bridgesuite"
 	"github.com/ot2otel/workshop/shared/workshoptest/otelsuite"
@@ -246,38 +245,22 @@ func TestSpans(t *testing.T) {
 	}))
 }
 
-func TestOrderTrace(t *testing.T) {
-	c := otelsuite.Collect(t)
-	f := workshoptest.Start(t, run, nil)
-	resp := f.OrderAndStop()
-	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env))
-}
-
-// TestOrderTraceAcrossProcesses runs the three services as they are deployed, as three
-// processes that share nothing but RabbitMQ and the collector: their spans form one
-// trace, and each process flushes its spans when SIGTERM stops it.
-func TestOrderTraceAcrossProcesses(t *testing.T) {
-	c := otelsuite.NewCollector(t)
-	f := workshoptest.StartProcesses(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": c.Endpoint()})
-	resp := f.OrderAndStop()
-	workshoptest.CheckOrderTrace(t, received(t, c), resp, orderTrace(f.Env))
-}
-
 // TestShutdownFlushes: a batch that would wait an hour still arrives, because each
 // service shuts its provider down as it stops.
 func TestShutdownFlushes(t *testing.T) {
 	c := otelsuite.Collect(t)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000")
 	workshoptest.CheckShutdownFlushes(t, workshoptest.ShutdownFlushes{Run: run, Spans: c.Spans,
-		Received: func(t *testing.T) []tracecheck.Span { return received(t, c) },
+		Received: func(t *testing.T) []tracecheck.Span { return otelsuite.Received(t, c, noSpans) },
 		Batched:  "TODO(04.1): newTracerProvider batches (sdktrace.WithBatcher)",
 		Flush:    "Look at TODO(04.1): tracing.Shutdown is the provider's Shutdown, which flushes the batch (main calls it on SIGTERM)",
 		Hops:     []tracecheck.Hop{gatewayServer, checkoutPlaceOrder, stockReserve}, Trace: orderTrace})
 }
 
 // orderTrace is step 03's order trace with "submit order" in it, all exported through
-// OpenTelemetry.
-func orderTrace(env map[string]string) workshoptest.OrderTrace {
+// OpenTelemetry, in one process and in three (TestContract/OrderTrace and
+// OrderTraceAcrossProcesses).
+func orderTrace(env map[string]string, _ string) workshoptest.OrderTrace {
 	want := workshoptest.BrokerOrderTrace(env, publishHop, processHop, stockReserve,
 		gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, checkoutPlaceOrder)
 	want.TraceResponse = "TODO(04.1): traceResponse under the bridge"
@@ -296,12 +279,9 @@ func newRecorder(t *testing.T) *bridgesuite.Recorder {
 	return bridgesuite.NewRecorder(t, tracerName, otelbridge.NewTracerPair)
 }
 
-// received is otelsuite.Received, blaming newTracing.
-func received(t *testing.T, c *otelspans.Collector) []tracecheck.Span {
-	t.Helper()
-	return otelsuite.Received(t, c, "TODO(04.1): newTracing builds an OpenTelemetry SDK tracer provider with an OTLP exporter "+
-		"(newTracerProvider), puts the bridge on it, and returns the provider's Shutdown, which flushes it")
-}
+// noSpans is what to look at when no span reaches the test's collector.
+const noSpans = "TODO(04.1): newTracing builds an OpenTelemetry SDK tracer provider with an OTLP exporter " +
+	"(newTracerProvider), puts the bridge on it, and returns the provider's Shutdown, which flushes it"
 
 // TestRouteTemplate: serverSpans, unchanged, still names spans after the route
 // template under the bridge.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -106,21 +105,8 @@ func TestConsumeBadHeaders(t *testing.T) {
 			legacy, otel := up.legacy.StartSpan("legacy upstream"), up.otel.StartSpan("otel upstream")
 			legacy.Finish()
 			otel.Finish()
-			headers := tc.headers(up, legacy, otel)
-			if err := f.Base.Publish(context.Background(), f.Message("ord_1", headers)); err != nil {
-				t.Fatal(err)
-			}
-			f.Missed = workshoptest.MissedUntraced
-			if tc.continues != "" {
-				f.Missed = workshoptest.MissedTraced
-			}
-			got := f.Consume(t, stock, 1, nil)
-			if got[0].Span == nil {
-				t.Fatalf("a message with %s was handled without a span in its context", tc.name)
-			}
-			f.RequireEmpty(t)
-
-			spans := f.Spans()
+			spans := f.ConsumeHeaders(t, stock, tc.headers(up, legacy, otel), tc.continues != "", otsuite.HasSpan,
+				tc.name, processHop(f.Info.Queue).Todo)
 			consumer, ok := tracecheck.Find(spans, processHop(f.Info.Queue))
 			if !ok {
 				t.Fatalf("no consumer span for a message with %s.\n%s", tc.name, tracecheck.String(spans))

@@ -56,6 +56,19 @@ func NewCollector(t testing.TB) *jaegerspans.Collector {
 	return c
 }
 
+// Traces is a step's OrderTraces.Collect: a collector of the test's own, as Collect
+// starts it; hint names what to look at when no span reaches it.
+func Traces(hint string) func(t *testing.T) (map[string]string, func() []tracecheck.Span) {
+	return func(t *testing.T) (map[string]string, func() []tracecheck.Span) {
+		c := Collect(t)
+		return map[string]string{"JAEGER_ENDPOINT": c.Endpoint()}, func() []tracecheck.Span { return Received(t, c, hint) }
+	}
+}
+
+// Spans points the services' tracers at a collector of t's own, as Collect does, and
+// returns what it received: a step's EdgeStep.Collect.
+func Spans(t *testing.T) func() []tracecheck.Span { return Collect(t).Spans }
+
 // Collect starts a jaeger collector and points every tracer made from the environment
 // during the test at it, through JAEGER_ENDPOINT as in production. It sets the
 // variable with t.Setenv, so the test cannot run in parallel.

@@ -262,22 +262,8 @@ func testConsumeBadHeaders(t *testing.T, s Broker) {
 			f := NewFixture(t, s)
 			upstream := f.CheckoutTracer.StartSpan("upstream")
 			upstream.Finish()
-			headers := tc.Headers(f.CheckoutTracer, upstream)
-			if err := f.Base.Publish(context.Background(), f.Message("ord_1", headers)); err != nil {
-				t.Fatal(err)
-			}
-			f.Missed = workshoptest.MissedUntraced
-			if tc.Continues {
-				f.Missed = workshoptest.MissedTraced
-			}
-			got := f.Consume(t, f.Stock, 1, nil)
-			if got[0].Span == nil {
-				t.Fatalf("a message with %s was handled without a span in its context.\nLook at %s",
-					tc.Name, s.Process(f.Info.Queue).Todo)
-			}
-			f.RequireEmpty(t)
-
-			spans := f.Spans()
+			spans := f.ConsumeHeaders(t, f.Stock, tc.Headers(f.CheckoutTracer, upstream), tc.Continues, HasSpan,
+				tc.Name, s.Process(f.Info.Queue).Todo)
 			consumer, ok := tracecheck.Find(spans, s.Process(f.Info.Queue))
 			if !ok {
 				t.Fatalf("no consumer span for a message with %s.\n%s\nLook at %s",
@@ -369,6 +355,9 @@ func NewFixtureWith(t *testing.T, s Broker, checkout, stock opentracing.Tracer, 
 	return &Fixture{Queue: q, CheckoutTracer: checkout, StockTracer: stock,
 		Checkout: s.Wrap(q.Base, checkout), Stock: s.Wrap(q.Base, stock)}
 }
+
+// HasSpan reports whether a handler's context held a span, for Queue.ConsumeHeaders.
+func HasSpan(s opentracing.Span) bool { return s != nil }
 
 // Delivery is a message a test's handler got, and the span in the handler's context.
 type Delivery = workshoptest.Delivery[opentracing.Span]
