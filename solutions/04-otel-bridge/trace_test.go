@@ -251,7 +251,7 @@ func TestShutdownFlushes(t *testing.T) {
 	c := otelsuite.Collect(t)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "3600000")
 	workshoptest.CheckShutdownFlushes(t, workshoptest.ShutdownFlushes{Run: run, Spans: c.Spans,
-		Received: func(t *testing.T) []tracecheck.Span { return otelsuite.Received(t, c, noSpans) },
+		Received: func(t *testing.T) []tracecheck.Span { return workshoptest.Received(t, c, noSpans) },
 		Batched:  "TODO(04.1): newTracerProvider batches (sdktrace.WithBatcher)",
 		Flush:    "Look at TODO(04.1): tracing.Shutdown is the provider's Shutdown, which flushes the batch (main calls it on SIGTERM)",
 		Hops:     []tracecheck.Hop{gatewayServer, checkoutPlaceOrder, stockReserve}, Trace: orderTrace})

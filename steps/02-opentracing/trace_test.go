@@ -95,7 +95,7 @@ func TestBrokerHopNotTracedYet(t *testing.T) {
 // none at all.
 func received(t *testing.T, c *jaegerspans.Collector) []tracecheck.Span {
 	t.Helper()
-	return jaegersuite.Received(t, c, "TODO(02.1): newTracer builds a jaeger tracer with config.FromEnv and returns the closer that flushes it")
+	return workshoptest.Received(t, c, "TODO(02.1): newTracer builds a jaeger tracer with config.FromEnv and returns the closer that flushes it")
 }
 
 // TestRouteTemplate: a server span is named after the route template, which a route

@@ -45,24 +45,10 @@ func (r *Recorder) Spans() []tracecheck.Span {
 	return jaegerspans.FromOpenTracing(r.reporter.GetSpans())
 }
 
-// NewCollector starts a jaeger collector for the test.
-func NewCollector(t testing.TB) *jaegerspans.Collector {
-	t.Helper()
-	c, err := jaegerspans.NewCollector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // Traces is a step's OrderTraces.Collect: a collector of the test's own, as Collect
 // starts it; hint names what to look at when no span reaches it.
 func Traces(hint string) func(t *testing.T) (map[string]string, func() []tracecheck.Span) {
-	return func(t *testing.T) (map[string]string, func() []tracecheck.Span) {
-		c := Collect(t)
-		return map[string]string{"JAEGER_ENDPOINT": c.Endpoint()}, func() []tracecheck.Span { return Received(t, c, hint) }
-	}
+	return workshoptest.ReceiverTraces(Collect, hint)
 }
 
 // Spans points the services' tracers at a collector of t's own, as Collect does, and
@@ -74,20 +60,9 @@ func Spans(t *testing.T) func() []tracecheck.Span { return Collect(t).Spans }
 // variable with t.Setenv, so the test cannot run in parallel.
 func Collect(t testing.TB) *jaegerspans.Collector {
 	t.Helper()
-	c := NewCollector(t)
+	c := workshoptest.StartReceiver(t, jaegerspans.NewCollector)
 	t.Setenv("JAEGER_ENDPOINT", c.Endpoint())
 	return c
-}
-
-// Received returns the spans the collector received, and fails the test, with hint,
-// when there are none at all.
-func Received(t testing.TB, c *jaegerspans.Collector, hint string) []tracecheck.Span {
-	t.Helper()
-	spans := c.Spans()
-	if len(spans) == 0 {
-		t.Fatalf("no span reached JAEGER_ENDPOINT after the services stopped.\nLook at %s", hint)
-	}
-	return spans
 }
 
 // FromEnv is a step's tracer built from the JAEGER_* variables, and the hints its

@@ -61,24 +61,10 @@ func (r *Recorder) Scope(s tracecheck.Span) string {
 	return ""
 }
 
-// NewCollector starts an OTLP/HTTP collector for the test.
-func NewCollector(t testing.TB) *otelspans.Collector {
-	t.Helper()
-	c, err := otelspans.NewCollector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // Traces is a step's OrderTraces.Collect: a collector of the test's own, as Collect
 // starts it; hint names what to look at when no span reaches it.
 func Traces(hint string) func(t *testing.T) (map[string]string, func() []tracecheck.Span) {
-	return func(t *testing.T) (map[string]string, func() []tracecheck.Span) {
-		c := Collect(t)
-		return c.Env(), func() []tracecheck.Span { return Received(t, c, hint) }
-	}
+	return workshoptest.ReceiverTraces(Collect, hint)
 }
 
 // Spans points the services' tracers at a collector of t's own, as Collect does, and
@@ -93,7 +79,7 @@ func Spans(t *testing.T) func() []tracecheck.Span { return Collect(t).Spans }
 // parallel.
 func Collect(t testing.TB) *otelspans.Collector {
 	t.Helper()
-	c := NewCollector(t)
+	c := workshoptest.StartReceiver(t, otelspans.NewCollector)
 	for k, v := range c.Env() {
 		t.Setenv(k, v)
 	}
@@ -111,17 +97,6 @@ func unsetenv(t testing.TB, key string) {
 	if err := os.Unsetenv(key); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// Received returns the spans the collector received, and fails the test, with hint,
-// when there are none at all.
-func Received(t testing.TB, c *otelspans.Collector, hint string) []tracecheck.Span {
-	t.Helper()
-	spans := c.Spans()
-	if len(spans) == 0 {
-		t.Fatalf("no span reached OTEL_EXPORTER_OTLP_ENDPOINT after the services stopped.\nLook at %s", hint)
-	}
-	return spans
 }
 
 // ClientContext returns the check of the trace context on the gateway's request to
