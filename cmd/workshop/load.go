@@ -65,6 +65,8 @@ type loadRun struct {
 	P99     float64 `json:"p99_ms"`
 	// CPUPerOrder is the system's user+system CPU time per order, in microseconds.
 	CPUPerOrder float64 `json:"cpu_us_per_order,omitempty"`
+	// Budget is the machine's CPU per order, by process: where the cores went.
+	Budget cpuBudget `json:"cpu_us_per_order_by_process"`
 	// RSSMB is the system's resident set at the end of the run.
 	RSSMB float64 `json:"rss_mb,omitempty"`
 	// RSSAt is the resident set, in MB, when the total of orders reached each count.
@@ -88,6 +90,7 @@ type loadSummary struct {
 	RSSAt       map[string]float64 `json:"rss_mb_at_orders,omitempty"`
 	Reserved    float64            `json:"reserved_per_second"`
 	Errors      int64              `json:"errors"`
+	Budget      cpuBudget          `json:"cpu_us_per_order_by_process"`
 }
 
 const loadUsage = `usage: workshop load [flags] [NN ...]
@@ -313,7 +316,7 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 	pid := cmd.Process.Pid
 	stockURL := "http://" + addrs[2] + "/stock/" + loadSKU
 	res, err := drive(ctx, client, "http://"+addrs[0]+"/checkout", o, func() procSample {
-		return procSample{cpu: processCPU(pid), reserved: reserved(client, stockURL)}
+		return procSample{cpu: processCPU(pid), reserved: reserved(client, stockURL), machine: sampleMachine()}
 	}, func() float64 { return processRSS(pid) }, sink)
 	if err != nil {
 		return loadRun{}, fmt.Errorf("%w\nlogs:\n%s", err, logs())
@@ -335,6 +338,100 @@ const loadSKU = "span-sticker"
 type procSample struct {
 	cpu      time.Duration
 	reserved int64
+	machine  machineSample
+}
+
+// machineSample is the CPU time used so far by the processes that share the machine
+// with the system under load, and by the machine as a whole.
+type machineSample struct {
+	rabbitmq, redis, load, busy time.Duration
+}
+
+// sampleMachine reads the CPU of RabbitMQ (beam.smp) and Redis when they run on this
+// machine (0 when they run elsewhere, in a container of another host, say), of this
+// process (the load's clients and the span sink), and of every CPU of the machine.
+func sampleMachine() machineSample {
+	m := machineSample{load: processCPU(os.Getpid()), busy: machineBusy()}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			continue
+		}
+		switch strings.TrimSpace(string(comm)) {
+		case "beam.smp":
+			m.rabbitmq += processCPU(pid)
+		case "redis-server":
+			m.redis += processCPU(pid)
+		}
+	}
+	return m
+}
+
+// machineBusy is the CPU time every CPU of the machine has spent other than idle or
+// waiting for I/O, from /proc/stat.
+func machineBusy() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	return parseBusy(line)
+}
+
+// parseBusy reads /proc/stat's "cpu" line: user, nice, system, idle, iowait, irq,
+// softirq and steal, in USER_HZ; busy is all but idle and iowait (steal is included:
+// it is CPU the machine wanted and its host gave to someone else).
+func parseBusy(line string) time.Duration {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / clockTick
+}
+
+// cpuBudget is CPU time per order, in microseconds, by process: the system under load
+// (the step's all), RabbitMQ, Redis, the load command itself (clients and span sink),
+// and the whole machine (All; what is not in the others is the kernel's work for them
+// and anything else running). Busy is how many of the machine's cores were busy.
+type cpuBudget struct {
+	System   float64 `json:"system"`
+	RabbitMQ float64 `json:"rabbitmq"`
+	Redis    float64 `json:"redis"`
+	Load     float64 `json:"load_and_sink"`
+	All      float64 `json:"machine"`
+	Busy     float64 `json:"busy_cores"`
+}
+
+func (b cpuBudget) fields() [6]float64 {
+	return [6]float64{b.System, b.RabbitMQ, b.Redis, b.Load, b.All, b.Busy}
+}
+
+// budget divides the CPU used between two samples by the orders done between them.
+func budget(system time.Duration, before, after machineSample, orders int64, elapsed time.Duration) cpuBudget {
+	if orders <= 0 || elapsed <= 0 {
+		return cpuBudget{}
+	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(orders) }
+	busy := after.busy - before.busy
+	return cpuBudget{
+		System: per(system), RabbitMQ: per(after.rabbitmq - before.rabbitmq), Redis: per(after.redis - before.redis),
+		Load: per(after.load - before.load), All: per(busy), Busy: busy.Seconds() / elapsed.Seconds(),
+	}
 }
 
 // drive runs the closed loop: warm-up, then the measured window.
@@ -428,6 +525,7 @@ func drive(ctx context.Context, client *http.Client, url string, o loadOptions, 
 	if run.Orders > 0 && after.cpu > 0 {
 		run.CPUPerOrder = float64((after.cpu - before.cpu).Microseconds()) / float64(run.Orders)
 	}
+	run.Budget = budget(after.cpu-before.cpu, before.machine, after.machine, run.Orders, elapsed)
 	if run.Errors > 0 && run.Errors*100 > run.Orders {
 		return run, fmt.Errorf("%d of %d orders failed in the window; first: %v", run.Errors, run.Orders+run.Errors, firstErr)
 	}
@@ -588,13 +686,13 @@ func rawConfirmRate(ctx context.Context, url string, inFlight int, warmup, durat
 		}()
 	}
 	sleepCtx(ctx, warmup)
-	c0 := consumed.Load()
+	c0, m0 := consumed.Load(), sampleMachine()
 	start := time.Now()
 	measuring.Store(true)
 	sleepCtx(ctx, duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
-	c1 := consumed.Load()
+	c1, m1 := consumed.Load(), sampleMachine()
 	cancel()
 	wg.Wait()
 	if firstErr != nil {
@@ -603,6 +701,7 @@ func rawConfirmRate(ctx context.Context, url string, inFlight int, warmup, durat
 	run := loadRun{Orders: int64(len(lats)), Errors: errs.Load(), Seconds: elapsed.Seconds(), Reserved: c1 - c0}
 	run.Rate = float64(run.Orders) / elapsed.Seconds()
 	run.P50, run.P99 = percentileMS(lats, 0.50), percentileMS(lats, 0.99)
+	run.Budget = budget(0, m0, m1, run.Orders, elapsed)
 	return run, nil
 }
 
@@ -648,6 +747,7 @@ func summarize(targets []string, runs []loadRun) []loadSummary {
 	var out []loadSummary
 	for _, t := range targets {
 		var rate, p50, p99, cpu, rss, res []float64
+		var b [6][]float64 // the budget's fields, in order
 		at := map[string][]float64{}
 		s := loadSummary{Target: t}
 		for _, r := range runs {
@@ -660,7 +760,11 @@ func summarize(targets []string, runs []loadRun) []loadSummary {
 				at[k] = append(at[k], v)
 			}
 			s.Errors += r.Errors
+			for i, v := range r.Budget.fields() {
+				b[i] = append(b[i], v)
+			}
 		}
+		s.Budget = cpuBudget{median(b[0]), median(b[1]), median(b[2]), median(b[3]), median(b[4]), median(b[5])}
 		s.Rate, s.P50, s.P99, s.CPUPerOrder, s.RSSMB, s.Reserved = median(rate), median(p50), median(p99), median(cpu), median(rss), median(res)
 		if len(at) > 0 {
 			s.RSSAt = map[string]float64{}
@@ -742,6 +846,7 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 				s.Target, s.Reserved, 100*s.Reserved/s.Rate)
 		}
 	}
+	writeBudget(w, sums, width)
 	for _, s := range sums {
 		if len(s.RSSAt) == 0 {
 			continue
@@ -762,6 +867,31 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 	fmt.Fprintln(tw, "round\ttarget\torders/s\tp50 ms\tp99 ms\tCPU µs/order\tRSS MB\treserved\terrors\tspan exports\t")
 	for _, r := range runs {
 		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.0f\t%.1f\t%d/%d\t%d\t%d\t\n", r.Round, r.Target, r.Rate, r.P50, r.P99, r.CPUPerOrder, r.RSSMB, r.Reserved, r.Orders, r.Errors, r.SinkRequests)
+	}
+	tw.Flush()
+}
+
+// writeBudget says where the machine's CPU went, per order: the system's share is what
+// tracing can change, the rest (RabbitMQ, Redis, the load itself, the kernel's work for
+// them) is the same for every step.
+func writeBudget(w io.Writer, sums []loadSummary, width int) {
+	fmt.Fprintf(w, "\nCPU µs per order, by process (medians); \"other\" is the kernel's and the rest of the machine's:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "  %-*s\tsystem\trabbitmq\tredis\tload+sink\tother\tmachine\tbusy cores\t\n", width, "target")
+	num := func(v float64) string {
+		if v <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f", v)
+	}
+	for _, s := range sums {
+		b := s.Budget
+		if b.All <= 0 {
+			continue
+		}
+		other := b.All - b.System - b.RabbitMQ - b.Redis - b.Load
+		fmt.Fprintf(tw, "  %-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n", width, s.Target,
+			num(b.System), num(b.RabbitMQ), num(b.Redis), num(b.Load), num(other), num(b.All), b.Busy)
 	}
 	tw.Flush()
 }

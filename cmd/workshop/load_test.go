@@ -35,6 +35,32 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestParseBusy(t *testing.T) {
+	// user 100, nice 10, system 50, idle 1000, iowait 40, irq 5, softirq 15, steal 20 ticks:
+	// busy is all but idle and iowait, 200 ticks, 2 s.
+	if got := parseBusy("cpu  100 10 50 1000 40 5 15 20 0 0"); got != 2*time.Second {
+		t.Errorf("parseBusy = %v, want 2s", got)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 x 4 5 6 7 8", "cpu 1 2 3"} {
+		if got := parseBusy(bad); got != 0 {
+			t.Errorf("parseBusy(%q) = %v, want 0", bad, got)
+		}
+	}
+	if machineBusy() <= 0 {
+		t.Error("machineBusy() = 0: /proc/stat unread")
+	}
+	before := machineSample{rabbitmq: time.Second, load: time.Second, busy: 10 * time.Second}
+	after := machineSample{rabbitmq: 3 * time.Second, redis: time.Second / 2, load: 2 * time.Second, busy: 18 * time.Second}
+	got := budget(2*time.Second, before, after, 1000, 4*time.Second)
+	want := cpuBudget{System: 2000, RabbitMQ: 2000, Redis: 500, Load: 1000, All: 8000, Busy: 2}
+	if got != want {
+		t.Errorf("budget = %+v, want %+v", got, want)
+	}
+	if got := budget(time.Second, before, after, 0, time.Second); got != (cpuBudget{}) {
+		t.Errorf("budget of no orders = %+v, want zero", got)
+	}
+}
+
 func TestPercentileAndMedian(t *testing.T) {
 	var lats []time.Duration
 	for i := 100; i >= 1; i-- {
@@ -64,6 +90,9 @@ func TestReportRatios(t *testing.T) {
 		{Target: "01-untraced", Round: 3, Rate: 400, P99: 20, CPUPerOrder: 110, Reserved: 400, Seconds: 1},
 		{Target: "06-native-otel", Round: 3, Rate: 450, P99: 26, CPUPerOrder: 160, Reserved: 450, Seconds: 1},
 	}
+	for i := range runs {
+		runs[i].Budget = cpuBudget{System: runs[i].CPUPerOrder, RabbitMQ: 50, Load: 20, All: runs[i].CPUPerOrder + 100, Busy: 1.9}
+	}
 	sums := summarize([]string{rawTarget, "01-untraced", "06-native-otel"}, runs)
 	if s := sums[1]; s.Rate != 500 || s.P99 != 20 || s.CPUPerOrder != 110 {
 		t.Errorf("01's medians = %+v, want 500 orders/s, p99 20, 110 µs", s)
@@ -71,7 +100,9 @@ func TestReportRatios(t *testing.T) {
 	var out bytes.Buffer
 	writeReport(&out, loadOptions{clients: 16, rounds: 3, command: "workshop load"}, sums, runs)
 	// 06: median 460 orders/s, 0.92 of 01's and 0.46 of raw; p99 median 14, 0.70 of 20.
-	for _, want := range []string{"06-native-otel       460   0.92    0.46", "p99 vs 01", "0.70", "command:  workshop load", "machine:"} {
+	// 06's budget: system 160 µs (the median), other 100-50-20 = 30, machine 260.
+	for _, want := range []string{"06-native-otel       460   0.92    0.46", "p99 vs 01", "0.70", "command:  workshop load", "machine:",
+		"06-native-otel     160        50      -         20     30      260        1.90"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -132,6 +163,17 @@ func TestLoadRunsAStep(t *testing.T) {
 	}
 	if res.Summary[0].Rate <= 0 {
 		t.Errorf("no raw confirm rate: %+v", res.Summary[0])
+	}
+	// The machine's CPU, by process: RabbitMQ runs here in every test run, Redis too
+	// (01's ledger), and this process drove the load.
+	for _, s := range res.Summary {
+		b := s.Budget
+		if b.RabbitMQ <= 0 || b.Load <= 0 || b.All < b.System+b.Load || b.Busy <= 0 {
+			t.Errorf("%s: CPU per order by process does not add up: %+v", s.Target, b)
+		}
+	}
+	if b := step.Budget; b.System != step.CPUPerOrder || b.Redis <= 0 {
+		t.Errorf("01's budget %+v: want the system's CPU (%v µs) and some of Redis's", b, step.CPUPerOrder)
 	}
 	if _, ok := res.Runs[1].RSSAt["10"]; !ok {
 		t.Errorf("no RSS sample after 10 orders: %+v", res.Runs[1])
