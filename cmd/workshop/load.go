@@ -875,9 +875,9 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 // tracing can change, the rest (RabbitMQ, Redis, the load itself, the kernel's work for
 // them) is the same for every step.
 func writeBudget(w io.Writer, sums []loadSummary, width int) {
-	fmt.Fprintf(w, "\nCPU µs per order, by process (medians); \"other\" is the kernel's and the rest of the machine's:\n")
+	fmt.Fprintf(w, "\nCPU µs per order, by process (medians); other: the kernel's and anything else's, 0 when the\nsamples, taken a moment apart, leave less:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "  %-*s\tsystem\trabbitmq\tredis\tload+sink\tother\tmachine\tbusy cores\t\n", width, "target")
+	fmt.Fprintf(tw, "%-*s\tsystem\trabbitmq\tredis\tload+sink\tother\tmachine\tbusy cores\t\n", width, "target")
 	num := func(v float64) string {
 		if v <= 0 {
 			return "-"
@@ -889,9 +889,9 @@ func writeBudget(w io.Writer, sums []loadSummary, width int) {
 		if b.All <= 0 {
 			continue
 		}
-		other := b.All - b.System - b.RabbitMQ - b.Redis - b.Load
-		fmt.Fprintf(tw, "  %-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n", width, s.Target,
-			num(b.System), num(b.RabbitMQ), num(b.Redis), num(b.Load), num(other), num(b.All), b.Busy)
+		other := max(0, b.All-b.System-b.RabbitMQ-b.Redis-b.Load)
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%.2f\t\n", width, s.Target,
+			num(b.System), num(b.RabbitMQ), num(b.Redis), num(b.Load), other, num(b.All), b.Busy)
 	}
 	tw.Flush()
 }
