@@ -24,7 +24,7 @@ type Config struct {
 	CheckoutURL  string // CHECKOUT_URL, default http://localhost:8081
 	// Broker is AMQP_URL, AMQP_EXCHANGE, AMQP_QUEUE, and how stock consumes:
 	// AMQP_CONSUMER_WORKERS messages at once (default 8), AMQP_PREFETCH (default
-	// twice the workers) held unacked.
+	// 8 times the workers) held unacked.
 	Broker broker.Config
 	// RequireRabbitMQ (WORKSHOP_REQUIRE_RABBITMQ=1) turns the in-memory fallback off.
 	RequireRabbitMQ bool

@@ -89,7 +89,7 @@ type Config struct {
 	// are handled in no particular order: with more than one worker, a message may be
 	// handled before one published earlier.
 	Workers int
-	// Prefetch bounds the unacked messages a consumer holds; defaults to twice Workers.
+	// Prefetch bounds the unacked messages a consumer holds; defaults to 8 times Workers.
 	Prefetch int
 	// MaxAttempts is how often a message is handled before it is dead-lettered;
 	// defaults to 3.
