@@ -112,7 +112,7 @@ func newTracerProvider(service string) (otelenv.Provider, error) {
 		return otelenv.Noop(), nil
 	}
 	// TODO(04.1): the exporter the standard variables ask for, autoexport.NewSpanExporter(ctx)
-	// from go.opentelemetry.io/contrib/exporters/autoexport v0.71.0 (OTLP over HTTP unless
+	// from go.opentelemetry.io/contrib/exporters/autoexport v0.72.0 (OTLP over HTTP unless
 	// OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_PROTOCOL say otherwise); the resource,
 	// resource.New(ctx, resource.WithSchemaURL(semconv.SchemaURL), resource.WithTelemetrySDK(),
 	// resource.WithFromEnv(), resource.WithAttributes(semconv.ServiceName(service)))

@@ -272,8 +272,9 @@ func arrayValue(vals []*commonpb.AnyValue) attribute.Value {
 }
 
 // eventName names an event as jaegerspans does an OpenTracing log: the OpenTracing
-// bridge turns a log record into an event with no name and the record's "event" field
-// among its attributes, and a check for an "error" event should hold either way.
+// bridge (v1.47.0 on) names the event after the record's "event" field, and bridges
+// before it left the name empty with the field among the attributes; a check for an
+// "error" event should hold either way, whichever bridge recorded it.
 func eventName(name string, attrs map[string]string) string {
 	if name == "" {
 		return attrs["event"]
