@@ -1,26 +1,98 @@
 package workshoptest
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ot2otel/workshop/shared/fleet"
 )
 
-// closedURL returns the URL of a port nothing listens on: a collector that is down.
-func closedURL(t *testing.T, path string) string {
+// downCollector is a collector that is down in the way that matters to an exporter:
+// it takes each request, reads it, and closes the connection without an answer, so
+// every export fails. Unlike a closed port it counts the attempts, and which service
+// each came from, so a test can wait for the failures it needs instead of sleeping
+// for them (on a loaded machine no sleep is ever long enough).
+type downCollector struct {
+	ln       net.Listener
+	mu       sync.Mutex
+	attempts int
+	from     map[string]int
+}
+
+// startDownCollector listens on a port of the test's own until the test ends.
+func startDownCollector(t *testing.T) *downCollector {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln.Close()
-	return "http://" + ln.Addr().String() + path
+	d := &downCollector{ln: ln, from: map[string]int{}}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go d.refuse(conn)
+		}
+	}()
+	return d
+}
+
+// refuse reads one request from conn, counts it, and hangs up.
+func (d *downCollector) refuse(conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req, err := http.ReadRequest(bufio.NewReader(conn))
+	if err != nil {
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(req.Body, 4<<20))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.attempts++
+	if name := thriftServiceName(body); name != "" {
+		d.from[name]++
+	}
+}
+
+// thriftServiceName returns the service name of a jaeger thrift batch, as
+// jaeger-client's HTTP sender posts it (binary protocol): the batch's first field is the
+// process (a struct, field 1), whose first field is the service name (a string, field 1,
+// its length as a big-endian int32). "" for anything else, such as an OTLP request.
+func thriftServiceName(body []byte) string {
+	prefix := []byte{0x0c, 0x00, 0x01, 0x0b, 0x00, 0x01}
+	if len(body) < len(prefix)+4 || !bytes.Equal(body[:len(prefix)], prefix) {
+		return ""
+	}
+	n := int(binary.BigEndian.Uint32(body[len(prefix):]))
+	rest := body[len(prefix)+4:]
+	if n > len(rest) {
+		return ""
+	}
+	return string(rest[:n])
+}
+
+// URL is where an exporter reaches the collector, path included.
+func (d *downCollector) URL(path string) string { return "http://" + d.ln.Addr().String() + path }
+
+// Attempts returns how many exports reached the collector, and how many of them came
+// from service (jaeger thrift batches only).
+func (d *downCollector) Attempts(service string) (all, fromService int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.attempts, d.from[service]
 }
 
 // exportFailures returns the records that say an exporter failed, by service.
@@ -36,12 +108,18 @@ func exportFailures(records []map[string]any, source string) map[string]int {
 	return n
 }
 
-// placeOrders places n orders, far enough apart that each goes out in a batch of its own.
-func placeOrders(t *testing.T, f *Fleet, n int, gap time.Duration) {
+// failUntil places orders, one at a time, until done says enough exports have failed.
+// It gives up after a minute, which on any machine is many times what it needs: each
+// order's spans go out within the exporters' short flush intervals the checks set.
+func failUntil(t *testing.T, f *Fleet, what string, done func() bool) {
 	t.Helper()
-	for range n {
+	deadline := time.Now().Add(time.Minute)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute of orders, still not %s\nlogs:\n%s", what, f.LogText())
+		}
 		f.PlaceDemoOrder(nil)
-		time.Sleep(gap)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -78,11 +156,15 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 		}
 		return
 	}
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", closedURL(t, ""))
+	collector := startDownCollector(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL(""))
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
 	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "100")
 	f := Start(t, run, map[string]string{"LOG_FORMAT": "json", "GATEWAY_BAGGAGE_ALLOW": "tenant"})
-	placeOrders(t, f, 4, 300*time.Millisecond)
+	// Four failed exports, whichever services made them. At least one service has then
+	// failed twice, and the error handler saw its first failure before its second
+	// export began: the first failure's record is in the log, and the rest are repeats.
+	failUntil(t, f, "four failed exports", func() bool { n, _ := collector.Attempts(""); return n >= 4 })
 	// An allowed key, so the edge lets it through to the gateway's propagator, with a
 	// value W3C Baggage does not allow (no spaces).
 	resp, err := f.Fleet.PlaceOrder(context.Background(), DemoOrder(), http.Header{"Baggage": {"tenant=not valid"}})
@@ -90,6 +172,7 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 		t.Fatalf("POST /checkout with a garbage baggage header: %v %d, want 202", err, resp.Status)
 	}
 	f.Stop()
+	attempts, _ := collector.Attempts("")
 	records := f.Logs()
 	failures := exportFailures(records, "opentelemetry")
 	total := 0
@@ -100,8 +183,8 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 		}
 	}
 	if total != 1 {
-		t.Errorf("with the collector down for four batches, the log has %d records of a failed export (%v), want "+
-			"one: the first failure, then nothing until the outage ends. Look at %s\nlogs:\n%s", total, failures, todo, f.LogText())
+		t.Errorf("with the collector down for %d batches, the log has %d records of a failed export (%v), want "+
+			"one: the first failure, then nothing until the outage ends. Look at %s\nlogs:\n%s", attempts, total, failures, todo, f.LogText())
 	}
 	badBaggage := false
 	for _, r := range records {
@@ -119,17 +202,21 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 // report its spans; and JAEGER_REPORTER_LOG_SPANS=true logs each span. service is a
 // service that traces with jaeger-client; todo names what to look at.
 func CheckJaegerLogs(t *testing.T, run fleet.RunFunc, service, todo string) {
-	t.Setenv("JAEGER_ENDPOINT", closedURL(t, "/api/traces"))
+	collector := startDownCollector(t)
+	t.Setenv("JAEGER_ENDPOINT", collector.URL("/api/traces"))
 	t.Setenv("JAEGER_REPORTER_FLUSH_INTERVAL", "50ms")
 	t.Setenv("JAEGER_REPORTER_LOG_SPANS", "true")
 	f := Start(t, run, map[string]string{"LOG_FORMAT": "json"})
-	placeOrders(t, f, 4, 200*time.Millisecond)
+	// Four failed reports of service's own spans: its logger saw each failure before
+	// its reporter sent the next batch, so the log holds what four failures leave.
+	failUntil(t, f, "four failed reports from "+service, func() bool { _, n := collector.Attempts(service); return n >= 4 })
 	f.Stop()
+	_, attempts := collector.Attempts(service)
 	records := f.Logs()
 	failures := exportFailures(records, "jaeger-client")
 	if failures[service] != 1 {
-		t.Errorf("with the collector down for four flushes, %s's log has %d records of a failed report (%v), want one: "+
-			"the first failure, then nothing until the reporter recovers. Look at %s\nlogs:\n%s", service, failures[service],
+		t.Errorf("with the collector down for %d flushes, %s's log has %d records of a failed report (%v), want one: "+
+			"the first failure, then nothing until the reporter recovers. Look at %s\nlogs:\n%s", attempts, service, failures[service],
 			failures, todo, f.LogText())
 	}
 	logged := false
