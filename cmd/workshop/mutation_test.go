@@ -142,6 +142,52 @@ var mutations = []mutation{
 		run:   "TestBroker/PublishStartsProducerSpan",
 		want:  []string{"TODO(03.1): give a message without an ID one (broker.NewMessageID)"},
 	},
+	// Hints that point at the right place (issue 18): the TODO, the file and the cause
+	// of the code at fault, not of a neighbour.
+	{
+		name: "06 checkout publishes with the request's context", step: "06-native-otel",
+		edits: []edit{{"checkout.go", "if err := b.Publish(ctx, msg); err != nil {", "if err := b.Publish(r.Context(), msg); err != nil {"}},
+		run:   "TestContract/OrderTrace",
+		want:  []string{"TODO(06.3)", "checkout.go", "XXX"},
+		dont:  []string{"TODO(06.2)"},
+	},
+	{
+		name: "06 otelmux without the service's propagator", step: "06-native-otel",
+		edits: []edit{{"middleware.go", "otelmux.WithPropagators(prop),", ""}},
+		run:   "TestContract/OrderTrace",
+		want:  []string{"TODO(06.1)", "serverSpans (middleware.go)", "XXX"},
+		dont:  []string{"tracing.go"},
+	},
+	{
+		name: "02 no server spans", step: "02-opentracing",
+		edits: []edit{{"middleware.go", "return nethttp.Middleware(tracer, next,", "return next\n\t\treturn nethttp.Middleware(tracer, next,"}},
+		run:   "TestOrderTrace",
+		want:  []string{"TODO(02.2)", "serverSpans (middleware.go)", "XXX"},
+		dont:  []string{"tracing.go"},
+	},
+	{
+		name: "01 stock does not read the ID", step: "01-untraced",
+		edits: []edit{{"stock.go", "logger := logger.With(\"request_id\", requestID)", "_ = requestID"}},
+		run:   "TestContract/Correlation",
+		want:  []string{"TODO(01.3)", "stock.go", "XXX"},
+		dont:  []string{"TODO(01.2)", "TODO(01.1)"},
+	},
+	{
+		name: "03 consumer span not finished when the handler fails", step: "03-traced-rabbit-broker",
+		edits: []edit{
+			{"broker.go", "span := t.tracer.StartSpan(\"process \"+info.Queue, opts...)\n\t\tdefer span.Finish()", "span := t.tracer.StartSpan(\"process \"+info.Queue, opts...)"},
+			{"broker.go", "\t\t\treturn err\n\t\t}\n\t\treturn nil\n\t})", "\t\t\treturn err\n\t\t}\n\t\tspan.Finish()\n\t\treturn nil\n\t})"},
+		},
+		run:  "TestBroker/HandlerErrorMarksConsumerSpan",
+		want: []string{"TODO(03.2)", "broker.go", "never finished", "XXX"},
+		dont: []string{"ext.LogError"},
+	},
+	{
+		name: "03 producer span from the global tracer", step: "03-traced-rabbit-broker",
+		edits: []edit{{"broker.go", "opentracing.StartSpanFromContextWithTracer(ctx, t.tracer, \"publish \"+info.Exchange,", "opentracing.StartSpanFromContext(ctx, \"publish \"+info.Exchange,"}},
+		run:   "TestBroker/PublishStartsProducerSpan",
+		want:  []string{"TODO(03.1)", "broker.go", "global tracer", "XXX"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

@@ -21,6 +21,7 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/workshoptest"
+	"github.com/ot2otel/workshop/shared/workshoptest/otglobal"
 )
 
 // Broker is one step's broker decorator and what its tests need to know about it.
@@ -140,6 +141,8 @@ func testPublishStartsProducerSpan(t *testing.T, s Broker) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := NewFixture(t, s)
+			global := otglobal.Tracer()
+			global.Install(t)
 			callers := maps.Clone(tc.headers)
 			parent := f.CheckoutTracer.StartSpan("place order")
 			ctx := opentracing.ContextWithSpan(context.Background(), parent)
@@ -147,6 +150,7 @@ func testPublishStartsProducerSpan(t *testing.T, s Broker) {
 				t.Fatal(err)
 			}
 			parent.Finish()
+			checkNoGlobalTracer(t, global, "Publish", s.Hints.Publish)
 			if !maps.Equal(callers, tc.headers) {
 				t.Errorf("Publish changed the caller's headers from %v to %v.\nLook at %s: inject into a copy of the headers", tc.headers, callers, s.Hints.Publish)
 			}
@@ -244,7 +248,10 @@ func testTalkBugExtractSuccessDropsMessage(t *testing.T, s Broker) {
 	if err := f.Checkout.Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
 		t.Fatal(err)
 	}
+	global := otglobal.Tracer()
+	global.Install(t)
 	got := f.Consume(t, f.Stock, 1, nil)
+	checkNoGlobalTracer(t, global, "Consume", s.Hints.Consume)
 	if got[0].Span == nil {
 		t.Fatalf("the handler's context holds no span.\nLook at %s\nand at %s", s.Process(f.Info.Queue).Todo, s.Reserve.Todo)
 	}
@@ -305,6 +312,14 @@ func testHandlerErrorMarksConsumerSpan(t *testing.T, s Broker) {
 		}
 	}
 	slices.SortFunc(consumers, func(a, b tracecheck.Span) int { return a.Start.Compare(b.Start) })
+	if n := int(calls.Load()); len(consumers) < n {
+		// A span is reported when it finishes: the missing one is the failed delivery's,
+		// whose path returned before Finish.
+		t.Fatalf("the handler ran %d times (it failed, then succeeded), but only %d consumer span(s) were recorded: "+
+			"a span is recorded when it finishes, and the consumer span of the failed delivery was never finished. "+
+			"Finish it on every path, the error's and a panic's too: defer span.Finish() right after starting it.\n%s\n"+
+			"Look at %s, TracedRabbitBroker.Consume (broker.go)", n, len(consumers), tracecheck.String(spans), s.Hints.Consume)
+	}
 	if len(consumers) != 2 || !consumers[0].Error || !workshoptest.HasEvent(consumers[0], "error") || consumers[1].Error {
 		t.Fatalf("a message whose handler failed once, then succeeded: want two consumer spans, the first an error "+
 			"(error=true and a log record, event=error), the second not:\n%s\nLook at %s: ext.LogError(span, err) "+
@@ -389,4 +404,20 @@ func (r *startRecorder) started(name string) (opentracing.Tags, bool) {
 	defer r.mu.Unlock()
 	tags, ok := r.tags[name]
 	return tags, ok
+}
+
+// checkNoGlobalTracer fails the test when the decorator's method used OpenTracing's
+// global tracer (opentracing.StartSpanFromContext, opentracing.StartSpan,
+// opentracing.GlobalTracer()), which is a no-op: its spans are recorded nowhere, so
+// without this check the failure would only say that a span is missing. todo names the
+// method's task.
+func checkNoGlobalTracer(t *testing.T, global *otglobal.Sentinel, method, todo string) {
+	t.Helper()
+	if len(global.Problems()) == 0 {
+		return
+	}
+	t.Fatalf("TracedRabbitBroker.%s used the global tracer (opentracing.StartSpanFromContext, opentracing.StartSpan or "+
+		"opentracing.GlobalTracer()), a no-op that records nothing: the span it started is not in the trace. Start it with "+
+		"the decorator's own tracer, t.tracer (opentracing.StartSpanFromContextWithTracer(ctx, t.tracer, ...), "+
+		"t.tracer.StartSpan).\nLook at %s, TracedRabbitBroker.%s (broker.go)", method, todo, method)
 }
