@@ -146,17 +146,23 @@ var mutations = []mutation{
 	// of the code at fault, not of a neighbour.
 	{
 		name: "06 checkout publishes with the request's context", step: "06-native-otel",
-		edits: []edit{{"checkout.go", "if err := b.Publish(ctx, msg); err != nil {", "if err := b.Publish(r.Context(), msg); err != nil {"}},
-		run:   "TestContract/OrderTrace",
-		want:  []string{"TODO(06.3)", "checkout.go", "XXX"},
-		dont:  []string{"TODO(06.2)"},
+		edits: []edit{
+			{"checkout.go", "ctx, span := tracer.Start(r.Context(), \"place order\")", "_, span := tracer.Start(r.Context(), \"place order\")"},
+			{"checkout.go", "if err := b.Publish(ctx, msg); err != nil {", "if err := b.Publish(r.Context(), msg); err != nil {"},
+		},
+		run: "TestContract/OrderTrace",
+		want: []string{"the checkout producer span hangs under checkout server \"POST /orders\", beside the checkout internal span instead of under it",
+			"The code that starts \"place order\" went on with the context it was given",
+			"look at TODO(06.3): in createOrder (checkout.go), start the \"place order\" span"},
+		dont: []string{"TODO(06.2)"},
 	},
 	{
 		name: "06 otelmux without the service's propagator", step: "06-native-otel",
 		edits: []edit{{"middleware.go", "otelmux.WithPropagators(prop),", ""}},
 		run:   "TestContract/OrderTrace",
-		want:  []string{"TODO(06.1)", "serverSpans (middleware.go)", "XXX"},
-		dont:  []string{"tracing.go"},
+		want: []string{"the checkout server span starts a new trace",
+			"look at TODO(06.1): serverSpans (middleware.go) traces checkout too; it continues the gateway's trace when otelmux extracts with the service's propagator"},
+		dont: []string{"tracing.go"},
 	},
 	{
 		name: "02 no server spans", step: "02-opentracing",

@@ -36,7 +36,8 @@ var (
 	gatewayClient = workshoptest.GatewayClientHop("TODO(06.1): give the gateway's client an otelhttp transport in clientSpans (gateway.go), passing the service's provider and propagator; " +
 		"it starts the client span from the request's context, under \"submit order\"")
 	checkoutServer     = workshoptest.CheckoutServerHop("TODO(06.1): serverSpans (middleware.go) traces checkout too; it continues the gateway's trace when otelmux extracts with the service's propagator")
-	checkoutPlaceOrder = workshoptest.PlaceOrderHop("TODO(06.3): start the \"place order\" span with tracer.Start(r.Context(), ...) in createOrder (checkout.go)")
+	checkoutPlaceOrder = workshoptest.PlaceOrderHop("TODO(06.3): in createOrder (checkout.go), start the \"place order\" span with tracer.Start(r.Context(), ...) " +
+		"and publish with the context it returns")
 )
 
 // TestStandardVariables: without the bridge, newTracerProvider's exporter still

@@ -118,6 +118,36 @@ func RunBroker(t *testing.T, s Broker) {
 	}
 	t.Run("HandlerErrorMarksConsumerSpan", func(t *testing.T) { testHandlerErrorMarksConsumerSpan(t, s) })
 	t.Run("RejectedPublishIsAnError", func(t *testing.T) { testRejectedPublishIsAnError(t, s) })
+	t.Run("ProducerSpanEndsAfterConfirm", func(t *testing.T) { testProducerSpanEndsAfterConfirm(t, s) })
+}
+
+// testProducerSpanEndsAfterConfirm checks that the producer span is still open when the
+// wrapped Publish returns, which it does once RabbitMQ confirmed the message (or did
+// not): the span's duration is the publish's, and a failed confirm can still mark it.
+// A span finished before (span.Finish() after Inject, not deferred) passes every other
+// check, and says the message was sent when it may not have been.
+func testProducerSpanEndsAfterConfirm(t *testing.T, s Broker) {
+	f := NewFixture(t, s)
+	var early []tracecheck.Span
+	confirmed := false
+	probe := &workshoptest.PublishProbe{Broker: f.Base, Returned: func() {
+		confirmed = true
+		early = f.Spans()
+	}}
+	if err := s.Wrap(probe, f.CheckoutTracer).Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	producer := s.Publish(f.Info.Exchange)
+	if !confirmed {
+		t.Fatalf("TracedRabbitBroker.Publish did not call the wrapped broker's Publish.\nLook at %s, TracedRabbitBroker.Publish (broker.go)", s.Hints.Publish)
+	}
+	if span, ok := tracecheck.Find(early, producer); ok {
+		t.Errorf("the producer span %q had already finished when the wrapped Publish returned, that is before RabbitMQ "+
+			"confirmed the message: it must cover the publish, confirm included, so that its duration is the publish's and "+
+			"a publish the broker did not confirm can still mark it. Finish it after t.b.Publish returns: defer span.Finish() "+
+			"right after starting it.\nLook at %s, TracedRabbitBroker.Publish (broker.go)", span.Name, s.Hints.Publish)
+	}
+	workshoptest.MustFind(t, f.Spans(), producer)
 }
 
 func testCarrier(t *testing.T, s Broker) {
