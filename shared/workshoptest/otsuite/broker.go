@@ -375,7 +375,8 @@ func testRejectedPublishIsAnError(t *testing.T, s Broker) {
 	span, ok := tracecheck.Find(spans, s.Publish(f.Info.Exchange))
 	if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 		t.Errorf("the producer span of a publish the broker rejected must be an error (error=true, and a log record "+
-			"event=error):\n%s\nLook at %s: ext.LogError(span, err) when the wrapped Publish fails", tracecheck.String(spans), s.Hints.Publish)
+			"event=error):\n%s\nLook at %s: ext.LogError(span, err) when the wrapped Publish fails, before the span finishes "+
+			"(a tag or log set after Finish is not exported)", tracecheck.String(spans), s.Hints.Publish)
 	}
 }
 
