@@ -380,7 +380,8 @@ func extract(headers amqp.Table) trace.SpanContext {
 // nothing else names the destination; a queue equal to the routing key (a message sent
 // to a queue by name) is named once.
 func TestDestinations(t *testing.T) {
-	const todo = `TODO(06.2): the span names and messaging.destination.name follow the RabbitMQ conventions: ` +
+	const todo = `TODO(06.2), TracedRabbitBroker.Publish and Consume (broker.go; the README lists the rules): ` +
+		`the span names and messaging.destination.name follow the RabbitMQ conventions: ` +
 		`"{exchange}:{routing key}" on publish, "{exchange}:{routing key}:{queue}" on process, leaving out what is empty, ` +
 		`the queue when it is the routing key, and "amq.default" when nothing is left`
 	for _, tc := range []struct {
