@@ -132,13 +132,23 @@ func (w *workshop) paint(style, text string) string {
 	return "\033[" + style + "m" + text + "\033[0m"
 }
 
-// testMessages keeps what a test said, dropping go test's own bookkeeping lines.
+// testMessages keeps, of a failing test's output, what the test said: the lines of
+// t.Error and t.Log, which go test indents, and from a panic on, everything (the panic
+// and its stack). What the code under test printed to stdout or stderr on its own (a
+// WARN record, OpenTelemetry's "invalid baggage list-member" for a test that sends a
+// bad header on purpose) starts at the line's first column: it is no message of the
+// test, and an attendee reading the summary would take it for one.
 func testMessages(lines []string) string {
 	var b strings.Builder
+	panicked := false
 	for _, l := range lines {
 		t := strings.TrimSpace(l)
 		if strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- PASS") || strings.HasPrefix(t, "--- FAIL") ||
 			strings.HasPrefix(t, "--- SKIP") {
+			continue
+		}
+		panicked = panicked || strings.HasPrefix(l, "panic: ")
+		if !panicked && !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "\t") {
 			continue
 		}
 		b.WriteString(l)

@@ -154,3 +154,25 @@ func TestCheckMapsAPanicToItsTODO(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckLeavesOutStrayOutput: what the code under test prints by itself (a log
+// record, OpenTelemetry's complaint about a header a test sent on purpose) is no message
+// of the test: the summary shows the test's own lines only.
+func TestCheckLeavesOutStrayOutput(t *testing.T) {
+	got := testMessages([]string{
+		"=== RUN   TestGreet\n",
+		"2026/12/05 11:00:00 invalid baggage list-member: \";;;\"\n",
+		"time=2026-12-05T11:00:00Z level=WARN msg=\"slow consumer\"\n",
+		"    main_test.go:7: greet() = \"\": look at TODO(01.1)\n",
+		"        the detail, on a line of its own\n",
+		"--- FAIL: TestGreet (0.00s)\n",
+	})
+	want := "    main_test.go:7: greet() = \"\": look at TODO(01.1)\n        the detail, on a line of its own\n"
+	if got != want {
+		t.Errorf("testMessages kept %q, want %q", got, want)
+	}
+	panicked := testMessages([]string{"panic: assignment to entry in nil map\n", "goroutine 7 [running]:\n", "main.greet()\n", "\t/src/main.go:7 +0x1d\n"})
+	if !strings.Contains(panicked, "panic: assignment") || !strings.Contains(panicked, "goroutine 7") || !strings.Contains(panicked, "main.go:7") {
+		t.Errorf("testMessages dropped a panic and its stack: %q", panicked)
+	}
+}

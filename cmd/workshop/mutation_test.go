@@ -142,6 +142,121 @@ var mutations = []mutation{
 		run:   "TestBroker/PublishStartsProducerSpan",
 		want:  []string{"TODO(03.1): give a message without an ID one (broker.NewMessageID)"},
 	},
+	// Hints that point at the right place (issue 18): the TODO, the file and the cause
+	// of the code at fault, not of a neighbour.
+	{
+		name: "06 checkout publishes with the request's context", step: "06-native-otel",
+		edits: []edit{
+			{"checkout.go", "ctx, span := tracer.Start(r.Context(), \"place order\")", "_, span := tracer.Start(r.Context(), \"place order\")"},
+			{"checkout.go", "if err := b.Publish(ctx, msg); err != nil {", "if err := b.Publish(r.Context(), msg); err != nil {"},
+		},
+		run: "TestContract/OrderTrace",
+		want: []string{"the checkout producer span hangs under checkout server \"POST /orders\", beside the checkout internal span instead of under it",
+			"The code that starts \"place order\" went on with the context it was given",
+			"look at TODO(06.3): in createOrder (checkout.go), start the \"place order\" span"},
+		dont: []string{"TODO(06.2)"},
+	},
+	{
+		name: "06 otelmux without the service's propagator", step: "06-native-otel",
+		edits: []edit{{"middleware.go", "otelmux.WithPropagators(prop),", ""}},
+		run:   "TestContract/OrderTrace",
+		want: []string{"the checkout server span starts a new trace",
+			"look at TODO(06.1): serverSpans (middleware.go) traces checkout too; it continues the gateway's trace when otelmux extracts with the service's propagator"},
+		dont: []string{"tracing.go"},
+	},
+	{
+		name: "02 no server spans", step: "02-opentracing",
+		edits: []edit{{"middleware.go", "return nethttp.Middleware(tracer, next,", "return next\n\t\treturn nethttp.Middleware(tracer, next,"}},
+		run:   "TestOrderTrace",
+		want:  []string{`no span for gateway server "POST /checkout"`, "look at TODO(02.2): trace the HTTP servers in serverSpans (middleware.go)"},
+		dont:  []string{"tracing.go"},
+	},
+	{
+		name: "01 stock does not read the ID", step: "01-untraced",
+		edits: []edit{{"stock.go", "logger := logger.With(\"request_id\", requestID)", "_ = requestID"}},
+		run:   "TestContract/Correlation",
+		want:  []string{"stock logged 3 line(s) for this order, none with request_id=", "Look at TODO(01.3): in reserveStock (stock.go), read the ID from the AMQP header x-request-id"},
+		dont:  []string{"TODO(01.2)", "TODO(01.1)"},
+	},
+	{
+		name: "03 consumer span not finished when the handler fails", step: "03-traced-rabbit-broker",
+		edits: []edit{
+			{"broker.go", "span := t.tracer.StartSpan(\"process \"+info.Queue, opts...)\n\t\tdefer span.Finish()", "span := t.tracer.StartSpan(\"process \"+info.Queue, opts...)"},
+			{"broker.go", "\t\t\treturn err\n\t\t}\n\t\treturn nil\n\t})", "\t\t\treturn err\n\t\t}\n\t\tspan.Finish()\n\t\treturn nil\n\t})"},
+		},
+		run: "TestBroker/HandlerErrorMarksConsumerSpan",
+		want: []string{"the handler ran 2 times (it failed, then succeeded), but only 1 consumer span(s) were recorded",
+			"the consumer span of the failed delivery was never finished", "defer span.Finish() right after starting it",
+			"Look at TODO(03.2), TracedRabbitBroker.Consume (broker.go)"},
+		dont: []string{"ext.LogError"},
+	},
+	{
+		name: "03 producer span from the global tracer", step: "03-traced-rabbit-broker",
+		edits: []edit{{"broker.go", "opentracing.StartSpanFromContextWithTracer(ctx, t.tracer, \"publish \"+info.Exchange,", "opentracing.StartSpanFromContext(ctx, \"publish \"+info.Exchange,"}},
+		run:   "TestBroker/PublishStartsProducerSpan",
+		want: []string{"TracedRabbitBroker.Publish used the global tracer (opentracing.StartSpanFromContext",
+			"Start it with the decorator's own tracer, t.tracer", "Look at TODO(03.1), TracedRabbitBroker.Publish (broker.go)"},
+	},
+	// Mistakes no test caught (issue 18): each is caught now, and named.
+	{
+		name: "03 producer span finished before the wrapped Publish", step: "03-traced-rabbit-broker",
+		edits: []edit{
+			{"broker.go", "\tdefer span.Finish()\n\n\t// Inject into a copy", "\n\t// Inject into a copy"},
+			{"broker.go", "\tif err := t.b.Publish(ctx, msg); err != nil {", "\tspan.Finish()\n\tif err := t.b.Publish(ctx, msg); err != nil {"},
+		},
+		run: "TestBroker/ProducerSpanEndsAfterConfirm",
+		want: []string{"had already finished when the wrapped Publish returned, that is before RabbitMQ confirmed the message",
+			"Look at TODO(03.1), TracedRabbitBroker.Publish (broker.go)"},
+	},
+	{
+		// jaeger's InMemoryReporter keeps a pointer to the span: the test's recorder
+		// keeps the span as it was when it finished, as a real reporter sends it.
+		name: "03 ext.LogError after Finish", step: "03-traced-rabbit-broker",
+		edits: []edit{
+			{"broker.go", "\tdefer span.Finish()\n\n\t// Inject into a copy", "\n\t// Inject into a copy"},
+			{"broker.go", "\tif err := t.b.Publish(ctx, msg); err != nil {", "\terr := t.b.Publish(ctx, msg)\n\tspan.Finish()\n\tif err != nil {"},
+		},
+		run:  "TestBroker/RejectedPublishIsAnError",
+		want: []string{"the producer span of a publish the broker rejected must be an error", "before the span finishes", "Look at TODO(03.1)"},
+	},
+	{
+		name: "04 producer span finished before the wrapped Publish", step: "04-otel-bridge",
+		edits: []edit{
+			{"broker.go", "\tdefer span.Finish()\n\n\t// Inject into a copy", "\n\t// Inject into a copy"},
+			{"broker.go", "\tif err := t.b.Publish(ctx, msg); err != nil {", "\tspan.Finish()\n\tif err := t.b.Publish(ctx, msg); err != nil {"},
+		},
+		run:  "TestBroker/ProducerSpanEndsAfterConfirm",
+		want: []string{"had already finished when the wrapped Publish returned", "Look at step 03's exercise 03.1, TracedRabbitBroker.Publish (broker.go)"},
+	},
+	{
+		name: "06 producer span ended before the wrapped Publish", step: "06-native-otel",
+		edits: []edit{
+			{"broker.go", "\tdefer span.End()\n\n\t// Inject into a copy", "\n\t// Inject into a copy"},
+			{"broker.go", "\tif err := t.b.Publish(ctx, msg); err != nil {", "\tspan.End()\n\tif err := t.b.Publish(ctx, msg); err != nil {"},
+		},
+		run:  "TestProducerSpanEndsAfterConfirm",
+		want: []string{"had already ended when the wrapped Publish returned", "Look at TODO(06.2), TracedRabbitBroker.Publish (broker.go)"},
+	},
+	{
+		name: "06 redisotel records the statements", step: "06-native-otel",
+		edits: []edit{{"tracing.go", "redisotel.WithDBStatement(false), ", ""}},
+		run:   "TestContract/OrderTrace",
+		want: []string{`the Redis call "evalsha" carries db.statement=`, "pass redisotel.WithDBStatement(false)",
+			"Look at TODO(06.4): in instrumentRedis (tracing.go)"},
+	},
+	{
+		name: "06 the client transport built on http.DefaultTransport", step: "06-native-otel",
+		edits: []edit{{"gateway.go", "otelhttp.NewTransport(app.NewTransport(),", "otelhttp.NewTransport(http.DefaultTransport,"}},
+		run:   "TestClientKeepsItsConnections",
+		want:  []string{"keeps too few idle connections, as http.DefaultTransport does", "Look at TODO(06.1), clientSpans (gateway.go)", "app.NewTransport()"},
+	},
+	{
+		name: "06 a panic recorded twice", step: "06-native-otel",
+		edits: []edit{{"broker.go", "\t\t\t\tspan.SetStatus(codes.Error, fmt.Sprint(\"handler panicked: \", p))",
+			"\t\t\t\tspan.RecordError(fmt.Errorf(\"handler panicked: %v\", p))\n\t\t\t\tspan.SetStatus(codes.Error, fmt.Sprint(\"handler panicked: \", p))"}},
+		run:  "TestHandlerPanicMarksConsumerSpan",
+		want: []string{"has 2 \"exception\" events, want one", "Look at TODO(06.2), TracedRabbitBroker.Consume (broker.go)"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

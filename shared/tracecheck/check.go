@@ -200,6 +200,16 @@ func CheckChain(spans []Span, hops ...Hop) error {
 	}
 	prev := best[k-1]
 	c := pick(cands[k], prev.TraceID)
+	if p, ok := g.parent(c); ok && g.isAncestor(p, prev) && !g.isAncestor(c, prev) {
+		// c is beside prev, under one of prev's ancestors: the span was started from the
+		// context prev's code was given, not from the one that carries prev. The fault
+		// is in prev's code, which did not pass its span's context on.
+		reason := fmt.Sprintf("the trace breaks between %s and %s: %s hangs under %s, beside %s instead of under it. "+
+			"The code that starts %q went on with the context it was given (such as r.Context()), not the one its start "+
+			"returned, which carries the span: pass that context on to what it calls",
+			describe(prev), describe(c), label(c), describe(p), label(prev), prev.Name)
+		return &BreakError{Hop: hops[k-1], Reason: reason, Spans: spans}
+	}
 	reason := fmt.Sprintf("the trace breaks between %s and %s: %s",
 		describe(prev), describe(c), g.why(c, prev, false))
 	return &BreakError{Hop: hop, Reason: reason, Spans: spans}

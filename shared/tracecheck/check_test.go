@@ -320,11 +320,12 @@ func TestCheckChain(t *testing.T) {
 		{
 			name: "hangs elsewhere",
 			// The consumer continued the checkout server span, not the producer span: the
-			// producer injected the wrong context.
+			// producer injected the wrong context: the fault is the producer's.
 			spans: edit("00000000000000c1", func(s *Span) { s.ParentID = "00000000000000b1" }),
 			hops:  chain,
-			blame: hopConsumer.Todo,
-			want:  []string{`the stock consumer span hangs under checkout server "POST /checkout" instead of under checkout producer "publish shop"`},
+			blame: hopProducer.Todo,
+			want: []string{`the stock consumer span hangs under checkout server "POST /checkout", beside the checkout producer span instead of under it`,
+				`The code that starts "publish shop" went on with the context it was given`},
 		},
 		{
 			name:  "hops out of order",

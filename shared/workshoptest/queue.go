@@ -131,3 +131,18 @@ func (q *Queue[S]) RequireEmpty(t *testing.T) {
 			"return the handler's result, nil when it succeeded, so the broker acks the message", q.ack)
 	}
 }
+
+// PublishProbe is a broker.Broker that calls Returned each time its Publish has
+// returned, before it returns to the decorator that wraps it: what a test sees then is
+// what the decorator had done before the broker confirmed the message.
+type PublishProbe struct {
+	broker.Broker
+	Returned func()
+}
+
+// Publish publishes through the probed broker, then calls Returned.
+func (p *PublishProbe) Publish(ctx context.Context, msg broker.Message) error {
+	err := p.Broker.Publish(ctx, msg)
+	p.Returned()
+	return err
+}

@@ -150,8 +150,8 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 	if !child {
 		for _, text := range []string{"traces export", "not valid"} {
 			if strings.Contains(stderr, text) {
-				t.Errorf("OpenTelemetry wrote its errors to stderr as plain text, not to the service's log "+
-					"(telemetry.HandleOTelErrors in main):\n%s", stderr)
+				t.Errorf("OpenTelemetry wrote its errors to stderr as plain text, not to the service's log:\n%s\nLook at %s",
+					stderr, todo)
 			}
 		}
 		return

@@ -18,10 +18,12 @@ import (
 
 // The spans of one order, in the order they nest, and the task each one belongs to.
 var (
-	gatewayServer      = workshoptest.GatewayServerHop("TODO(02.2): trace the HTTP servers with serverSpans in tracing.go (nethttp.Middleware, the span named method + route)")
-	gatewayClient      = workshoptest.GatewayClientHop("TODO(02.3): in callCheckout, start a client span as a child of the request's span, and inject its context into the request's headers")
-	checkoutServer     = workshoptest.CheckoutServerHop("TODO(02.2) traces checkout's server too; it continues the gateway's trace once TODO(02.3) injects the context into the request")
-	checkoutPlaceOrder = workshoptest.PlaceOrderHop("TODO(02.4): start a \"place order\" span from the request's context around checkout's business logic")
+	gatewayServer  = workshoptest.GatewayServerHop("TODO(02.2): trace the HTTP servers in serverSpans (middleware.go): nethttp.Middleware, the span named method + route")
+	gatewayClient  = workshoptest.GatewayClientHop("TODO(02.3): in callCheckout (gateway.go), start a client span as a child of the request's span, and inject its context into the request's headers")
+	checkoutServer = workshoptest.CheckoutServerHop("TODO(02.3): in callCheckout (gateway.go), inject the client span's context into the request's headers, " +
+		"so that checkout's server span (serverSpans, middleware.go, task 02.2) continues the gateway's trace")
+	checkoutPlaceOrder = workshoptest.PlaceOrderHop("TODO(02.4): in createOrder (checkout.go), start a \"place order\" span from the request's context " +
+		"around checkout's business logic, and publish with the context it returns")
 )
 
 // TestTracerFromEnv: the tracer newTracer builds from the JAEGER_* variables.

@@ -14,7 +14,7 @@ import (
 
 // The HTTP spans of one order, step 02's; the broker's follow orderTrace.
 var (
-	gatewayServer      = workshoptest.GatewayServerHop("step 02's exercise 02.2: trace the HTTP servers with serverSpans in tracing.go (nethttp.Middleware, the span named method + route)")
+	gatewayServer      = workshoptest.GatewayServerHop("step 02's exercise 02.2: trace the HTTP servers in serverSpans (middleware.go): nethttp.Middleware, the span named method + route")
 	gatewayClient      = workshoptest.GatewayClientHop("step 02's exercise 02.3: in callCheckout, start a client span as a child of the request's span, and inject its context into the request's headers")
 	checkoutServer     = workshoptest.CheckoutServerHop("step 02's exercise 02.2 traces checkout's server too; it continues the gateway's trace once step 02's exercise 02.3 injects the context into the request")
 	checkoutPlaceOrder = workshoptest.PlaceOrderHop("step 02's exercise 02.4: start a \"place order\" span from the request's context around checkout's business logic")
@@ -74,5 +74,5 @@ var stockReserve = workshoptest.StockReserveHop("TODO(03.2): call the handler wi
 // TestRouteTemplate: step 02's serverSpans still names spans after the route template.
 func TestRouteTemplate(t *testing.T) {
 	rec := jaegersuite.NewRecorder(t)
-	workshoptest.CheckRouteTemplate(t, serverSpans(rec.Tracer("checkout")), rec.Spans, "checkout", "serverSpans in tracing.go, unchanged since step 02")
+	workshoptest.CheckRouteTemplate(t, serverSpans(rec.Tracer("checkout")), rec.Spans, "checkout", "serverSpans (middleware.go), unchanged since step 02")
 }

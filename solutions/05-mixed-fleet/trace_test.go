@@ -207,5 +207,5 @@ func (c *collectors) received(t *testing.T) []tracecheck.Span {
 // template, as in step 02.
 func TestRouteTemplate(t *testing.T) {
 	rec := newRecorder(t)
-	workshoptest.CheckRouteTemplate(t, serverSpans(rec.legacyTracer("checkout")), rec.spans, "checkout", "serverSpans in tracing.go, unchanged since step 02")
+	workshoptest.CheckRouteTemplate(t, serverSpans(rec.legacyTracer("checkout")), rec.spans, "checkout", "serverSpans (middleware.go), unchanged since step 02")
 }

@@ -24,6 +24,9 @@ func createOrder(b broker.Broker, logger *slog.Logger) http.HandlerFunc {
 		// TODO(01.2): read the X-Request-ID header through shop.RequestIDFrom (a caller
 		// could send one too large for the AMQP headers), log it on every line, and put it
 		// in the message's AMQP headers (requestIDAMQPHeader) so that stock can log it too.
+		// Pitfalls: a logger with the ID is this request's own (logger := ...): reassigning
+		// the service's shared logger adds every request's ID to all later lines; and the
+		// header's value is a string, which every AMQP client reads as text.
 
 		order, ok := app.ReadOrder(w, r)
 		if !ok {

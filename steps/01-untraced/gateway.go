@@ -26,6 +26,7 @@ func placeOrder(client *http.Client, checkoutURL string, logger *slog.Logger) ht
 		// shop.RequestIDFrom, which makes a fresh one when there is none or it is unusable;
 		// return it in the response's X-Request-ID header; log it on every line
 		// (logger.With("request_id", ...)); and send it on to checkout in the request below.
+		// Pitfall: never trust the caller's value as it is: it goes into every log line.
 
 		order, ok := app.ReadOrder(w, r)
 		if !ok {

@@ -29,11 +29,12 @@ func createOrder(b broker.Broker, tracer opentracing.Tracer, logger *slog.Logger
 		// in the AMQP headers.
 		requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))
 		logger := logger.With("request_id", requestID)
-		// TODO(02.4): give the business logic below a span of its own: "place order", a
-		// child of the request's span (opentracing.StartSpanFromContextWithTracer with
-		// r.Context()), finished when the handler returns, tagged with order.id, and
-		// publish with the context it returns. Where the order fails (invalid, or not
-		// published), mark the span as an error with a log record: ext.LogError(span, err).
+		// TODO(02.4): give the business logic below a span of its own, "place order": a child
+		// of the request's span, tagged with the order's ID (order.id), an error where the order
+		// fails (invalid, or not published), finished when the handler returns. Look up
+		// opentracing.StartSpanFromContextWithTracer and ext.LogError. Pitfall: publish with the
+		// context it returns, or what the broker does with the order (step 03) hangs beside
+		// "place order" instead of under it.
 
 		order, ok := app.ReadOrder(w, r)
 		if !ok {

@@ -56,12 +56,14 @@ func placeOrder(client *http.Client, checkoutURL string, tracer opentracing.Trac
 // context. The span's context travels in req's headers (uber-trace-id), so that
 // checkout's server span continues the trace.
 func callCheckout(client *http.Client, tracer opentracing.Tracer, req *http.Request) (*http.Response, error) {
-	// TODO(02.3): start a client span named req.Method + " " + req.URL.Path as a child of
-	// the span in req's context (opentracing.StartSpanFromContextWithTracer, with
-	// ext.SpanKindRPCClient) and finish it on return; tag http.method, http.url and
-	// peer.service (app.Checkout); inject its context into req.Header (tracer.Inject with
-	// opentracing.HTTPHeaders); then tag http.status_code, and mark the span as an error
-	// when there is no answer (ext.LogError) or a 5xx one (ext.Error).
+	// TODO(02.3): a client span around the call to checkout, named req.Method + " " +
+	// req.URL.Path, a child of the span in req's context, tagged as the OpenTracing
+	// conventions say (the method, the URL, peer.service app.Checkout, the answer's status),
+	// an error when there is no answer or a 5xx one; and its context injected into the
+	// request's headers, so that checkout continues the trace. Look up
+	// opentracing.StartSpanFromContextWithTracer, the ext package (SpanKindRPCClient,
+	// HTTPMethod, ...) and Tracer.Inject with opentracing.HTTPHeaders. Pitfall: the kind is a
+	// start option; a kind set afterwards is lost under step 04's bridge.
 	return client.Do(req)
 }
 

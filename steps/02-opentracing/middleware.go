@@ -14,11 +14,12 @@ import (
 // /healthz, which load balancers poll, is not traced.
 func serverSpans(tracer opentracing.Tracer) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
-		// TODO(02.2): wrap next with nethttp.Middleware(tracer, next, ...) from
-		// github.com/opentracing-contrib/go-stdlib/nethttp, with the options
-		// nethttp.OperationNameFunc (the span's name: r.Method + " " + route(r)),
-		// nethttp.MWSpanObserver (tag http.route with route(r)) and nethttp.MWSpanFilter
-		// (no span for the route "/healthz").
+		// TODO(02.2): a server span for each request, continuing the caller's trace, named
+		// after the route that matched rather than the path (r.Method + " " + route(r): "GET
+		// /orders/{id}", one operation, not one per order), tagged http.route; /healthz, which
+		// load balancers poll, is not traced. Look up nethttp.Middleware in
+		// github.com/opentracing-contrib/go-stdlib/nethttp and its options. Pitfall: its default
+		// name, "HTTP POST", makes every route one operation.
 		return next
 	}
 }
@@ -39,10 +40,11 @@ func route(r *http.Request) string {
 // server span, so a caller can quote the trace of an order that went wrong.
 func traceResponse(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// TODO(02.2): set the "traceresponse" header from the request's span
-		// (opentracing.SpanFromContext). Its context is a jaeger.SpanContext: format its
-		// TraceID().High, TraceID().Low, SpanID() and IsSampled() (flags 01, or 00) as
-		// "00-%016x%016x-%016x-%02x".
+		// TODO(02.2): answer with a "traceresponse" header (W3C Trace Context level 2,
+		// "00-{trace id}-{span id}-{flags}") that names the request's span, so that a caller can
+		// quote the trace. Look up opentracing.SpanFromContext; with jaeger-client its context is
+		// a jaeger.SpanContext. Pitfall: the trace ID is 128 bits in two halves, High and Low, and
+		// each part has a fixed width in hex, zero-padded; flags are 01 when sampled, 00 if not.
 		next.ServeHTTP(w, r)
 	})
 }

@@ -31,14 +31,16 @@ func NewTracedRabbitBroker(b broker.Broker, tracer opentracing.Tracer) *TracedRa
 // span's context in msg's headers. The span is an error when the broker did not confirm
 // the message.
 func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) error {
-	// TODO(03.1): start a producer span "publish " + the exchange (t.b.Info()) as a child
-	// of the span in ctx (opentracing.StartSpanFromContextWithTracer), with
-	// ext.SpanKindProducer and messageTags(...) as start options, and finish it on return.
-	// Inject its context (opentracing.TextMap) into a copy of msg.Headers, made even when
-	// they are nil, through amqpHeadersCarrier, and publish the message with the copy.
-	// When the wrapped Publish fails (or is not confirmed), mark the span: ext.LogError.
-	// A message without an ID gets one (broker.NewMessageID) before the span starts, so
-	// that the span's messaging.message.id names it.
+	// TODO(03.1): publish inside a producer span, "publish " + the exchange (t.b.Info()), a
+	// child of the span in ctx, with the messaging tags (messageTags), and carry its context
+	// to the consumer in a copy of the message's headers (they may be nil), through
+	// amqpHeadersCarrier. A publish that fails or is not confirmed marks the span as an
+	// error; a message without an ID gets one (broker.NewMessageID) before the span starts,
+	// so that the span names it. Look up opentracing.StartSpanFromContextWithTracer,
+	// ext.SpanKindProducer, Tracer.Inject with opentracing.TextMap, ext.LogError. Pitfalls:
+	// the tracer is t.tracer, never the global one; the kind is a start option (the talk's
+	// code tagged its producer as a consumer); the span ends once the wrapped Publish
+	// returned (RabbitMQ confirmed), and a tag set after Finish is lost.
 	return t.b.Publish(ctx, msg)
 }
 
@@ -46,15 +48,16 @@ func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) er
 // consumer span, a child of the producer span whose context the message carries. A
 // message without a readable trace context is handled all the same, in a new trace.
 func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) error {
-	// TODO(03.2): wrap h. For each message, extract the span context from its headers
-	// (t.tracer.Extract with opentracing.TextMap and amqpHeadersCarrier(msg.Headers)) and
-	// start a consumer span "process " + the queue, with ext.SpanKindConsumer and
-	// messageTags(...), as an opentracing.ChildOf the extracted context (not FollowsFrom).
-	// No context, or an unreadable one: start the span without a parent, and still handle
-	// the message. Call h with opentracing.ContextWithSpan(ctx, span); when h fails, mark
-	// the span (ext.LogError) and return the error, so the message is delivered again;
-	// when h panics, mark the span the same way before panicking on (the broker turns
-	// a panic into a failed delivery).
+	// TODO(03.2): handle each message inside a consumer span, "process " + the queue, with
+	// the messaging tags, that continues the trace the message's headers carry, so that it is
+	// the producer span's child; the handler gets the span in its context. A message with no
+	// trace context, or an unreadable one, is handled all the same, in a new trace. A
+	// handler's error marks the span and is returned, so the message is delivered again; so
+	// does a panic, which the broker turns into a failed delivery (recover, mark, panic on).
+	// Look up Tracer.Extract, ext.SpanKindConsumer, opentracing.ChildOf,
+	// opentracing.ContextWithSpan. Pitfalls: the talk's wrapper returned early when Extract
+	// SUCCEEDED; FollowsFrom is a link, not a parent, under step 04's bridge; the span must
+	// be finished on every path, the error's too.
 	return t.b.Consume(ctx, h)
 }
 

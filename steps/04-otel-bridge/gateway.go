@@ -43,13 +43,14 @@ func placeOrder(client *http.Client, checkoutURL string, tracer opentracing.Trac
 			logger.Info("rejected an invalid order")
 			return
 		}
-		// TODO(04.3): write the shop's first OpenTelemetry-native span, inside the
-		// OpenTracing spans: start "submit order" with otelTracer from r's context, with the
-		// attributes order.lines (len(order.Items)) and order.quantity (their sum), and end it
-		// on return. Build the request to checkout from the context Start returns, so that
-		// callCheckout's OpenTracing client span is its child. Mark the span an error
-		// (span.RecordError, span.SetStatus(codes.Error, ...)) when checkout cannot be reached
-		// or does not answer 202.
+		// TODO(04.3): write the shop's first OpenTelemetry-native span, "submit order", inside
+		// the OpenTracing spans: a child of the server span in r's context, with the attributes
+		// order.lines (the order's lines) and order.quantity (their sum), an error when checkout
+		// cannot be reached or does not answer 202, ended on return. Look up trace.Tracer.Start,
+		// attribute.Int, span.RecordError and span.SetStatus with codes.Error. Pitfall: build the
+		// request to checkout from the context Start returns, so that callCheckout's OpenTracing
+		// client span is its child; otelTracer comes from the bridge's wrapped provider, which is
+		// what lets the two kinds of span nest.
 		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, checkoutURL+"/orders", bytes.NewReader(order.Encode()))
 		if err != nil {
 			app.CheckoutUnreachable(w, logger, err)

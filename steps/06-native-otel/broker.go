@@ -39,7 +39,7 @@ const brokerTracerName = "github.com/ot2otel/workshop/shared/broker"
 // publishes or consumes through it, with the trace context carried in the headers in
 // prop's formats.
 //
-// TODO(06.2): keep tp.Tracer(brokerTracerName) and prop themselves, not a bridge tracer.
+// TODO(06.2): keep the OpenTelemetry tracer and the propagator themselves: no bridge.
 func NewTracedRabbitBroker(b broker.Broker, tp trace.TracerProvider, prop propagation.TextMapPropagator) *TracedRabbitBroker {
 	return &TracedRabbitBroker{b: b, tracer: openTracer(tp.Tracer(brokerTracerName), prop)}
 }
@@ -48,11 +48,16 @@ func NewTracedRabbitBroker(b broker.Broker, tp trace.TracerProvider, prop propag
 // span's context in msg's headers. The span is an error when the broker did not confirm
 // the message.
 //
-// TODO(06.2): a PRODUCER span named "publish {exchange}:{routing key}"
-// (publishDestination), started with t.tracer.Start(ctx, ...) and, as start options,
-// trace.WithSpanKind(trace.SpanKindProducer) and trace.WithAttributes(messageAttributes(...));
-// t.propagator.Inject(ctx, amqpHeadersCarrier(headers)) into the copy of the headers;
-// when the publish fails, recordError(span, err) and semconv.ErrorType(err).
+// TODO(06.2): the producer span on the OpenTelemetry API, as the messaging conventions
+// describe it (the README's table): a PRODUCER span, a child of the span in ctx, named
+// "publish {destination}", its kind and attributes given at the start (samplers see
+// them), and its context injected with t.propagator into the copy of the headers. The
+// destination is "{exchange}:{routing key}", leaving out a part that is empty, and
+// "amq.default" when both are. A publish that fails or is not confirmed: the status
+// Error, an exception event and error.type. Look up trace.Tracer.Start,
+// trace.WithSpanKind, propagation.TextMapPropagator.Inject and semconv.ErrorType.
+// Pitfall: the span covers the wrapped Publish, confirm included: end it after
+// t.b.Publish returns, never before.
 func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) error {
 	info := t.b.Info()
 	if msg.MessageID == "" {
@@ -84,11 +89,17 @@ func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) er
 // consumer span, a child of the producer span whose context the message carries. A
 // message without a readable trace context is handled all the same, in a new trace.
 //
-// TODO(06.2): ctx = t.propagator.Extract(ctx, amqpHeadersCarrier(msg.Headers)), then a
-// CONSUMER span named "process {exchange}:{routing key}:{queue}" (consumeDestination)
-// started from that ctx, so it is the producer's child; call the handler with the ctx
-// tracer.Start returns; on the handler's error, recordError and semconv.ErrorType; on a
-// panic, the status Error (recover, set it, panic on).
+// TODO(06.2): the consumer span on the OpenTelemetry API: a CONSUMER span that continues
+// the trace the message's headers carry (extract with t.propagator), so that it is the
+// producer span's child, named "process {destination}". The destination is
+// "{exchange}:{routing key}:{queue}", leaving out a part that is empty, and the queue
+// when it equals the routing key (a message sent to a queue by name); the exchange is
+// the delivery's own (msg.Exchange: a queue may be bound to another exchange than ours),
+// the configured one only when the delivery names none. The handler gets the context
+// the span's start returns. A handler's error: the status Error, an exception event,
+// error.type, and the error returned. Pitfall: span.End, deferred, already records a
+// panic that goes through it as an exception event: recover only to set the status,
+// then panic on (recording the panic yourself makes two events).
 func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) error {
 	info := t.b.Info()
 	return t.b.Consume(ctx, func(ctx context.Context, msg broker.Message) error {
@@ -119,10 +130,11 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 // messageTags are the tags of a span about msg: the destination it is published to or
 // consumed from, and the broker.
 //
-// TODO(06.2): messageAttributes instead, with the semconv package's constants:
-// messaging.system (semconv.MessagingSystemRabbitMQ), messaging.operation.type and .name,
-// messaging.destination.name, messaging.rabbitmq.destination.routing_key,
-// messaging.message.id, server.address and server.port.
+// TODO(06.2): the messaging conventions' attributes instead of OpenTracing's tags (the
+// README's table): the system, the operation's type and name, the destination, the
+// routing key, the message's ID, and where RabbitMQ is. Look up the semconv package's
+// constants and functions (semconv.MessagingSystemRabbitMQ, ...): a typo in a string
+// key is a dashboard that stays empty.
 func messageTags(info broker.Info, msg broker.Message, destination string) opentracing.Tags {
 	tags := opentracing.Tags{
 		string(ext.MessageBusDestination):            destination,

@@ -25,9 +25,9 @@ import (
 // order and hands it to checkout.
 func newGateway(checkoutURL string, tp trace.TracerProvider, prop propagation.TextMapPropagator, logger *slog.Logger) http.Handler {
 	// TODO(06.1): give the client a transport that traces each call (clientSpans, below)
-	// and let placeOrder call client.Do: otelhttp starts the client span, a child of
-	// "submit order", and injects its context. Then no bridge is left here:
-	// "submit order" starts with tp.Tracer(tracerName).
+	// and let placeOrder call client.Do: the transport starts the client span, a child
+	// of "submit order", and injects its context. Then no bridge is left here: "submit
+	// order" starts with the service's own tracer.
 	client := &http.Client{Timeout: 10 * time.Second, Transport: app.NewTransport()}
 	// The OpenTelemetry span "submit order" and the OpenTracing client span nest only
 	// when the OTel tracer comes from the bridge's wrapped provider (step 04).
@@ -89,10 +89,13 @@ func placeOrder(client *http.Client, checkoutURL string, tracer opentracing.Trac
 // context. The span's context travels in req's headers, so that checkout's server span
 // continues the trace.
 //
-// TODO(06.1): replace callCheckout with clientSpans(tp, prop) http.RoundTripper, returning
-// otelhttp.NewTransport(http.DefaultTransport, ...) with otelhttp.WithTracerProvider(tp),
-// otelhttp.WithPropagators(prop) (without them otelhttp uses the globals), and a
-// WithSpanNameFormatter that keeps the span's name: method + " " + path.
+// TODO(06.1): replace callCheckout with clientSpans(tp, prop) http.RoundTripper: a
+// transport that starts the client span from the request's context and injects its
+// context, which is what otelhttp does (look up otelhttp.NewTransport and its options;
+// keep the span's name, method + " " + path). Pitfalls: otelhttp wraps the transport you
+// give it, so give it app.NewTransport(), the tuned pool the client has now, not
+// http.DefaultTransport (2 idle connections per host: under load every other call
+// dials); and give it the service's provider and propagator, or it uses the globals.
 func callCheckout(client *http.Client, tracer opentracing.Tracer, req *http.Request) (*http.Response, error) {
 	span, _ := opentracing.StartSpanFromContextWithTracer(req.Context(), tracer,
 		req.Method+" "+req.URL.Path, ext.SpanKindRPCClient)

@@ -26,10 +26,12 @@ func newStockAPI(ledger shop.Stock, b broker.Broker) http.Handler {
 
 // reserveStock handles checkout.processed: it reserves the order's items, once per order.
 func reserveStock(ledger shop.Stock, tracer trace.Tracer, logger *slog.Logger) broker.Handler {
-	// TODO(06.3): start "reserve stock" with tracer.Start(ctx, ...), tag it with
-	// span.SetAttributes, mark the failures with recordError, end it with span.End(): ot
-	// goes. Do it with TODO(06.2): an OpenTracing span finds no parent under a consumer
-	// span started with the OTel API, and would start a trace of its own.
+	// TODO(06.3): "reserve stock" on the OpenTelemetry API: a child of the consumer span
+	// in ctx, with the order's attributes, an error where the reservation fails
+	// (recordError), ended when the handler returns; ot goes. Do it with TODO(06.2): an
+	// OpenTracing span finds no parent under a consumer span started with the OTel API,
+	// and would start a trace of its own. Pitfall: hand the ledger the context Start
+	// returns, so that the Redis calls go under "reserve stock".
 	ot := openTracer(tracer, nil)
 	return func(ctx context.Context, msg broker.Message) error {
 		// The broker put its consumer span, which continues the order's trace, in ctx:

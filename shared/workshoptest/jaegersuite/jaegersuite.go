@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/opentracing/opentracing-go"
@@ -22,15 +24,18 @@ import (
 )
 
 // Recorder keeps the finished spans of the tracers it makes in memory, for the tests
-// of one or two services at a time.
+// of one or two services at a time. It keeps each span as it was when it finished, as
+// a real reporter sends it: jaeger's InMemoryReporter keeps a pointer to the span, so a
+// tag or log set after Finish (ext.LogError after span.Finish()) would still show, and
+// a test would pass code whose exported span lacks them.
 type Recorder struct {
 	t        testing.TB
-	reporter *jaeger.InMemoryReporter
+	reporter *snapshotReporter
 }
 
 // NewRecorder returns a recorder whose tracers are closed when t ends.
 func NewRecorder(t testing.TB) *Recorder {
-	return &Recorder{t: t, reporter: jaeger.NewInMemoryReporter()}
+	return &Recorder{t: t, reporter: &snapshotReporter{}}
 }
 
 // Tracer returns a tracer for service that samples every span and records it.
@@ -40,10 +45,28 @@ func (r *Recorder) Tracer(service string, opts ...jaeger.TracerOption) opentraci
 	return tracer
 }
 
-// Spans returns the spans recorded so far.
+// Spans returns the spans recorded so far, each as it was when it finished.
 func (r *Recorder) Spans() []tracecheck.Span {
-	return jaegerspans.FromOpenTracing(r.reporter.GetSpans())
+	r.reporter.mu.Lock()
+	defer r.reporter.mu.Unlock()
+	return slices.Clone(r.reporter.spans)
 }
+
+// snapshotReporter is a jaeger.Reporter that converts each span when it finishes.
+type snapshotReporter struct {
+	mu    sync.Mutex
+	spans []tracecheck.Span
+}
+
+// Report is called by Finish, with the span's lock released.
+func (r *snapshotReporter) Report(span *jaeger.Span) {
+	snap := jaegerspans.FromOpenTracing([]opentracing.Span{span})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.spans = append(r.spans, snap...)
+}
+
+func (r *snapshotReporter) Close() {}
 
 // Traces is a step's OrderTraces.Collect: a collector of the test's own, as Collect
 // starts it; hint names what to look at when no span reaches it.

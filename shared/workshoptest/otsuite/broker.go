@@ -21,6 +21,7 @@ import (
 	"github.com/ot2otel/workshop/shared/broker"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 	"github.com/ot2otel/workshop/shared/workshoptest"
+	"github.com/ot2otel/workshop/shared/workshoptest/otglobal"
 )
 
 // Broker is one step's broker decorator and what its tests need to know about it.
@@ -117,6 +118,36 @@ func RunBroker(t *testing.T, s Broker) {
 	}
 	t.Run("HandlerErrorMarksConsumerSpan", func(t *testing.T) { testHandlerErrorMarksConsumerSpan(t, s) })
 	t.Run("RejectedPublishIsAnError", func(t *testing.T) { testRejectedPublishIsAnError(t, s) })
+	t.Run("ProducerSpanEndsAfterConfirm", func(t *testing.T) { testProducerSpanEndsAfterConfirm(t, s) })
+}
+
+// testProducerSpanEndsAfterConfirm checks that the producer span is still open when the
+// wrapped Publish returns, which it does once RabbitMQ confirmed the message (or did
+// not): the span's duration is the publish's, and a failed confirm can still mark it.
+// A span finished before (span.Finish() after Inject, not deferred) passes every other
+// check, and says the message was sent when it may not have been.
+func testProducerSpanEndsAfterConfirm(t *testing.T, s Broker) {
+	f := NewFixture(t, s)
+	var early []tracecheck.Span
+	confirmed := false
+	probe := &workshoptest.PublishProbe{Broker: f.Base, Returned: func() {
+		confirmed = true
+		early = f.Spans()
+	}}
+	if err := s.Wrap(probe, f.CheckoutTracer).Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	producer := s.Publish(f.Info.Exchange)
+	if !confirmed {
+		t.Fatalf("TracedRabbitBroker.Publish did not call the wrapped broker's Publish.\nLook at %s, TracedRabbitBroker.Publish (broker.go)", s.Hints.Publish)
+	}
+	if span, ok := tracecheck.Find(early, producer); ok {
+		t.Errorf("the producer span %q had already finished when the wrapped Publish returned, that is before RabbitMQ "+
+			"confirmed the message: it must cover the publish, confirm included, so that its duration is the publish's and "+
+			"a publish the broker did not confirm can still mark it. Finish it after t.b.Publish returns: defer span.Finish() "+
+			"right after starting it.\nLook at %s, TracedRabbitBroker.Publish (broker.go)", span.Name, s.Hints.Publish)
+	}
+	workshoptest.MustFind(t, f.Spans(), producer)
 }
 
 func testCarrier(t *testing.T, s Broker) {
@@ -140,6 +171,8 @@ func testPublishStartsProducerSpan(t *testing.T, s Broker) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := NewFixture(t, s)
+			global := otglobal.Tracer()
+			global.Install(t)
 			callers := maps.Clone(tc.headers)
 			parent := f.CheckoutTracer.StartSpan("place order")
 			ctx := opentracing.ContextWithSpan(context.Background(), parent)
@@ -147,6 +180,7 @@ func testPublishStartsProducerSpan(t *testing.T, s Broker) {
 				t.Fatal(err)
 			}
 			parent.Finish()
+			checkNoGlobalTracer(t, global, "Publish", s.Hints.Publish)
 			if !maps.Equal(callers, tc.headers) {
 				t.Errorf("Publish changed the caller's headers from %v to %v.\nLook at %s: inject into a copy of the headers", tc.headers, callers, s.Hints.Publish)
 			}
@@ -244,7 +278,10 @@ func testTalkBugExtractSuccessDropsMessage(t *testing.T, s Broker) {
 	if err := f.Checkout.Publish(context.Background(), f.Message("ord_1", nil)); err != nil {
 		t.Fatal(err)
 	}
+	global := otglobal.Tracer()
+	global.Install(t)
 	got := f.Consume(t, f.Stock, 1, nil)
+	checkNoGlobalTracer(t, global, "Consume", s.Hints.Consume)
 	if got[0].Span == nil {
 		t.Fatalf("the handler's context holds no span.\nLook at %s\nand at %s", s.Process(f.Info.Queue).Todo, s.Reserve.Todo)
 	}
@@ -305,6 +342,14 @@ func testHandlerErrorMarksConsumerSpan(t *testing.T, s Broker) {
 		}
 	}
 	slices.SortFunc(consumers, func(a, b tracecheck.Span) int { return a.Start.Compare(b.Start) })
+	if n := int(calls.Load()); len(consumers) < n {
+		// A span is reported when it finishes: the missing one is the failed delivery's,
+		// whose path returned before Finish.
+		t.Fatalf("the handler ran %d times (it failed, then succeeded), but only %d consumer span(s) were recorded: "+
+			"a span is recorded when it finishes, and the consumer span of the failed delivery was never finished. "+
+			"Finish it on every path, the error's and a panic's too: defer span.Finish() right after starting it.\n%s\n"+
+			"Look at %s, TracedRabbitBroker.Consume (broker.go)", n, len(consumers), tracecheck.String(spans), s.Hints.Consume)
+	}
 	if len(consumers) != 2 || !consumers[0].Error || !workshoptest.HasEvent(consumers[0], "error") || consumers[1].Error {
 		t.Fatalf("a message whose handler failed once, then succeeded: want two consumer spans, the first an error "+
 			"(error=true and a log record, event=error), the second not:\n%s\nLook at %s: ext.LogError(span, err) "+
@@ -330,7 +375,8 @@ func testRejectedPublishIsAnError(t *testing.T, s Broker) {
 	span, ok := tracecheck.Find(spans, s.Publish(f.Info.Exchange))
 	if !ok || !span.Error || !workshoptest.HasEvent(span, "error") {
 		t.Errorf("the producer span of a publish the broker rejected must be an error (error=true, and a log record "+
-			"event=error):\n%s\nLook at %s: ext.LogError(span, err) when the wrapped Publish fails", tracecheck.String(spans), s.Hints.Publish)
+			"event=error):\n%s\nLook at %s: ext.LogError(span, err) when the wrapped Publish fails, before the span finishes "+
+			"(a tag or log set after Finish is not exported)", tracecheck.String(spans), s.Hints.Publish)
 	}
 }
 
@@ -389,4 +435,20 @@ func (r *startRecorder) started(name string) (opentracing.Tags, bool) {
 	defer r.mu.Unlock()
 	tags, ok := r.tags[name]
 	return tags, ok
+}
+
+// checkNoGlobalTracer fails the test when the decorator's method used OpenTracing's
+// global tracer (opentracing.StartSpanFromContext, opentracing.StartSpan,
+// opentracing.GlobalTracer()), which is a no-op: its spans are recorded nowhere, so
+// without this check the failure would only say that a span is missing. todo names the
+// method's task.
+func checkNoGlobalTracer(t *testing.T, global *otglobal.Sentinel, method, todo string) {
+	t.Helper()
+	if len(global.Problems()) == 0 {
+		return
+	}
+	t.Fatalf("TracedRabbitBroker.%s used the global tracer (opentracing.StartSpanFromContext, opentracing.StartSpan or "+
+		"opentracing.GlobalTracer()), a no-op that records nothing: the span it started is not in the trace. Start it with "+
+		"the decorator's own tracer, t.tracer (opentracing.StartSpanFromContextWithTracer(ctx, t.tracer, ...), "+
+		"t.tracer.StartSpan).\nLook at %s, TracedRabbitBroker.%s (broker.go)", method, todo, method)
 }
