@@ -1,0 +1,309 @@
+package workshop
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	// step06 is where an attendee runs the `go get` lines of step 06's README, and
+	// solution06 the module whose go.mod those lines must lead to.
+	step06     = "steps/06-native-otel"
+	solution06 = "solutions/06-native-otel"
+	otelModule = "go.opentelemetry.io/otel"
+	bridge     = "go.opentelemetry.io/otel/bridge/opentracing"
+	// otelVersion is the one OpenTelemetry version of the whole workspace: through
+	// go.work, one module's newer otel is every module's.
+	otelVersion = "v1.47.0"
+)
+
+// exactGet is one `go get module@version` line, the version exact (vX.Y.Z, no query
+// such as @latest, which the module proxy answers differently from day to day).
+var exactGet = regexp.MustCompile(`^go get ((?:\S+@v\d+\.\d+\.\d+\S*\s*)+)$`)
+
+// readmeGets returns the `go get` lines of a step's README, as argument lists, and the
+// module→version pairs they ask for.
+func readmeGets(t *testing.T, readme string) ([][]string, map[string]string) {
+	t.Helper()
+	data, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds [][]string
+	want := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "go get ") {
+			continue
+		}
+		if !exactGet.MatchString(line) {
+			t.Errorf("%s: %q: every `go get` line names each module with an exact version (module@vX.Y.Z)", readme, line)
+			continue
+		}
+		args := strings.Fields(line)[1:]
+		for _, mv := range args[1:] {
+			path, version, _ := strings.Cut(mv, "@")
+			want[path] = version
+		}
+		cmds = append(cmds, args)
+	}
+	return cmds, want
+}
+
+// requirements returns a go.mod's requirements, module path → version.
+func requirements(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	cmd := exec.Command("go", "mod", "edit", "-json")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go mod edit -json in %s: %v", dir, err)
+	}
+	var mod struct {
+		Require []struct{ Path, Version string }
+	}
+	if err := json.Unmarshal(out, &mod); err != nil {
+		t.Fatalf("%s/go.mod: %v", dir, err)
+	}
+	req := map[string]string{}
+	for _, r := range mod.Require {
+		req[r.Path] = r.Version
+	}
+	return req
+}
+
+// workspaceModules returns the directories go.work uses, relative to root.
+func workspaceModules(t *testing.T, root string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "work", "edit", "-json")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go work edit -json: %v", err)
+	}
+	var work struct{ Use []struct{ DiskPath string } }
+	if err := json.Unmarshal(out, &work); err != nil {
+		t.Fatalf("go.work: %v", err)
+	}
+	var dirs []string
+	for _, u := range work.Use {
+		dirs = append(dirs, filepath.Clean(u.DiskPath))
+	}
+	return dirs
+}
+
+// copyRepository copies the repository's files (tracked, or new and not ignored) to dst,
+// without .git: what a clone holds, plus work not committed yet.
+func copyRepository(t *testing.T, dst string) {
+	t.Helper()
+	out, err := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		if name == ".git" || strings.HasPrefix(name, ".git/") {
+			continue
+		}
+		if err := copyFile(filepath.Join(dst, name), name); err != nil {
+			if os.IsNotExist(err) {
+				continue // deleted and not committed yet
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil || info.IsDir() {
+		return err // a submodule's directory: nothing to copy
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// goCmd runs the go command in dir and returns its combined output.
+func goCmd(dir string, env []string, args ...string) (string, error) {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestAttendeeDependencyStep runs step 06's dependency step as an attendee would, in a
+// copy of the repository: the README's `go get` lines in steps/06-native-otel, then the
+// exercise done (the solution's code) and a plain `go mod tidy`. After each, every step,
+// every solution and the workshop command must still compile and vet through go.work,
+// and every module resolve OpenTelemetry v1.47.0 (and the bridge v1.47.0 in 04 and 05),
+// in the workspace and on its own go.mod. An unpinned otelmux, otelhttp or redisotel once
+// moved otel in 06's go.mod, and through go.work broke the bridge in 04 and 05, with
+// step 06 itself green. The `go get` lines are read from the README, so the README and
+// this test cannot drift apart.
+func TestAttendeeDependencyStep(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+
+	cmds, asked := readmeGets(t, filepath.Join(solution06, "README.md"))
+	if len(cmds) == 0 {
+		t.Fatalf("%s/README.md gives no `go get` line: the attendee needs the exact versions of otelmux, otelhttp and redisotel", solution06)
+	}
+	// The README asks for what the solution requires, and for each library step 06 adds.
+	solReq, stepReq := requirements(t, solution06), requirements(t, step06)
+	var added []string
+	for path := range solReq {
+		if _, ok := stepReq[path]; !ok && !strings.HasPrefix(path, "github.com/ot2otel/") {
+			added = append(added, path)
+		}
+	}
+	for path, version := range asked {
+		if solReq[path] != version {
+			t.Errorf("README: go get %s@%s, but %s/go.mod requires %s %q", path, version, solution06, path, solReq[path])
+		}
+	}
+	for _, path := range added {
+		if _, ok := asked[path]; !ok && !indirectOnly(t, solution06, path) {
+			t.Errorf("README: no `go get` line for %s %s, which step 06's solution adds to go.mod", path, solReq[path])
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	root := t.TempDir()
+	copyRepository(t, root)
+	step := filepath.Join(root, step06)
+	// -trimpath keeps the copy's directory out of the build cache's keys: a later run,
+	// in another temporary directory, finds this one's compilations and vet results.
+	env := []string{"GOWORK=", "GOFLAGS=-buildvcs=false -trimpath"}
+	for _, args := range cmds {
+		if out, err := goCmd(step, env, args...); err != nil {
+			t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), step06, err, out)
+		}
+	}
+	checkWorkspace(t, root, env, "after the README's `go get` lines")
+
+	// The exercise done: the solution's code in the step, then a plain go mod tidy.
+	files, err := filepath.Glob(filepath.Join(solution06, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := copyFile(filepath.Join(step, filepath.Base(f)), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := goCmd(step, env, "mod", "tidy"); err != nil {
+		t.Fatalf("go mod tidy in %s: %v\n%s", step06, err, out)
+	}
+	checkWorkspace(t, root, env, "after the exercise and `go mod tidy`")
+	// And the README's commands lead to the solution's go.mod.
+	got := requirements(t, step)
+	for path, version := range solReq {
+		if got[path] != version {
+			t.Errorf("after the README's `go get` lines and go mod tidy, %s/go.mod requires %s %q, the solution %q", step06, path, got[path], version)
+		}
+	}
+	for path, version := range got {
+		if _, ok := solReq[path]; !ok {
+			t.Errorf("after the README's `go get` lines and go mod tidy, %s/go.mod requires %s %s, which the solution does not", step06, path, version)
+		}
+	}
+	t.Logf("copied, ran the README's %d `go get` lines and go mod tidy, compiled and vetted every step, solution and the workshop command twice: %s", len(cmds), time.Since(start).Round(time.Second))
+}
+
+// indirectOnly reports whether dir's go.mod requires path only as an indirect dependency.
+func indirectOnly(t *testing.T, dir, path string) bool {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) >= 2 && f[0] == path {
+			return strings.Contains(line, "// indirect")
+		}
+	}
+	return false
+}
+
+// checkWorkspace compiles and vets every step, every solution and the workshop command
+// in the copy at root through go.work, and checks the OpenTelemetry version every
+// module resolves, in the workspace and on its own go.mod.
+func checkWorkspace(t *testing.T, root string, env []string, when string) {
+	t.Helper()
+	pkgs := []string{
+		"github.com/ot2otel/workshop/cmd/workshop",
+		"github.com/ot2otel/workshop/solutions/...",
+		"github.com/ot2otel/workshop/steps/...",
+	}
+	// go vet type-checks each package with its tests; go list -export compiles each
+	// package (no link: linking twelve binaries would cost minutes and prove little).
+	if out, err := goCmd(root, env, append([]string{"vet"}, pkgs...)...); err != nil {
+		t.Fatalf("%s: go vet of the steps, solutions and workshop command through go.work fails: %v\n%s", when, err, out)
+	}
+	if out, err := goCmd(root, env, append([]string{"list", "-export", "-f", "{{if .Error}}{{.ImportPath}}: {{.Error}}{{end}}"}, pkgs...)...); err != nil || strings.TrimSpace(out) != "" {
+		t.Fatalf("%s: compiling the steps, solutions and workshop command through go.work fails: %v\n%s", when, err, out)
+	}
+	if out, err := goCmd(root, env, "list", "-m", "-f", "{{.Path}} {{.Version}}", otelModule, bridge); err != nil ||
+		strings.TrimSpace(out) != fmt.Sprintf("%s %s\n%s %s", otelModule, otelVersion, bridge, otelVersion) {
+		t.Errorf("%s: go.work resolves\n%s(err %v), want %s and %s at %s", when, out, err, otelModule, bridge, otelVersion)
+	}
+
+	// Each module on its own go.mod (make standalone builds them so), at once.
+	// -mod=mod: go list -m loads the whole module graph, and some go.sum files lack
+	// entries for go.mod files the build never reads (the copy's go.sum may change).
+	standalone := append(slices.Clone(env), "GOWORK=off", "GOFLAGS=-buildvcs=false -trimpath -mod=mod")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, dir := range workspaceModules(t, root) {
+		mods := []string{otelModule}
+		if strings.Contains(dir, "04-otel-bridge") || strings.Contains(dir, "05-mixed-fleet") {
+			mods = append(mods, bridge)
+		}
+		wg.Go(func() {
+			out, err := goCmd(filepath.Join(root, dir), standalone, append([]string{"list", "-m", "-f", "{{.Path}} {{.Version}}"}, mods...)...)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("%s: GOWORK=off go list -m in %s: %v\n%s", when, dir, err, out)
+				return
+			}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if path, version, _ := strings.Cut(line, " "); version != otelVersion {
+					t.Errorf("%s: %s resolves %s %s on its own go.mod, want %s", when, dir, path, version, otelVersion)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
