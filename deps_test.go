@@ -307,3 +307,100 @@ func checkWorkspace(t *testing.T, root string, env []string, when string) {
 	}
 	wg.Wait()
 }
+
+// TestDependencyTable checks README.md's dependency table against every go.mod: each
+// module the table lists is required at the table's version wherever it is required
+// (directly or not), and every direct requirement of a workspace module is in the table.
+// Jaeger's own module (tools/jaeger, outside go.work, with its own OpenTelemetry) is
+// checked for the Jaeger row only.
+func TestDependencyTable(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## Dependencies\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Dependencies" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	pinned := map[string]string{}
+	quoted := regexp.MustCompile("`([^`]+)`")
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if !strings.HasPrefix(line, "| `") || len(cells) != 2 {
+			continue
+		}
+		var paths []string
+		for _, m := range quoted.FindAllStringSubmatch(cells[0], -1) {
+			if strings.Contains(m[1], ".") && !strings.Contains(m[1], " ") && !strings.HasPrefix(m[1], "cmd/") && !strings.HasPrefix(m[1], "tools/") && !strings.HasPrefix(m[1], "go.work") {
+				paths = append(paths, m[1])
+			}
+		}
+		versions := strings.Split(cells[1], ", ")
+		for i, p := range paths {
+			v := versions[0]
+			if len(versions) == len(paths) {
+				v = versions[i]
+			} else if len(versions) != 1 {
+				t.Fatalf("README.md: %q: %d modules, %d versions", line, len(paths), len(versions))
+			}
+			pinned[p] = strings.TrimSpace(v)
+		}
+	}
+	if len(pinned) < 20 {
+		t.Fatalf("README.md's dependency table lists %d modules: %v", len(pinned), pinned)
+	}
+	for _, dir := range workspaceModules(t, ".") {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, r := range modRequires(string(data)) {
+			want, listed := pinned[path]
+			switch {
+			case listed && r.version != want:
+				t.Errorf("%s/go.mod requires %s %s, README.md's dependency table pins %s", dir, path, r.version, want)
+			case !listed && !r.indirect && !strings.HasPrefix(path, "github.com/ot2otel/"):
+				t.Errorf("%s/go.mod requires %s %s, which README.md's dependency table does not list", dir, path, r.version)
+			}
+		}
+	}
+	jaeger := "github.com/jaegertracing/jaeger"
+	data, err = os.ReadFile("tools/jaeger/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := modRequires(string(data))[jaeger].version; got != pinned[jaeger] {
+		t.Errorf("tools/jaeger/go.mod requires %s %q, README.md's dependency table pins %q", jaeger, got, pinned[jaeger])
+	}
+}
+
+type requirement struct {
+	version  string
+	indirect bool
+}
+
+// modRequires reads the requirements of a go.mod's text.
+func modRequires(gomod string) map[string]requirement {
+	req := map[string]requirement{}
+	block := false
+	for _, line := range strings.Split(gomod, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "require (":
+			block = true
+			continue
+		case block && line == ")":
+			block = false
+			continue
+		case strings.HasPrefix(line, "require "):
+			line = strings.TrimPrefix(line, "require ")
+		case !block:
+			continue
+		}
+		if f := strings.Fields(line); len(f) >= 2 {
+			req[f[0]] = requirement{version: f[1], indirect: strings.Contains(line, "// indirect")}
+		}
+	}
+	return req
+}
