@@ -3,6 +3,7 @@ package workshop
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -198,12 +199,10 @@ func TestAttendeeDependencyStep(t *testing.T) {
 		t.FailNow()
 	}
 
-	root := t.TempDir()
+	root := scratchDir(t)
 	copyRepository(t, root)
 	step := filepath.Join(root, step06)
-	// -trimpath keeps the copy's directory out of the build cache's keys: a later run,
-	// in another temporary directory, finds this one's compilations and vet results.
-	env := []string{"GOWORK=", "GOFLAGS=-buildvcs=false -trimpath"}
+	env := []string{"GOWORK=", "GOFLAGS=-buildvcs=false"}
 	for _, args := range cmds {
 		if out, err := goCmd(step, env, args...); err != nil {
 			t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), step06, err, out)
@@ -238,6 +237,30 @@ func TestAttendeeDependencyStep(t *testing.T) {
 		}
 	}
 	t.Logf("copied, ran the README's %d `go get` lines and go mod tidy, compiled and vetted every step, solution and the workshop command twice: %s", len(cmds), time.Since(start).Round(time.Second))
+}
+
+// scratchDir returns an empty directory for the copy, the same one at every run from
+// this checkout, removed when the test ends. The build cache keys a package's
+// compilation by its directory: in the same place, a later run finds this one's
+// compilations and vet results, and compiles only what changed (dependencies from the
+// module cache are shared with every other build anyway). -trimpath would make the
+// directory irrelevant, but it changes every package's key, the module cache's too, and
+// so compiled everything again the first time: minutes on a loaded 2-core machine.
+func scratchDir(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("workshop-deps-%x", sha256.Sum256([]byte(wd)))[:len("workshop-deps-")+12])
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // indirectOnly reports whether dir's go.mod requires path only as an indirect dependency.
@@ -282,7 +305,7 @@ func checkWorkspace(t *testing.T, root string, env []string, when string) {
 	// Each module on its own go.mod (make standalone builds them so), at once.
 	// -mod=mod: go list -m loads the whole module graph, and some go.sum files lack
 	// entries for go.mod files the build never reads (the copy's go.sum may change).
-	standalone := append(slices.Clone(env), "GOWORK=off", "GOFLAGS=-buildvcs=false -trimpath -mod=mod")
+	standalone := append(slices.Clone(env), "GOWORK=off", "GOFLAGS=-buildvcs=false -mod=mod")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, dir := range workspaceModules(t, root) {
