@@ -33,6 +33,9 @@ For attendees:
                      trace; -step runs your steps/NN instead
   trace ID | --last  draw a trace from Jaeger's query API ($JAEGER_QUERY_URL, -query URL;
                      default http://localhost:16686); --last: the newest order's trace
+  restock [-forget]  put stock's ledger in Redis back to the catalogue, nothing reserved
+                     (REDIS_URL, AMQP_EXCHANGE, AMQP_QUEUE, STOCK_QUANTITY as stock reads
+                     them); -forget also forgets the orders it remembers
 
 For facilitators:
   diff [-all] NN MM  the migration from solution NN to MM, without tests, READMEs and go.sum
@@ -67,6 +70,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if args[0] == "trace" {
 		// Needs Jaeger, not the repository: it works from anywhere.
 		return trace(ctx, args[1:], os.Getenv, stdout, tracecheck.IsTerminal(stdout))
+	}
+	if args[0] == "restock" {
+		// Needs Redis, not the repository.
+		return restock(ctx, args[1:], os.Getenv, stdout)
 	}
 	root, err := findRoot()
 	if err != nil {

@@ -72,22 +72,32 @@ func ReadOrder(w http.ResponseWriter, r *http.Request) (shop.Order, bool) {
 
 // ErrorsInJSON makes h's answers for an unknown path (404) and a wrong method (405)
 // JSON errors like every other, when h is a *mux.Router whose NotFoundHandler and
-// MethodNotAllowedHandler are not set. Serve applies it to every service, so the steps'
-// routers need not.
+// MethodNotAllowedHandler are not set, or wraps one behind handlers with an
+// Unwrap() http.Handler method (edge.Guard's, around the gateway). Gorilla's own
+// answers are a text/plain 404 and an empty 405. Serve applies it to every service, so
+// the steps' routers need not.
 func ErrorsInJSON(h http.Handler) http.Handler {
-	if r, ok := h.(*mux.Router); ok {
-		if r.NotFoundHandler == nil {
-			r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-				WriteError(w, http.StatusNotFound, "no such path: "+req.URL.Path)
-			})
+	inner := h
+	for {
+		if r, ok := inner.(*mux.Router); ok {
+			if r.NotFoundHandler == nil {
+				r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					WriteError(w, http.StatusNotFound, "no such path: "+req.URL.Path)
+				})
+			}
+			if r.MethodNotAllowedHandler == nil {
+				r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					WriteError(w, http.StatusMethodNotAllowed, "method "+req.Method+" is not allowed on "+req.URL.Path)
+				})
+			}
+			return h
 		}
-		if r.MethodNotAllowedHandler == nil {
-			r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-				WriteError(w, http.StatusMethodNotAllowed, "method "+req.Method+" is not allowed on "+req.URL.Path)
-			})
+		u, ok := inner.(interface{ Unwrap() http.Handler })
+		if !ok {
+			return h
 		}
+		inner = u.Unwrap()
 	}
-	return h
 }
 
 // PublishFailed answers a request whose event could not be published: 431 when the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,6 +28,34 @@ const redisReachTimeout = 2 * time.Second
 type Ledger struct {
 	shop.Stock
 	client *redis.Client // nil in memory
+	logger *slog.Logger
+	dry    sync.Map // SKUs that ran out, said once each
+}
+
+// Reserve reserves as the ledger does, and says once per SKU, in the log, when an order
+// finds it run out (again once it has been restocked and runs out again): from then on every order for it is dead-lettered, which with a ledger
+// that outlives every run (Redis) can last until someone restocks.
+func (l *Ledger) Reserve(ctx context.Context, orderID string, items []shop.Item) (bool, error) {
+	dup, err := l.Stock.Reserve(ctx, orderID, items)
+	if err == nil {
+		for _, it := range items {
+			l.dry.Delete(it.SKU) // restocked: say it again when it runs out again
+		}
+	}
+	if err != nil && errors.Is(err, shop.ErrOutOfStock) && l.logger != nil {
+		for _, it := range items {
+			got, ok, gerr := l.Stock.Get(ctx, it.SKU)
+			if gerr != nil || !ok || got.Available >= it.Quantity {
+				continue
+			}
+			if _, said := l.dry.LoadOrStore(it.SKU, true); !said {
+				l.logger.Warn("a SKU has run out: orders for more than is left are dead-lettered until it is restocked",
+					"sku", it.SKU, "available", got.Available, "reserved", got.Reserved,
+					"hint", "go run ./cmd/workshop restock (same REDIS_URL, AMQP_EXCHANGE and AMQP_QUEUE as stock)")
+			}
+		}
+	}
+	return dup, err
 }
 
 // InRedis reports whether the ledger is kept in Redis.
@@ -75,7 +104,7 @@ func OpenLedger(ctx context.Context, cfg Config, cmd Command, logger *slog.Logge
 		if wait == 0 {
 			logger.Warn("Redis is not reachable; using an in-memory ledger for this process (its reservations end with it)",
 				"redis", where, "err", err, "hint", "start Redis (docker compose up -d redis, or redis-server --daemonize yes) to use it")
-			return &Ledger{Stock: shop.NewLedger(cfg.Catalogue()).Stock()}, nil
+			return &Ledger{Stock: shop.NewLedger(cfg.Catalogue()).Stock(), logger: logger}, nil
 		}
 		return nil, fmt.Errorf("connect to Redis at %s: %w (is Redis running? docker compose up -d redis, or redis-server --daemonize yes)", where, err)
 	}
@@ -91,7 +120,39 @@ func OpenLedger(ctx context.Context, cfg Config, cmd Command, logger *slog.Logge
 		}
 	}
 	logger.Info("keeping the stock ledger in Redis", "redis", where, "db", opts.DB, "prefix", LedgerPrefix(cfg))
-	return &Ledger{Stock: l, client: client}, nil
+	return &Ledger{Stock: l, client: client, logger: logger}, nil
+}
+
+// Restock puts cfg's ledger in the Redis at cfg.RedisURL back to the catalogue
+// (cfg.Catalogue: the demo's stock, or STOCK_QUANTITY of each SKU), nothing reserved,
+// and returns the stock as it now is. The ledger's key prefix comes from cfg's exchange
+// and queue (LedgerPrefix), as stock's does. forget also forgets the order IDs the
+// ledger remembers, so that a redelivered old order would be reserved again: a reset.
+// It runs beside a running stock service; an order reserved in the same instant may be
+// overwritten.
+func Restock(ctx context.Context, cfg Config, forget bool) ([]shop.StockItem, error) {
+	var items []shop.StockItem
+	err := withRedis(ctx, cfg, func(c *redis.Client, reachable error) error {
+		if reachable != nil {
+			return fmt.Errorf("REDIS_URL %s: Redis does not answer: %w", cfg.RedisURL, reachable)
+		}
+		l := redisledger.New(c, LedgerPrefix(cfg))
+		if forget {
+			if err := l.Delete(ctx); err != nil {
+				return err
+			}
+		}
+		if err := l.Restock(ctx, cfg.Catalogue()); err != nil {
+			return err
+		}
+		if err := l.Seed(ctx, nil); err != nil { // loads the reserve script, as stock does
+			return err
+		}
+		var err error
+		items, err = l.List(ctx)
+		return err
+	})
+	return items, err
 }
 
 // reachRedis pings Redis until it answers or wait has passed (a single try when wait

@@ -126,3 +126,43 @@ func (h recordHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 		return next(ctx, cmds)
 	}
 }
+
+// TestRunOutSaidOnce: an order that finds a SKU run out is logged once per SKU, not once
+// per order; once the SKU is reserved again (restocked), running out is said again.
+func TestRunOutSaidOnce(t *testing.T) {
+	var buf bytes.Buffer
+	mem := shop.NewLedger([]shop.StockItem{{SKU: "a", Available: 2}, {SKU: "b", Available: 1}})
+	l := &Ledger{Stock: mem.Stock(), logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	ctx := context.Background()
+	reserve := func(id, sku string, n int) error {
+		_, err := l.Reserve(ctx, id, []shop.Item{{SKU: sku, Quantity: n}})
+		return err
+	}
+	if err := reserve("o1", "a", 2); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := reserve("late-a-"+string(rune('0'+i)), "a", 1); !errors.Is(err, shop.ErrOutOfStock) {
+			t.Fatalf("a run out: %v", err)
+		}
+	}
+	if err := reserve("too-many-b", "b", 2); !errors.Is(err, shop.ErrOutOfStock) {
+		t.Fatalf("2 of b: %v", err)
+	}
+	logs := buf.String()
+	if n := strings.Count(logs, "run out"); n != 2 || !strings.Contains(logs, "sku=a") || !strings.Contains(logs, "sku=b") ||
+		!strings.Contains(logs, "workshop restock") {
+		t.Errorf("five orders for the run-out a and one for more b than is left logged\n%s\nwant one record each for a and b, naming workshop restock", logs)
+	}
+	// b is still there (1 left): an order that fits clears it; asking too much again is said again.
+	if err := reserve("one-b", "b", 1); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := reserve("again-b", "b", 1); !errors.Is(err, shop.ErrOutOfStock) {
+		t.Fatalf("b run out: %v", err)
+	}
+	if n := strings.Count(buf.String(), "run out"); n != 1 {
+		t.Errorf("b reserved, then run out again: logged %d times, want once:\n%s", n, buf.String())
+	}
+}

@@ -115,6 +115,38 @@ func TestSlowBodyTimesOut(t *testing.T) {
 	}
 }
 
+// unwrapping is a handler around another, like edge.Guard around the gateway's router.
+type unwrapping struct{ next http.Handler }
+
+func (u unwrapping) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.next.ServeHTTP(w, r) }
+func (u unwrapping) Unwrap() http.Handler                             { return u.next }
+
+// TestErrorsInJSONBehindWrappers: the router behind handlers that unwrap still answers
+// 404 and 405 in JSON; behind one that does not, ErrorsInJSON cannot reach it (and the
+// contract suite's ErrorsAreJSON catches a service built so).
+func TestErrorsInJSONBehindWrappers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		json bool
+	}{
+		{"router", orders(), true},
+		{"behind two wrappers", unwrapping{unwrapping{orders()}}, true},
+		{"behind a plain HandlerFunc", func() http.Handler { r := orders(); return http.HandlerFunc(r.ServeHTTP) }(), false},
+	} {
+		h := ErrorsInJSON(tc.h)
+		for _, req := range []*http.Request{httptest.NewRequest(http.MethodGet, "/nope", nil), httptest.NewRequest(http.MethodPut, "/orders", nil)} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			var body ErrorBody
+			isJSON := rec.Header().Get("Content-Type") == "application/json" && json.Unmarshal(rec.Body.Bytes(), &body) == nil && body.Error != ""
+			if isJSON != tc.json {
+				t.Errorf("%s: %s %s: %d %q %q, want JSON: %v", tc.name, req.Method, req.URL.Path, rec.Code, rec.Header().Get("Content-Type"), rec.Body, tc.json)
+			}
+		}
+	}
+}
+
 func TestUnknownPathAndMethodAreJSON(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)

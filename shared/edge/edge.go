@@ -19,9 +19,10 @@
 //     empty by default): nothing a caller sends reaches checkout or the AMQP headers
 //     by accident.
 //   - W3C Trace Context: several traceparent headers (or one with a comma) are invalid,
-//     and restart the trace; several tracestate headers are combined into one, which
-//     keeps the specification's limits: at most 32 valid list-members, 512 characters,
-//     members over 128 characters dropped first, then from the end.
+//     and restart the trace; several tracestate headers are combined into one. A
+//     tracestate with an invalid or repeated member, or more than 32, is discarded
+//     whole, as the W3C test suite expects; one over 512 characters is shortened,
+//     members over 128 characters first, then from the end.
 package edge
 
 import (
@@ -95,29 +96,43 @@ const (
 // endpoint; it is nil for a gateway without OpenTelemetry, which cannot be one. A public
 // endpoint's server span gets its link from LinkCaller, inside the tracing middleware.
 func Guard(h http.Handler, cfg Config, prop propagation.TextMapPropagator) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !cfg.PublicEndpoint && !carriesContext(r.Header) {
-			// Nothing for the rules to read or rewrite (most requests from outside):
-			// no copy of the request, which the rewrite below needs.
-			h.ServeHTTP(w, r)
-			return
-		}
-		r = r.Clone(r.Context())
-		Sanitize(r.Header, cfg)
-		if cfg.PublicEndpoint && prop != nil {
-			if sc := trace.SpanContextFromContext(prop.Extract(context.Background(), propagation.HeaderCarrier(r.Header))); sc.IsValid() {
-				r = r.WithContext(context.WithValue(r.Context(), callerKey{}, sc))
-			}
-			for _, f := range prop.Fields() {
-				if !strings.EqualFold(f, baggageHeader) {
-					r.Header.Del(f)
-				}
-			}
-		} else {
-			forceSampled(r.Header)
-		}
+	return &guard{next: h, cfg: cfg, prop: prop}
+}
+
+// guard is the handler Guard returns.
+type guard struct {
+	next http.Handler
+	cfg  Config
+	prop propagation.TextMapPropagator
+}
+
+// Unwrap returns the handler behind the edge: app.Serve reaches the gateway's router
+// through it to make its 404 and 405 JSON like every other error.
+func (g *guard) Unwrap() http.Handler { return g.next }
+
+func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cfg, prop, h := g.cfg, g.prop, g.next
+	if !cfg.PublicEndpoint && !carriesContext(r.Header) {
+		// Nothing for the rules to read or rewrite (most requests from outside):
+		// no copy of the request, which the rewrite below needs.
 		h.ServeHTTP(w, r)
-	})
+		return
+	}
+	r = r.Clone(r.Context())
+	Sanitize(r.Header, cfg)
+	if cfg.PublicEndpoint && prop != nil {
+		if sc := trace.SpanContextFromContext(prop.Extract(context.Background(), propagation.HeaderCarrier(r.Header))); sc.IsValid() {
+			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, sc))
+		}
+		for _, f := range prop.Fields() {
+			if !strings.EqualFold(f, baggageHeader) {
+				r.Header.Del(f)
+			}
+		}
+	} else {
+		forceSampled(r.Header)
+	}
+	h.ServeHTTP(w, r)
 }
 
 type callerKey struct{}
@@ -152,7 +167,8 @@ func LinkCaller(next http.Handler) http.Handler {
 
 // Sanitize applies the edge's rules for baggage and W3C Trace Context to h in place:
 // baggage keys not allowed are dropped, repeated traceparent headers are removed (the
-// trace restarts), repeated tracestate headers are combined within the limits.
+// trace restarts), repeated tracestate headers are combined, or discarded whole when a
+// member is invalid (CombineTraceState).
 func Sanitize(h http.Header, cfg Config) {
 	filterBaggage(h, cfg)
 	h.Del(jaegerDebugID)
@@ -221,10 +237,13 @@ func forceSampled(h http.Header) {
 }
 
 // CombineTraceState combines the values of several tracestate headers into one, as W3C
-// Trace Context asks, within its limits: empty members are dropped, and so are invalid
-// ones and repeats of a key (the first, leftmost, wins); then, while there are more than
-// 32 members or the list is longer than 512 characters, members over 128 characters go
-// first, then members from the end.
+// Trace Context asks, and returns "" when the whole tracestate is to be discarded, as
+// the W3C test suite (test/test.py, strict level 2) expects: a member with an illegal
+// key or value (an empty value included), a key over its length limits, a key that
+// appears twice (in one header or across them), or more than 32 members. Empty members
+// (",,", an empty header) are allowed and skipped. A valid list longer than 512
+// characters is shortened: members over 128 characters go first, then members from the
+// end.
 func CombineTraceState(values []string) string {
 	var members []string
 	seen := map[string]bool{}
@@ -234,16 +253,21 @@ func CombineTraceState(values []string) string {
 			if m == "" {
 				continue
 			}
+			// OpenTelemetry's parser checks one member by the specification's key and
+			// value rules (a member alone can repeat no key).
 			if _, err := trace.ParseTraceState(m); err != nil {
-				continue
+				return ""
 			}
 			key, _, _ := strings.Cut(m, "=")
 			if seen[key] {
-				continue
+				return ""
 			}
 			seen[key] = true
 			members = append(members, m)
 		}
+	}
+	if len(members) > maxMembers {
+		return ""
 	}
 	length := func() int {
 		n := max(len(members)-1, 0)
@@ -252,7 +276,7 @@ func CombineTraceState(values []string) string {
 		}
 		return n
 	}
-	if len(members) > maxMembers || length() > maxStateLength {
+	if length() > maxStateLength {
 		kept := members[:0]
 		for _, m := range members {
 			if len(m) <= maxMemberSize {
@@ -261,7 +285,7 @@ func CombineTraceState(values []string) string {
 		}
 		members = kept
 	}
-	for len(members) > maxMembers || length() > maxStateLength {
+	for length() > maxStateLength {
 		members = members[:len(members)-1]
 	}
 	return strings.Join(members, ",")

@@ -42,8 +42,12 @@ func TestSanitize(t *testing.T) {
 			http.Header{"Baggage": {"region=eu;p=1,tenant=a"}, "Uberctx-Region": {"eu"}, "Jaeger-Baggage": {"region=eu"}}},
 		{"two traceparents", http.Header{"Traceparent": {tp + "01", tp + "01"}, "Tracestate": {"a=1"}}, http.Header{}},
 		{"a traceparent with a comma", http.Header{"Traceparent": {tp + "01," + tp + "01"}}, http.Header{}},
-		{"tracestate combined", http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1 ,", " ,b=2", "a=3,Bad=4"}},
-			http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1,b=2"}}},
+		{"tracestate combined", http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1 ,", " ,b=2", "c=3"}},
+			http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1,b=2,c=3"}}},
+		{"tracestate with a repeated key: discarded", http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1", "b=2,a=3"}},
+			http.Header{"Traceparent": {tp + "01"}}},
+		{"tracestate with an invalid member: discarded", http.Header{"Traceparent": {tp + "01"}, "Tracestate": {"a=1", "Bad=4"}},
+			http.Header{"Traceparent": {tp + "01"}}},
 		{"tracestate of nothing", http.Header{"Tracestate": {" , "}}, http.Header{}},
 		{"a jaeger debug ID", http.Header{"Jaeger-Debug-Id": {"make-me-debug"}, "Uber-Trace-Id": {"a:b:0:1"}}, http.Header{"Uber-Trace-Id": {"a:b:0:1"}}},
 		{"URL-encoded uber-trace-id", http.Header{"Uber-Trace-Id": {"abc%3Adef%3A0%3A1"}}, http.Header{"Uber-Trace-Id": {"abc:def:0:1"}}},
@@ -88,16 +92,20 @@ func TestForceSampled(t *testing.T) {
 
 func TestCombineTraceStateLimits(t *testing.T) {
 	var members []string
-	for i := range 40 {
+	for i := range 33 {
 		members = append(members, fmt.Sprintf("k%02d=v", i))
 	}
-	long := "long=" + strings.Repeat("x", 200)
-	got := CombineTraceState([]string{strings.Join(members[:10], ","), long, strings.Join(members[10:], ",")})
-	if want := strings.Join(members[:32], ","); got != want {
-		t.Errorf("41 members, one long:\n got %s\nwant %s", got, want)
+	// 32 members are the limit; 33 make the tracestate invalid: discarded whole (the W3C
+	// suite's test_tracestate_member_count_limit).
+	if got, want := CombineTraceState([]string{strings.Join(members[:10], ","), strings.Join(members[10:32], ",")}), strings.Join(members[:32], ","); got != want {
+		t.Errorf("32 members over two headers:\n got %s\nwant %s", got, want)
 	}
+	if got := CombineTraceState([]string{strings.Join(members[:10], ","), strings.Join(members[10:], ",")}); got != "" {
+		t.Errorf("33 members: %q, want the tracestate discarded", got)
+	}
+	long := "long=" + strings.Repeat("x", 200)
 	// Under the member limit but over 512 characters: the long members go first.
-	got = CombineTraceState([]string{long, long[:4] + "2" + long[4:], long[:4] + "3" + long[4:], "a=1"})
+	got := CombineTraceState([]string{long, long[:4] + "2" + long[4:], long[:4] + "3" + long[4:], "a=1"})
 	if got != "a=1" {
 		t.Errorf("three long members and a short one: %q, want the short one", got)
 	}

@@ -3,7 +3,9 @@ package workshoptest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -94,6 +96,7 @@ func Contract(t *testing.T, s Step) {
 			t.Errorf("stock after one order of 2 = %+v, want 98 available and 2 reserved", item)
 		}
 		checkLedgerInRedis(t, f.Fleet, DemoSKU, 2)
+		t.Run("ErrorsAreJSON", func(t *testing.T) { ErrorsAreJSON(t, f) })
 	})
 	t.Run("BadOrders", func(t *testing.T) { badOrders(t, s.Run) })
 	t.Run("CheckoutUnreachable", func(t *testing.T) {
@@ -435,5 +438,46 @@ func checkLedgerInRedis(t *testing.T, f *fleet.Fleet, sku string, reserved int) 
 	if err != nil || !ok || item.Reserved != reserved {
 		t.Errorf("Redis has %+v (found %v, %v) under %s, want %d of %s reserved: stock does not keep its ledger in Redis "+
 			"(main.go opens it with app.OpenLedger)", item, ok, err, app.LedgerPrefix(cfg), reserved, sku)
+	}
+}
+
+// ErrorsAreJSON checks that every service of f answers an unknown path (404) and a
+// wrong method (405) with a JSON error, as it answers every other error: gorilla/mux's
+// own are a text/plain 404 and a 405 with no body, and the gateway's router sits behind
+// edge.Guard (app.ErrorsInJSON reaches it there).
+func ErrorsAreJSON(t *testing.T, f *Fleet) {
+	t.Helper()
+	for _, tc := range []struct {
+		service, method, url string
+		want                 int
+	}{
+		{"gateway", http.MethodPost, f.GatewayURL + "/admin", http.StatusNotFound},
+		{"gateway", http.MethodGet, f.GatewayURL + "/checkout", http.StatusMethodNotAllowed},
+		{"gateway", http.MethodPut, f.GatewayURL + "/checkout", http.StatusMethodNotAllowed},
+		{"checkout", http.MethodGet, f.CheckoutURL + "/nope", http.StatusNotFound},
+		{"checkout", http.MethodGet, f.CheckoutURL + "/orders", http.StatusMethodNotAllowed},
+		{"stock", http.MethodGet, f.StockURL + "/nope/deeper", http.StatusNotFound},
+		{"stock", http.MethodPost, f.StockURL + "/stock", http.StatusMethodNotAllowed},
+		{"stock", http.MethodDelete, f.StockURL + "/stock/" + DemoSKU, http.StatusMethodNotAllowed},
+	} {
+		req, err := http.NewRequest(tc.method, tc.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("%s: %s %s: %v", tc.service, tc.method, tc.url, err)
+			continue
+		}
+		var body app.ErrorBody
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		decodeErr := json.Unmarshal(raw, &body)
+		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != tc.want || ct != "application/json" || decodeErr != nil || body.Error == "" {
+			t.Errorf("%s: %s %s: %d, Content-Type %q, body %q; want %d with a JSON {\"error\": ...} "+
+				"like every other error (app.Serve's app.ErrorsInJSON gives the service's *mux.Router JSON 404 and 405 handlers; "+
+				"a handler wrapped around the router must have an Unwrap() http.Handler method, as edge.Guard has)",
+				tc.service, tc.method, tc.url, resp.StatusCode, ct, raw, tc.want)
+		}
 	}
 }

@@ -209,6 +209,23 @@ func parseItem(sku, avail, reserved string) (shop.StockItem, error) {
 	return shop.StockItem{SKU: sku, Available: a, Reserved: r}, nil
 }
 
+// Restock sets each SKU of items back to its stock, available and reserved as given,
+// in one transaction. The order IDs the ledger remembers stay: an order reserved before
+// and redelivered after is still not reserved twice.
+func (l *Ledger) Restock(ctx context.Context, items []shop.StockItem) error {
+	_, err := l.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, it := range items {
+			p.HSet(ctx, l.keys[0], it.SKU, it.Available)
+			p.HSet(ctx, l.keys[1], it.SKU, it.Reserved)
+		}
+		return nil
+	})
+	if err != nil {
+		return redisError(ctx, "restock", err)
+	}
+	return nil
+}
+
 // Delete deletes every key of the ledger: the stock, the reservations and the orders it
 // remembers. Tests and demos that made a ledger of their own clean up with it.
 func (l *Ledger) Delete(ctx context.Context) error {
