@@ -89,7 +89,11 @@ func TestPrefetchIsEnoughOffline(t *testing.T) {
 		fill = string(b)
 		t.Logf("%s was filled by make prefetch from the same go.work, go.mod, go.sum, prefetch.sh, compose file and Dockerfile: not filled again", cache)
 	} else {
+		before := prefetchInputs(t)
 		fill = run(".", env("GOPROXY=file://"+filepath.ToSlash(source), "GOSUMDB=off"), "make", "--no-print-directory", "prefetch")
+		if prefetchInputs(t) != before {
+			t.Fatalf("make prefetch changed a go.mod, go.sum or go.work of the repository (git diff says which): it must only fetch")
+		}
 		if err := os.WriteFile(fillLog, []byte(fill), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -140,25 +144,13 @@ func TestPrefetchIsEnoughOffline(t *testing.T) {
 // ever writes a module into it: the checks run with GOPROXY=off.
 func prefetchCache(t *testing.T) (cache, fillLog string, filled bool) {
 	t.Helper()
-	h := sha256.New()
-	files := []string{"go.work", "scripts/prefetch.sh", "Makefile", "docker-compose.yml", "Dockerfile", "tools/jaeger/go.mod", "tools/jaeger/go.sum"}
-	for _, m := range workspaceModules(t) {
-		files = append(files, filepath.Join(m, "go.mod"), filepath.Join(m, "go.sum"))
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(h, "%s %d\n", f, len(b))
-		h.Write(b)
-	}
+	key := prefetchInputs(t)
 	root, err := os.UserCacheDir()
 	if err != nil {
 		root = os.TempDir()
 	}
 	parent := filepath.Join(root, "ot2otel-workshop")
-	dir := filepath.Join(parent, fmt.Sprintf("prefetch-%x", h.Sum(nil)[:8]))
+	dir := filepath.Join(parent, "prefetch-"+key)
 	fillLog = filepath.Join(dir, "prefetch.log")
 	if _, err := os.Stat(fillLog); err == nil {
 		return filepath.Join(dir, "mod"), fillLog, true
@@ -173,6 +165,25 @@ func prefetchCache(t *testing.T) (cache, fillLog string, filled bool) {
 		t.Fatal(err)
 	}
 	return filepath.Join(dir, "mod"), fillLog, false
+}
+
+// prefetchInputs hashes every file that decides what make prefetch fetches.
+func prefetchInputs(t *testing.T) string {
+	t.Helper()
+	h := sha256.New()
+	files := []string{"go.work", "scripts/prefetch.sh", "Makefile", "docker-compose.yml", "Dockerfile", "tools/jaeger/go.mod", "tools/jaeger/go.sum"}
+	for _, m := range workspaceModules(t) {
+		files = append(files, filepath.Join(m, "go.mod"), filepath.Join(m, "go.sum"))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		h.Write(b)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)[:8])
 }
 
 // workspaceModules returns the directories go.work uses.

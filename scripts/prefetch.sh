@@ -6,8 +6,9 @@
 # workspace builds them and as the module builds on its own (make standalone; the two
 # build lists can differ); the slides' present tool; Jaeger v2's cmd/jaeger (tools/jaeger,
 # about 330 MB the first time). go list loads every package with its imports, so what it
-# fetches is exactly what go build, go vet and go test need; go mod download adds the
-# module zips go.sum vouches for. After it, GOPROXY=off works: prefetch_test.go proves it.
+# fetches is exactly what go build, go vet and go test need (go mod download is not used:
+# it would add lines to the modules' go.sum). After it, GOPROXY=off works:
+# prefetch_test.go proves it, and that prefetch changes no file of the repository.
 #
 # Images: the ones docker-compose.yml runs and the Dockerfile builds from, listed, and
 # pulled where a Docker engine answers.
@@ -21,7 +22,7 @@ modules=$(sed -n 's/^[[:space:]]*\(\.[^[:space:]]*\)$/\1/p' go.work)
 for m in $modules; do
 	echo "prefetch: modules of $m"
 	(cd "$m" && $GO list -deps -test ./... >/dev/null)
-	(cd "$m" && GOWORK=off $GO mod download && GOWORK=off $GO list -deps -test ./... >/dev/null)
+	(cd "$m" && GOWORK=off $GO list -deps -test ./... >/dev/null)
 done
 echo "prefetch: modules of the slides' present tool"
 (cd slides && $GO list -deps tool >/dev/null && GOWORK=off $GO list -deps tool >/dev/null)
