@@ -326,4 +326,3 @@ func stepTodos(t *testing.T, step string) []string {
 	slices.Sort(ids)
 	return slices.Compact(ids)
 }
-
