@@ -244,6 +244,7 @@ func TestExercisesNotGivenAway(t *testing.T) {
 				for _, inc := range includes[s.Title] {
 					if strings.HasPrefix(inc, "../solutions/"+step+"-") {
 						t.Errorf("%s: %q shows %s before the exercise: move it after %q", deck, s.Title, inc, "Exercise "+step)
+						break
 					}
 				}
 			}
