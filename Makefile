@@ -4,7 +4,7 @@ GO ?= go
 MODULES := . shared benchmarks slides $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
-.PHONY: test vet standalone test-modules exercises check demo list slides slides-pdf slides-img fuzz race jaeger e2e
+.PHONY: test vet standalone test-modules exercises check demo list prefetch slides slides-pdf slides-img fuzz race jaeger e2e
 
 ## test: (maintainers) vet and test every green module, build each step and solution outside
 ## the workspace, then check every exercise is real and steps/ is in sync: it fails once you
@@ -55,6 +55,12 @@ demo:
 
 list:
 	@$(GO) run ./cmd/workshop list
+
+## prefetch: (the day before) every Go module any step, solution, tool (Jaeger too), the
+## slides and the tests need, and the images Compose uses (pulled where Docker runs):
+## after it the day works offline, GOPROXY=off included
+prefetch:
+	@GO=$(GO) ./scripts/prefetch.sh
 
 ## slides: serve the talk with present on 127.0.0.1:3999 (speaker notes: press N)
 slides:

@@ -248,3 +248,33 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// jaegerReleases pairs the Go module version tools/jaeger builds (make jaeger, make e2e)
+// with the Jaeger release it is: one Jaeger everywhere, so that what the room sees in
+// Compose's UI is what the tests ran against.
+var jaegerReleases = map[string]string{"v1.76.0": "2.13.0"}
+
+// TestComposeRunsTheJaegerMakeJaegerBuilds checks that Compose's Jaeger image is the
+// release tools/jaeger pins.
+func TestComposeRunsTheJaegerMakeJaegerBuilds(t *testing.T) {
+	mod, err := os.ReadFile("tools/jaeger/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/jaegertracing/jaeger (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("tools/jaeger/go.mod does not require github.com/jaegertracing/jaeger")
+	}
+	release, ok := jaegerReleases[string(m[1])]
+	if !ok {
+		t.Fatalf("tools/jaeger builds github.com/jaegertracing/jaeger %s: add the Jaeger release it is to jaegerReleases", m[1])
+	}
+	p := loadCompose(t, nil)
+	s, err := p.GetService("jaeger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "jaegertracing/jaeger:" + release; s.Image != want {
+		t.Errorf("docker-compose.yml runs %s; make jaeger builds %s (module %s): one Jaeger everywhere", s.Image, want, m[1])
+	}
+}

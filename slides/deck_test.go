@@ -13,9 +13,13 @@ import (
 	"golang.org/x/tools/present"
 )
 
-// maxCodeLines is the most code a slide shows: more runs off the page at present's
-// font size, next to a title.
-const maxCodeLines = 18
+// maxCodeLines and maxCodeColumns are the most code a slide shows at the deck's projector
+// size (img/style.html: 30 px code on a 1240×740 slide, 24.6 px on a 1024×768 projector):
+// more runs off the page or wraps. A tab counts as present draws it, four columns.
+const (
+	maxCodeLines   = 14
+	maxCodeColumns = 72
+)
 
 // decks lists the decks in this directory.
 func decks(t *testing.T) []string {
@@ -120,7 +124,10 @@ func TestDecksParse(t *testing.T) {
 				t.Errorf("%s has no speaker notes (': ' lines)", where)
 			}
 			if n := codeLines(s.Elem); n > maxCodeLines {
-				t.Errorf("%s shows %d lines of code, more than the %d that fit: narrow the address", where, n, maxCodeLines)
+				t.Errorf("%s shows %d lines of code, more than the %d that fit: narrow the address or split the slide", where, n, maxCodeLines)
+			}
+			for _, l := range wideLines(s.Elem) {
+				t.Errorf("%s: a code line is %d columns, more than the %d that fit at 30 px: show a narrower excerpt\n\t%s", where, len([]rune(l)), maxCodeColumns, l)
 			}
 		}
 	}
@@ -135,6 +142,25 @@ func codeLines(elems []present.Elem) int {
 		}
 	}
 	return n
+}
+
+// wideLines returns the lines of code, tabs expanded as present does, wider than
+// maxCodeColumns.
+func wideLines(elems []present.Elem) []string {
+	var wide []string
+	for _, e := range elems {
+		c, ok := e.(present.Code)
+		if !ok {
+			continue
+		}
+		for _, l := range strings.Split(strings.TrimRight(string(c.Raw), "\n"), "\n") {
+			l = strings.ReplaceAll(l, "\t", "    ")
+			if len([]rune(l)) > maxCodeColumns {
+				wide = append(wide, l)
+			}
+		}
+	}
+	return wide
 }
 
 // TestNoCopiedCode fails on a code block typed into a deck: code comes in through .code.

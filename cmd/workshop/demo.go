@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 
@@ -126,6 +127,7 @@ func (w *workshop) showTrace(rs *receivers, traceID string) {
 	spans := rs.spans()
 	if len(spans) > 0 || (traceID != "" && len(rs.external) == 0) {
 		printTrace(w.out, spans, traceID, w.color)
+		printCollectors(w.out, rs, traceID)
 	}
 	if len(rs.external) == 0 {
 		return
@@ -151,6 +153,61 @@ func (w *workshop) showTrace(rs *receivers, traceID string) {
 		demo.SeeTrace(w.out, traceID, os.Getenv)
 	default:
 		fmt.Fprintln(w.out, ".")
+	}
+}
+
+// printCollectors says which collector received which of the order's spans, when more
+// than one received some: in the mixed fleet (step 05) the legacy service sends jaeger
+// thrift to one and the OTel services OTLP to the other, and one trace is still whole.
+func printCollectors(stdout io.Writer, rs *receivers, traceID string) {
+	type got struct {
+		name  string
+		spans []tracecheck.Span
+	}
+	var gots []got
+	for _, r := range rs.started {
+		spans := r.Spans()
+		if traceID != "" {
+			spans = tracecheck.Filter(spans, traceID)
+		}
+		if len(spans) == 0 {
+			continue
+		}
+		var vars []string
+		for k := range r.Env() {
+			if strings.HasSuffix(k, "_ENDPOINT") {
+				vars = append(vars, k)
+			}
+		}
+		sort.Strings(vars)
+		name := strings.Join(vars, ", ")
+		switch {
+		case slices.ContainsFunc(vars, func(v string) bool { return strings.HasPrefix(v, "JAEGER_") }):
+			name += " (jaeger thrift)"
+		case slices.ContainsFunc(vars, func(v string) bool { return strings.HasPrefix(v, "OTEL_") }):
+			name += " (OTLP)"
+		}
+		gots = append(gots, got{name, spans})
+	}
+	if len(gots) < 2 {
+		return
+	}
+	fmt.Fprintf(stdout, "\nWhich collector received which span:\n")
+	for _, g := range gots {
+		byService := map[string][]string{}
+		var services []string
+		for _, s := range g.spans {
+			if _, ok := byService[s.Service]; !ok {
+				services = append(services, s.Service)
+			}
+			byService[s.Service] = append(byService[s.Service], s.Name)
+		}
+		sort.Strings(services)
+		var parts []string
+		for _, svc := range services {
+			parts = append(parts, svc+": "+strings.Join(byService[svc], ", "))
+		}
+		fmt.Fprintf(stdout, "  %s, %d span(s): %s\n", g.name, len(g.spans), strings.Join(parts, "; "))
 	}
 }
 

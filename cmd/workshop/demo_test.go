@@ -76,7 +76,12 @@ func TestShowTrace(t *testing.T) {
 		want, not []string
 	}{
 		{"collected here", &receivers{started: []tracecheck.Receiver{&fakeReceiver{spans: spans}}},
-			[]string{"The order's trace, 2 spans", "1 more span(s), NOT in the order's trace", "reserve stock"}, []string{"Spans went to"}},
+			[]string{"The order's trace, 2 spans", "1 more span(s), NOT in the order's trace", "reserve stock"}, []string{"Spans went to", "Which collector"}},
+		{"two collectors", &receivers{started: []tracecheck.Receiver{
+			&fakeReceiver{env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:3"}, spans: spans[:1]},
+			&fakeReceiver{env: jaeger.env, spans: spans[1:]}}},
+			[]string{"Which collector received which span:", "OTEL_EXPORTER_OTLP_ENDPOINT (OTLP), 1 span(s): gateway: POST /checkout",
+				"JAEGER_ENDPOINT (jaeger thrift), 1 span(s): checkout: POST /orders"}, []string{"reserve stock\n  "}},
 		{"nothing arrived", &receivers{started: []tracecheck.Receiver{&fakeReceiver{}}},
 			[]string{"The order's trace, 0 spans", "(no spans arrived)"}, nil},
 		{"all sent to the user's Jaeger", &receivers{started: []tracecheck.Receiver{jaeger}, external: []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318"}},
@@ -117,7 +122,8 @@ func TestDemoDrawsTheTrace(t *testing.T) {
 	if err := w.demo(context.Background(), step{Name: "05-mixed-fleet", Number: "05"}, false); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
-	for _, want := range []string{"demo: 202 Accepted", "The order's trace, ", "gateway ", "checkout ", "process ", "reserve stock"} {
+	for _, want := range []string{"demo: 202 Accepted", "The order's trace, ", "gateway ", "checkout ", "process ", "reserve stock",
+		"Which collector received which span:", "JAEGER_ENDPOINT (jaeger thrift), ", "(OTLP), "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
 		}

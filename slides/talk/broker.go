@@ -33,22 +33,27 @@ type TracedRabbitBroker struct {
 }
 
 // Publish is the talk's: the kind is set after the start, and set to consumer.
-func (t *TracedRabbitBroker) Publish(ctx context.Context, msg Message) error {
-	span, ctx := opentracing.StartSpanFromContextWithTracer(ctx, t.tracer, "publish")
+func (t *TracedRabbitBroker) Publish(
+	ctx context.Context, msg Message) error {
+	span, ctx := opentracing.StartSpanFromContextWithTracer(
+		ctx, t.tracer, "publish")
 	defer span.Finish()
 	ext.SpanKindConsumer.Set(span)
-	t.tracer.Inject(span.Context(), opentracing.TextMap, amqpHeadersCarrier(msg.Headers))
+	t.tracer.Inject(span.Context(), opentracing.TextMap,
+		amqpHeadersCarrier(msg.Headers))
 	return t.b.Publish(ctx, msg)
 }
 
 // TraceConsume is the talk's consume wrapper: it returns early when Extract succeeds.
 func TraceConsume(tracer opentracing.Tracer, h Handler) Handler {
 	return func(ctx context.Context, msg Message) error {
-		spanCtx, err := tracer.Extract(opentracing.TextMap, amqpHeadersCarrier(msg.Headers))
+		spanCtx, err := tracer.Extract(opentracing.TextMap,
+			amqpHeadersCarrier(msg.Headers))
 		if err == nil {
 			return err
 		}
-		span := tracer.StartSpan("consume", opentracing.FollowsFrom(spanCtx))
+		span := tracer.StartSpan("consume",
+			opentracing.FollowsFrom(spanCtx))
 		defer span.Finish()
 		return h(opentracing.ContextWithSpan(ctx, span), msg)
 	}

@@ -91,9 +91,9 @@ func run(args []string, logw io.Writer) error {
 		return err
 	}
 	pdf, err := chromedp.Run(bctx, chromedp.PrintToPDF(
-		// The page is the slide: 1100×700 CSS pixels, 96 to the inch. (present's own
+		// The page is the slide: 1240×740 CSS pixels (img/style.html), 96 to the inch. (present's own
 		// style sheet asks for A4, which would leave a margin around every slide.)
-		chromedp.PDFPaper(chromedp.PaperSize{Width: 1100.0 / 96, Height: 700.0 / 96}),
+		chromedp.PDFPaper(chromedp.PaperSize{Width: 1240.0 / 96, Height: 740.0 / 96}),
 		chromedp.PDFMargin(0),
 		chromedp.PDFPrintBackground(),
 	))
