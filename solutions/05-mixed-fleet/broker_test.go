@@ -100,7 +100,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 			rec := newRecorder(t)
 			f := otsuite.NewFixtureWith(t, brokerSuite, rec.legacyTracer("checkout"), rec.tracing("stock").Tracer, rec.spans)
 			// Stock as the service wires it: its bridge speaks newPropagator.
-			stock := NewTracedRabbitBroker(f.Base, rec.tracingWith("stock", newPropagator()).Tracer)
+			stock := NewTracedRabbitBroker(f.Base, rec.tracingWith("stock", fleetPropagator(t)).Tracer)
 			up := upstreams{legacy: f.CheckoutTracer, otel: rec.tracing("gateway").Tracer}
 			legacy, otel := up.legacy.StartSpan("legacy upstream"), up.otel.StartSpan("otel upstream")
 			legacy.Finish()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,7 @@ const (
 )
 
 func TestPropagator(t *testing.T) {
-	prop := newPropagator()
+	prop := fleetPropagator(t)
 	traceID, _ := trace.TraceIDFromHex(exampleTraceID)
 	spanID, _ := trace.SpanIDFromHex(exampleSpanID)
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled})
@@ -49,7 +50,7 @@ func TestPropagator(t *testing.T) {
 		"uber-trace-id": exampleTraceID + ":" + exampleSpanID + ":0:1",
 	} {
 		if carrier[k] != v {
-			t.Errorf("newPropagator() injected %v, want %s: %q.\nLook at TODO(05.1): W3C Trace Context, W3C Baggage and "+
+			t.Errorf("newPropagator injected %v, want %s: %q.\nLook at TODO(05.1): W3C Trace Context, W3C Baggage and "+
 				"Jaeger (jaeger.Jaeger{} from go.opentelemetry.io/contrib/propagators/jaeger) in one composite", carrier, k, v)
 		}
 	}
@@ -72,7 +73,7 @@ func TestPropagator(t *testing.T) {
 	} {
 		got := trace.SpanContextFromContext(prop.Extract(context.Background(), tc.carrier))
 		if id := got.TraceID().String() + "/" + got.SpanID().String(); id != tc.want {
-			t.Errorf("newPropagator() extracted %s from %s %v, want %s.\nLook at %s", id, tc.name, tc.carrier, tc.want,
+			t.Errorf("newPropagator extracted %s from %s %v, want %s.\nLook at %s", id, tc.name, tc.carrier, tc.want,
 				propagatorHint("jaeger.Jaeger{} in the composite, after the W3C propagators: the last propagator that finds a context wins"))
 		}
 	}
@@ -128,7 +129,7 @@ func TestTraceBreaksWithoutJaegerPropagator(t *testing.T) {
 		wantBreak bool
 	}{
 		{"W3C only, as in step 04", w3c, true},
-		{"newPropagator", newPropagator(), false},
+		{"newPropagator", fleetPropagator(t), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t)
@@ -176,7 +177,7 @@ func TestTraceBreaksWithoutJaegerPropagator(t *testing.T) {
 func TestHeadersOnTheWire(t *testing.T) {
 	collect(t)
 	t.Run("HTTP, from the gateway", func(t *testing.T) {
-		tr, err := newTracing("gateway", newPropagator(), workshoptest.DiscardLogger())
+		tr, err := newTracing("gateway", fleetPropagator(t), workshoptest.DiscardLogger())
 		if err != nil {
 			t.Fatalf("newTracing: %v", err)
 		}
@@ -298,7 +299,7 @@ func TestBadHTTPHeaders(t *testing.T) {
 			var url string
 			var hop tracecheck.Hop
 			if tc.service == "gateway" {
-				tr := rec.tracingWith("gateway", newPropagator())
+				tr := rec.tracingWith("gateway", fleetPropagator(t))
 				checkoutURL := workshoptest.FakeCheckout(t, func(w http.ResponseWriter, r *http.Request) {
 					app.WriteJSON(w, http.StatusAccepted, map[string]string{"order_id": "ord_test"})
 				})
@@ -368,7 +369,7 @@ func consumeOne(t *testing.T, b broker.Broker, h broker.Handler) {
 func TestWhatDoesNotCross(t *testing.T) {
 	rec := newRecorder(t)
 	legacy := rec.legacyTracer("checkout")
-	stock := rec.tracingWith("stock", newPropagator()).Tracer
+	stock := rec.tracingWith("stock", fleetPropagator(t)).Tracer
 
 	span := legacy.StartSpan("publish")
 	span.SetBaggageItem("customer", "c1")
@@ -405,8 +406,38 @@ func TestWhatDoesNotCross(t *testing.T) {
 	}
 }
 
-// propagatorHint names what newPropagator lacks, if anything, and otherwise otherwise.
+// fleetPropagator is newPropagator as a service starts it with OTEL_PROPAGATORS unset:
+// defaultPropagators. With t nil, it returns nil when that fails.
+func fleetPropagator(t testing.TB) propagation.TextMapPropagator {
+	p, err := newPropagator(func(string) string { return "" })
+	if err != nil && t != nil {
+		t.Helper()
+		t.Fatalf("newPropagator, with OTEL_PROPAGATORS unset: %v.\nLook at TODO(05.1): defaultPropagators is a "+
+			"comma-separated list of the names OTEL_PROPAGATORS takes", err)
+	}
+	return p
+}
+
+// propagatorHint names what defaultPropagators lacks, if anything, and otherwise otherwise.
 func propagatorHint(otherwise string) string {
-	return workshoptest.PropagatorHint(newPropagator().Fields(), []string{"traceparent", "baggage", "uber-trace-id"},
-		"TODO(05.1)", otherwise)
+	p := fleetPropagator(nil)
+	if p == nil {
+		_, err := newPropagator(func(string) string { return "" })
+		return "TODO(05.1): defaultPropagators does not parse: " + err.Error()
+	}
+	var missing []string
+	for _, f := range []struct{ field, name string }{
+		{"traceparent", "tracecontext (traceparent, what the OpenTelemetry services speak)"},
+		{"baggage", "baggage (W3C's baggage header)"},
+		{"uber-trace-id", "jaeger (uber-trace-id, all that a jaeger-client neighbour reads and writes)"},
+	} {
+		if !slices.Contains(p.Fields(), f.field) {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) == 0 {
+		return "TODO(05.1): " + otherwise
+	}
+	return "TODO(05.1): defaultPropagators (" + defaultPropagators + ") lacks " + strings.Join(missing, " and ") +
+		", so that format is neither read nor written"
 }

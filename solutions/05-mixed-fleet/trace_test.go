@@ -71,7 +71,7 @@ func TestRawProviderBreaksNesting(t *testing.T) {
 func fromEnv(t *testing.T) bridgesuite.FromEnv {
 	c := collect(t)
 	return bridgesuite.FromEnv{
-		New:     bridgesuite.NewTracing(newTracing, newPropagator()),
+		New:     bridgesuite.NewTracing(newTracing, fleetPropagator(t)),
 		Spans:   c.otel.Spans,
 		Built:   "step 04's newTracing (tracing.go): an SDK provider from the OTEL_* environment, the bridge on it; its Shutdown flushes the batch",
 		Sampler: "step 04's newTracerProvider: it passes no sampler, so that OTEL_TRACES_SAMPLER decides",

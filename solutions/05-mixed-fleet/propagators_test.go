@@ -1,0 +1,152 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/shop"
+	"github.com/ot2otel/workshop/shared/tracecheck"
+	"github.com/ot2otel/workshop/shared/workshoptest"
+)
+
+// TestPropagatorsFromEnv: OTEL_PROPAGATORS picks the formats the OpenTelemetry services
+// speak, through autoprop, and a value they cannot honour stops them at start.
+func TestPropagatorsFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		value  string
+		fields []string // the headers it writes; nil: an error
+		err    []string
+	}{
+		{"", []string{"traceparent", "tracestate", "baggage", "uber-trace-id"}, nil},
+		// The end of the migration: no service speaks uber-trace-id any more.
+		{"tracecontext,baggage", []string{"traceparent", "tracestate", "baggage"}, nil},
+		{" TraceContext , Baggage, jaeger ", []string{"traceparent", "tracestate", "baggage", "uber-trace-id"}, nil},
+		{"tracecontext,baggage,", []string{"traceparent", "tracestate", "baggage"}, nil},
+		{"b3multi,tracecontext", []string{"x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags", "traceparent", "tracestate"}, nil},
+		{"none", []string{}, nil},
+		// autoprop would log the unknown name and carry on with the others.
+		{"tracecontext,zipkin", nil, []string{"OTEL_PROPAGATORS", "zipkin", "tracecontext, baggage, jaeger"}},
+		{"w3c", nil, []string{"OTEL_PROPAGATORS", "w3c"}},
+		// autoprop would read it as none alone, silently.
+		{"tracecontext,none", nil, []string{"OTEL_PROPAGATORS", "none", "alone"}},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			p, err := newPropagator(func(k string) string {
+				if k == "OTEL_PROPAGATORS" {
+					return tc.value
+				}
+				return ""
+			})
+			if tc.fields == nil {
+				if err == nil {
+					t.Fatalf("OTEL_PROPAGATORS=%q: newPropagator speaks %v, want an error: a service that does not speak "+
+						"what its operator asked for breaks traces silently", tc.value, p.Fields())
+				}
+				for _, s := range tc.err {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("OTEL_PROPAGATORS=%q: %q does not say %s", tc.value, err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("OTEL_PROPAGATORS=%q: %v", tc.value, err)
+			}
+			got := slices.Clone(p.Fields())
+			want := slices.Clone(tc.fields)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("OTEL_PROPAGATORS=%q: the propagator writes %v, want %v", tc.value, got, want)
+			}
+		})
+	}
+	t.Run("run stops at start", func(t *testing.T) {
+		env := map[string]string{"OTEL_PROPAGATORS": "tracecontext,zipkin"}
+		err := run(t.Context(), []string{"shop", "stock"}, func(k string) string { return env[k] }, &strings.Builder{})
+		if err == nil || !strings.Contains(err.Error(), "OTEL_PROPAGATORS") {
+			t.Errorf("run with OTEL_PROPAGATORS=tracecontext,zipkin: %v, want an error at start naming the variable", err)
+		}
+	})
+}
+
+// TestEndOfMigration: once every service runs OpenTelemetry, jaeger comes out of
+// OTEL_PROPAGATORS, by configuration alone, and the order is still one trace.
+func TestEndOfMigration(t *testing.T) {
+	c := collect(t)
+	t.Setenv("OTEL_PROPAGATORS", "tracecontext,baggage")
+	f := workshoptest.Start(t, run, map[string]string{"SHOP_TRACER": "otel"})
+	resp := f.OrderAndStop()
+	want := orderTrace(f.Env, resp.OrderID())
+	want.Sources = map[string]string{"gateway": "otel", "checkout": "otel", "stock": "otel"}
+	want.SourceHint = "SHOP_TRACER=otel: every service on OpenTelemetry"
+	workshoptest.CheckOrderTrace(t, c.spans(), resp, want)
+}
+
+// TestDrainBeforeDroppingJaeger is the hazard of the last step: a message that checkout,
+// still on jaeger-client, published with uber-trace-id alone, and that waited in the
+// queue while the fleet moved on and dropped jaeger from OTEL_PROPAGATORS. Consumed by a
+// stock that no longer reads uber-trace-id, it starts a new trace. The remedy: keep
+// jaeger on the consumers until the queues that legacy publishers fed are empty.
+func TestDrainBeforeDroppingJaeger(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		propagator string // stock's OTEL_PROPAGATORS once it consumes
+		breaks     bool
+	}{
+		{"jaeger dropped before the queue drained", "tracecontext,baggage", true},
+		{"jaeger kept on the consumer until the queue drained", "tracecontext,baggage,jaeger", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			b := workshoptest.Broker(t)
+			info := b.Info()
+			// Before the switch: the legacy checkout publishes; nobody consumes yet.
+			legacy := rec.legacyTracer("checkout")
+			checkout := httptest.NewServer(newCheckout(NewTracedRabbitBroker(b, legacy), legacy, workshoptest.DiscardLogger()))
+			defer checkout.Close()
+			workshoptest.Post(t, checkout.URL+"/orders", workshoptest.DemoOrder(), http.StatusAccepted)
+
+			// After it: stock, on OpenTelemetry, with the new OTEL_PROPAGATORS.
+			prop, err := newPropagator(func(k string) string {
+				if k == "OTEL_PROPAGATORS" {
+					return tc.propagator
+				}
+				return ""
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stock := rec.tracingWith("stock", prop).Tracer
+			consumeOne(t, NewTracedRabbitBroker(b, stock), reserveStock(shop.NewLedger(shop.DemoCatalogue()).Stock(), stock, workshoptest.DiscardLogger()))
+
+			spans := rec.spans()
+			err = tracecheck.CheckParent(spans, processHop(info.Queue), publishHop(info.Exchange))
+			switch {
+			case tc.breaks && err == nil:
+				t.Errorf("with OTEL_PROPAGATORS=%s, stock should not read the uber-trace-id of a message published "+
+					"before the switch, yet it continued its trace:\n%s", tc.propagator, tracecheck.String(spans))
+			case tc.breaks:
+				t.Logf("As expected, the message queued before the switch starts a new trace: %s",
+					strings.SplitN(err.Error(), "\n", 2)[0])
+			case err != nil:
+				t.Errorf("OTEL_PROPAGATORS=%s on the consumer: the queued message's trace should continue: %v",
+					tc.propagator, err)
+			}
+		})
+	}
+}
+
+// TestLegacyGatewayIsNoPublicEndpoint: GATEWAY_PUBLIC_ENDPOINT=1 links the caller's
+// trace, which jaeger-client cannot do: a gateway on it refuses to start, naming both.
+func TestLegacyGatewayIsNoPublicEndpoint(t *testing.T) {
+	env := map[string]string{"SHOP_TRACER": "jaeger", "GATEWAY_PUBLIC_ENDPOINT": "1"}
+	err := run(t.Context(), []string{"shop", app.Gateway}, func(k string) string { return env[k] }, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "GATEWAY_PUBLIC_ENDPOINT") || !strings.Contains(err.Error(), "SHOP_TRACER") {
+		t.Errorf("run gateway with %v: %v, want an error at start naming GATEWAY_PUBLIC_ENDPOINT and SHOP_TRACER", env, err)
+	}
+}
