@@ -88,9 +88,13 @@ func (jaegerBaggage) Extract(ctx context.Context, carrier propagation.TextMapCar
 				v = d
 			}
 		}
-		m, err := baggage.NewMemberRaw(strings.ToLower(k[len(jaegerBaggagePrefix):]), v)
-		if err != nil {
+		key := strings.ToLower(k[len(jaegerBaggagePrefix):])
+		if !isToken(key) {
 			continue // a key W3C forbids: no baggage header could carry it on
+		}
+		m, err := baggage.NewMemberRaw(key, v)
+		if err != nil {
+			continue
 		}
 		next, err := bag.SetMember(m)
 		if err != nil || next.Len() > maxBaggageMembers || len(next.String()) > maxBaggageBytes {
@@ -99,6 +103,23 @@ func (jaegerBaggage) Extract(ctx context.Context, carrier propagation.TextMapCar
 		bag = next
 	}
 	return baggage.ContextWithBaggage(ctx, bag)
+}
+
+// isToken reports whether key is an RFC 7230 token, as W3C Baggage wants its keys.
+// OpenTelemetry's baggage accepts other keys, and leaves them out of the header.
+func isToken(key string) bool {
+	if key == "" {
+		return false
+	}
+	for _, c := range []byte(key) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Fields are the headers Inject writes whatever the baggage: none, since each item

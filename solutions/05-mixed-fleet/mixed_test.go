@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentracing/opentracing-go"
 	jaegerclient "github.com/uber/jaeger-client-go"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
@@ -360,49 +359,6 @@ func consumeOne(t *testing.T, b broker.Broker, h broker.Handler) {
 	}
 	if !handled {
 		t.Fatal("no message arrived within 5s")
-	}
-}
-
-// TestWhatDoesNotCross pins what the Jaeger propagator carries from a legacy service to
-// an OpenTelemetry one: the trace, and the sampled flag. jaeger-client's baggage
-// (uberctx-* headers) and the debug flag do not cross.
-func TestWhatDoesNotCross(t *testing.T) {
-	rec := newRecorder(t)
-	legacy := rec.legacyTracer("checkout")
-	stock := rec.tracingWith("stock", fleetPropagator(t)).Tracer
-
-	span := legacy.StartSpan("publish")
-	span.SetBaggageItem("customer", "c1")
-	defer span.Finish()
-	carrier := opentracing.TextMapCarrier{}
-	if err := legacy.Inject(span.Context(), opentracing.TextMap, carrier); err != nil {
-		t.Fatal(err)
-	}
-	// Flags 3: sampled, and debug.
-	carrier["uber-trace-id"] = strings.TrimSuffix(carrier["uber-trace-id"], ":1") + ":3"
-	t.Logf("checkout (jaeger-client) sends %v", carrier)
-
-	parent, err := stock.Extract(opentracing.TextMap, carrier)
-	if err != nil {
-		t.Fatalf("stock's bridge could not read %v: %v.\nLook at TODO(05.1): jaeger.Jaeger{} in newPropagator's composite", carrier, err)
-	}
-	child := stock.StartSpan("process", opentracing.ChildOf(parent))
-	defer child.Finish()
-	if got := child.BaggageItem("customer"); got != "" {
-		t.Errorf("the baggage item customer=%q crossed from jaeger-client to OpenTelemetry; the contrib Jaeger "+
-			"propagator ignores uberctx-* headers, so it should not", got)
-	}
-	out := opentracing.TextMapCarrier{}
-	if err := stock.Inject(child.Context(), opentracing.TextMap, out); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("stock (OpenTelemetry) sends on %v", out)
-	want := strings.SplitN(carrier["uber-trace-id"], ":", 2)[0]
-	if got := strings.SplitN(out["uber-trace-id"], ":", 2)[0]; got != want {
-		t.Errorf("stock continues trace %q, want %q.\nLook at TODO(05.1)", got, want)
-	}
-	if !strings.HasSuffix(out["uber-trace-id"], ":1") || out["baggage"] != "" || out["uberctx-customer"] != "" {
-		t.Errorf("stock sends on %v: want the trace sampled (flags 1, the debug flag lost) and no baggage", out)
 	}
 }
 
