@@ -121,7 +121,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 				if err := tracecheck.CheckParent(spans, processHop(f.Info.Queue),
 					tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: tc.continues}); err != nil {
 					t.Errorf("%v\nLook at TODO(05.1): stock reads uber-trace-id, the format of the legacy checkout, with "+
-						"jaeger.Jaeger{} in newPropagator's composite (a []byte header is text too)", err)
+						"jaeger in defaultPropagators (a []byte header is text too)", err)
 				}
 			default:
 				hop := processHop(f.Info.Queue)

@@ -49,8 +49,8 @@ func TestPropagator(t *testing.T) {
 		"uber-trace-id": exampleTraceID + ":" + exampleSpanID + ":0:1",
 	} {
 		if carrier[k] != v {
-			t.Errorf("newPropagator injected %v, want %s: %q.\nLook at TODO(05.1): W3C Trace Context, W3C Baggage and "+
-				"Jaeger (jaeger.Jaeger{} from go.opentelemetry.io/contrib/propagators/jaeger) in one composite", carrier, k, v)
+			t.Errorf("newPropagator injected %v, want %s: %q.\nLook at %s", carrier, k, v,
+				propagatorHint("tracecontext, baggage and jaeger in defaultPropagators"))
 		}
 	}
 
@@ -73,7 +73,7 @@ func TestPropagator(t *testing.T) {
 		got := trace.SpanContextFromContext(prop.Extract(context.Background(), tc.carrier))
 		if id := got.TraceID().String() + "/" + got.SpanID().String(); id != tc.want {
 			t.Errorf("newPropagator extracted %s from %s %v, want %s.\nLook at %s", id, tc.name, tc.carrier, tc.want,
-				propagatorHint("jaeger.Jaeger{} in the composite, after the W3C propagators: the last propagator that finds a context wins"))
+				propagatorHint("jaeger in defaultPropagators, after tracecontext: when both formats carry a context, the last propagator that finds one wins"))
 		}
 	}
 }
@@ -195,7 +195,7 @@ func TestHeadersOnTheWire(t *testing.T) {
 		fromJaeger, err := jaegerclient.ContextFromString(headers.Get("uber-trace-id"))
 		if err != nil {
 			t.Fatalf("the request to checkout carries traceparent %q but no uber-trace-id jaeger-client can read (%q: %v): "+
-				"checkout, still on jaeger-client, starts a new trace.\nLook at TODO(05.1): jaeger.Jaeger{} in newPropagator's composite",
+				"checkout, still on jaeger-client, starts a new trace.\nLook at TODO(05.1): jaeger in defaultPropagators, the names newPropagator reads",
 				headers.Get("traceparent"), headers.Get("uber-trace-id"), err)
 		}
 		if !fromW3C.IsValid() || fromJaeger.TraceID().String() != fromW3C.TraceID().String() ||
@@ -335,7 +335,7 @@ func TestBadHTTPHeaders(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("the %s server span of a request with %v continues %q, want %q (\"\" is a new trace).\n"+
 					"Look at %s", tc.service, tc.headers, got, tc.want, propagatorHint("the OpenTelemetry services read "+
-					"uber-trace-id with jaeger.Jaeger{}, after the W3C propagators in newPropagator's composite"))
+					"uber-trace-id with jaeger, after tracecontext in defaultPropagators"))
 			}
 		})
 	}

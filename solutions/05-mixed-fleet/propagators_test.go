@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opentracing/opentracing-go"
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/shop"
 	"github.com/ot2otel/workshop/shared/tracecheck"
@@ -149,4 +152,76 @@ func TestLegacyGatewayIsNoPublicEndpoint(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "GATEWAY_PUBLIC_ENDPOINT") || !strings.Contains(err.Error(), "SHOP_TRACER") {
 		t.Errorf("run gateway with %v: %v, want an error at start naming GATEWAY_PUBLIC_ENDPOINT and SHOP_TRACER", env, err)
 	}
+}
+
+// TestWhichContextWins: a request or a message that carries both uber-trace-id and
+// traceparent, naming different traces. The rule: the composite's order decides, the
+// last propagator in OTEL_PROPAGATORS that finds a context wins. By default that is
+// jaeger, since the disagreement means a legacy hop updated uber-trace-id and passed a
+// stale traceparent on; an operator who lists jaeger first makes traceparent win.
+func TestWhichContextWins(t *testing.T) {
+	const (
+		w3cTrace    = "4bf92f3577b34da6a3ce929d0e0e4736"
+		jaegerTrace = "0af7651916cd43dd8448eb211c80319c"
+	)
+	headers := map[string]string{
+		"traceparent":   "00-" + w3cTrace + "-00f067aa0ba902b7-01",
+		"uber-trace-id": jaegerTrace + ":b7ad6b7169203331:0:1",
+	}
+	for _, tc := range []struct {
+		propagators, want string
+	}{
+		{"", jaegerTrace},
+		{"tracecontext,baggage,jaeger", jaegerTrace},
+		{"jaeger,tracecontext,baggage", w3cTrace},
+	} {
+		prop, err := newPropagator(func(k string) string {
+			if k == "OTEL_PROPAGATORS" {
+				return tc.propagators
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder(t)
+		tracer := rec.tracingWith("stock", prop).Tracer
+		for _, transport := range []struct {
+			name    string
+			format  any
+			carrier any
+		}{
+			{"HTTP", opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(headerOf(headers))},
+			{"AMQP", opentracing.TextMap, amqpHeadersCarrier(amqpTableOf(headers))},
+		} {
+			sc, err := tracer.Extract(transport.format, transport.carrier)
+			if err != nil {
+				t.Fatalf("%s: extract from %v: %v", transport.name, headers, err)
+			}
+			span := tracer.StartSpan("child", opentracing.ChildOf(sc))
+			span.Finish()
+			got := rec.Spans()[len(rec.Spans())-1].TraceID
+			if got != tc.want {
+				t.Errorf("OTEL_PROPAGATORS=%q, %s carrying both %v: the span continues trace %s, want %s: the last "+
+					"propagator in the list that finds a context wins.\nLook at %s", tc.propagators, transport.name, headers,
+					got, tc.want, propagatorHint("jaeger after tracecontext in defaultPropagators"))
+			}
+		}
+	}
+}
+
+func headerOf(m map[string]string) http.Header {
+	h := http.Header{}
+	for k, v := range m {
+		h.Set(k, v)
+	}
+	return h
+}
+
+func amqpTableOf(m map[string]string) amqp.Table {
+	t := amqp.Table{}
+	for k, v := range m {
+		t[k] = v
+	}
+	return t
 }
