@@ -65,6 +65,9 @@ func TestPropagatorsFromEnv(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				t.Errorf("OTEL_PROPAGATORS=%q: the propagator writes %v, want %v", tc.value, got, want)
+				if tc.value == "" {
+					t.Errorf("Look at %s", propagatorHint("defaultPropagators"))
+				}
 			}
 		})
 	}

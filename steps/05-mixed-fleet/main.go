@@ -61,6 +61,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	// Every OpenTelemetry service speaks the propagation formats OTEL_PROPAGATORS names,
+	// handed to the bridge and to any OpenTelemetry instrumentation explicitly: the
+	// global propagator is a no-op. A process of legacy services only checks them too,
+	// so that a name it cannot honour stops it now, not on the day it migrates.
+	prop, err := newPropagator(getenv)
+	if err != nil {
+		return err
+	}
 	if edgeCfg.PublicEndpoint && slices.Contains(cmd.Services, app.Gateway) && tracers[app.Gateway] != tracerOTel {
 		// A public endpoint links its new root span to the caller's: jaeger-client has
 		// no links, and would silently continue the caller's trace instead.
@@ -76,11 +84,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-
-	// Every OpenTelemetry service speaks the same propagation formats, handed to the
-	// bridge and to any OpenTelemetry instrumentation explicitly: the global propagator
-	// is a no-op.
-	prop := newPropagator()
 
 	var services []app.Service
 	for _, name := range cmd.Services {
