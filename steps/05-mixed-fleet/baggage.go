@@ -27,6 +27,8 @@ import (
 //     "+"), decoded with QueryUnescape, and kept as it came when it does not decode.
 //     Over AMQP (opentracing.TextMap) it is written and read as it is.
 //   - jaeger-client reads every key in lower case, whatever case it was sent in.
+//   - jaeger-client also reads a jaeger-baggage header ("k1=v1, k2=v2", URL-encoded
+//     whole), which a caller sends to give baggage to a trace that starts there.
 //
 // So, from W3C to jaeger (Inject): every member becomes uberctx-<key>, its value
 // URL-encoded on HTTP, as it is over AMQP. Properties (;k=v after a W3C value) have no
@@ -39,8 +41,12 @@ import (
 // the same key: the propagator later in OTEL_PROPAGATORS wins (jaeger, by default).
 // Nothing in baggage ever fails a request or a message.
 
-// jaegerBaggagePrefix starts every jaeger-client baggage header.
-const jaegerBaggagePrefix = "uberctx-"
+// jaegerBaggagePrefix starts every jaeger-client baggage header; jaegerBaggageHeader is
+// the header a caller sends baggage in without a trace context.
+const (
+	jaegerBaggagePrefix = "uberctx-"
+	jaegerBaggageHeader = "jaeger-baggage"
+)
 
 // W3C's limits, as OpenTelemetry's baggage package enforces them.
 const (
@@ -66,20 +72,36 @@ var _ propagation.TextMapPropagator = jaegerBaggage{}
 func (jaegerBaggage) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
 }
 
-// Extract adds every uberctx-<key> header of carrier to ctx's baggage.
+// Extract adds every uberctx-<key> header of carrier to ctx's baggage, and the items of
+// a jaeger-baggage header, which jaeger-client reads too: "k1=v1, k2=v2", the whole
+// value URL-encoded, what a caller sends to start a trace with baggage. uberctx-* wins
+// over jaeger-baggage for the same key.
 func (jaegerBaggage) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
 	_, http := carrier.(propagation.HeaderCarrier)
+	type item struct{ key, value string }
+	var items []item
 	var keys []string
 	for _, k := range carrier.Keys() {
-		if len(k) > len(jaegerBaggagePrefix) && strings.EqualFold(k[:len(jaegerBaggagePrefix)], jaegerBaggagePrefix) {
+		switch {
+		case strings.EqualFold(k, jaegerBaggageHeader):
+			// As jaeger-client parses it: decoded whole (or not at all), then each
+			// key=value pair, the key trimmed; a pair that is not one is skipped.
+			if v, err := url.QueryUnescape(carrier.Get(k)); err == nil {
+				for _, pair := range strings.Split(v, ",") {
+					if kv := strings.Split(strings.TrimSpace(pair), "="); len(kv) == 2 {
+						items = append(items, item{strings.TrimSpace(kv[0]), kv[1]})
+					}
+				}
+			}
+		case len(k) > len(jaegerBaggagePrefix) && strings.EqualFold(k[:len(jaegerBaggagePrefix)], jaegerBaggagePrefix):
 			keys = append(keys, k)
 		}
 	}
-	if len(keys) == 0 {
+	if len(items) == 0 && len(keys) == 0 {
 		return ctx
 	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.key, b.key) })
 	slices.Sort(keys)
-	bag := baggage.FromContext(ctx)
 	for _, k := range keys {
 		v := carrier.Get(k)
 		if http {
@@ -87,11 +109,14 @@ func (jaegerBaggage) Extract(ctx context.Context, carrier propagation.TextMapCar
 				v = d
 			}
 		}
-		key := strings.ToLower(k[len(jaegerBaggagePrefix):])
-		if !isToken(key) {
+		items = append(items, item{strings.ToLower(k[len(jaegerBaggagePrefix):]), v})
+	}
+	bag := baggage.FromContext(ctx)
+	for _, it := range items {
+		if !isToken(it.key) {
 			continue // a key W3C forbids: no baggage header could carry it on
 		}
-		m, err := baggage.NewMemberRaw(key, v)
+		m, err := baggage.NewMemberRaw(it.key, it.value)
 		if err != nil {
 			continue
 		}

@@ -113,6 +113,7 @@ func TestBaggageOnly(t *testing.T) {
 	for _, h := range []http.Header{
 		{"Baggage": {"tenant=acme%20corp"}},
 		{"Uberctx-Tenant": {"acme+corp"}},
+		{"Jaeger-Baggage": {"tenant=acme%20corp"}},
 	} {
 		t.Run(fmt.Sprint(h), func(t *testing.T) {
 			for _, keep := range []bool{true, false} {
@@ -228,6 +229,10 @@ func TestJaegerBaggageBadInput(t *testing.T) {
 			map[string]string{"small": "s"}, 1},
 		{"next to a baggage header that does not parse", propagation.HeaderCarrier{"Baggage": {"=;,;="}, "Uberctx-Tenant": {"acme"}},
 			map[string]string{"tenant": "acme"}, 1},
+		{"jaeger-baggage, as jaeger-client parses it", propagation.HeaderCarrier{"Jaeger-Baggage": {"tenant=acme%20corp, bad, flag = on"}},
+			map[string]string{"tenant": "acme corp", "flag": " on"}, 2},
+		{"uberctx- beats jaeger-baggage", propagation.MapCarrier{"jaeger-baggage": "tenant=old", "uberctx-tenant": "new"},
+			map[string]string{"tenant": "new"}, 1},
 		{"the same key in both: uberctx- wins, jaeger being last", propagation.HeaderCarrier{"Baggage": {"tenant=w3c"}, "Uberctx-Tenant": {"jaeger"}},
 			map[string]string{"tenant": "jaeger"}, 1},
 	} {
