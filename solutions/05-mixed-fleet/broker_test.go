@@ -100,7 +100,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 			rec := newRecorder(t)
 			f := otsuite.NewFixtureWith(t, brokerSuite, rec.legacyTracer("checkout"), rec.tracing("stock").Tracer, rec.spans)
 			// Stock as the service wires it: its bridge speaks newPropagator.
-			stock := NewTracedRabbitBroker(f.Base, rec.tracingWith("stock", newPropagator()).Tracer)
+			stock := NewTracedRabbitBroker(f.Base, rec.tracingWith("stock", fleetPropagator(t)).Tracer)
 			up := upstreams{legacy: f.CheckoutTracer, otel: rec.tracing("gateway").Tracer}
 			legacy, otel := up.legacy.StartSpan("legacy upstream"), up.otel.StartSpan("otel upstream")
 			legacy.Finish()
@@ -121,7 +121,7 @@ func TestConsumeBadHeaders(t *testing.T) {
 				if err := tracecheck.CheckParent(spans, processHop(f.Info.Queue),
 					tracecheck.Hop{Service: "checkout", Kind: tracecheck.KindInternal, Name: tc.continues}); err != nil {
 					t.Errorf("%v\nLook at TODO(05.1): stock reads uber-trace-id, the format of the legacy checkout, with "+
-						"jaeger.Jaeger{} in newPropagator's composite (a []byte header is text too)", err)
+						"jaeger in defaultPropagators (a []byte header is text too)", err)
 				}
 			default:
 				hop := processHop(f.Info.Queue)

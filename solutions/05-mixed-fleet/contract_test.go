@@ -17,11 +17,11 @@ var step = otsuite.Step(run, newCheckout, reserveStock, workshoptest.Step{
 		c := collect(t)
 		return c.env(), func() []tracecheck.Span { return c.received(t) }
 	}},
-	// W3C on the way in, uber-trace-id on the message the legacy checkout sends; W3C
-	// baggage does not cross the legacy checkout (see "What does not cross").
+	// W3C on the way in, uber-trace-id on the message the legacy checkout sends; an
+	// allowed baggage key crosses the legacy checkout as uberctx-* (jaegerBaggage).
 	Edge: workshoptest.EdgeStep{
 		Collect:    func(t *testing.T) func() []tracecheck.Span { return collect(t).spans },
-		HTTPFormat: "traceparent", AMQPFormat: "uber-trace-id", OTel: true,
+		HTTPFormat: "traceparent", AMQPFormat: "uber-trace-id", OTel: true, BaggageToAMQP: true,
 		Todo: propagatorHint("the Jaeger propagator next to the W3C ones")},
 	// Gateway's and stock's OpenTelemetry errors go to their logs, as in step 04; the
 	// legacy checkout's jaeger-client reports its errors, once per outage, and with

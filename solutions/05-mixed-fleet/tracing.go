@@ -8,7 +8,7 @@ import (
 
 	"github.com/opentracing/opentracing-go"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
-	"go.opentelemetry.io/contrib/propagators/jaeger"
+	"go.opentelemetry.io/contrib/propagators/autoprop"
 	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -54,7 +54,8 @@ func newTracing(service string, prop propagation.TextMapPropagator, logger *slog
 	bridge.SetWarningHandler(func(msg string) {
 		logger.Warn("OpenTracing bridge", "warning", strings.TrimSpace(msg))
 	})
-	return tracing{Tracer: bridge, Provider: wrapped, Shutdown: tp.Shutdown}, nil
+	// keepBaggage: a request that carries baggage but no trace context keeps it.
+	return tracing{Tracer: keepBaggage(bridge, prop), Provider: wrapped, Shutdown: tp.Shutdown}, nil
 }
 
 // How OpenTracing spans and OpenTelemetry spans nest in one process.
@@ -126,25 +127,70 @@ func newTracerProvider(service string) (otelenv.Provider, error) {
 	), nil
 }
 
+// defaultPropagators is what the OpenTelemetry services of a mixed fleet speak unless
+// OTEL_PROPAGATORS says otherwise (the OpenTelemetry default is tracecontext,baggage,
+// which a service that still has a jaeger-client neighbour cannot use):
+//
+//   - tracecontext, W3C's traceparent and tracestate: what every OpenTelemetry service,
+//     and the fleet's future, speaks;
+//   - baggage, W3C's baggage header;
+//   - jaeger, what jaeger-client speaks: uber-trace-id, and its baggage, uberctx-*
+//     (jaegerBaggage). It stays in the list while any service still runs jaeger-client,
+//     and while any message it published may still wait in a queue.
+//
+// Inject writes every format, so that whatever service is next continues the trace.
+// Extract reads them in this order and, when two formats carry a trace context, the
+// last one found wins: jaeger goes last, because a request or message that carries both
+// and disagrees has passed through a legacy service, which knows nothing of traceparent:
+// it updated uber-trace-id and, if it forwarded headers as they came, left a stale
+// traceparent behind. For baggage the same rule holds, key by key: uberctx-* beats the
+// baggage header.
+const defaultPropagators = "tracecontext,baggage,jaeger"
+
 // newPropagator returns the propagator every OpenTelemetry service hands to the bridge,
-// and to any OpenTelemetry instrumentation that injects or extracts: W3C Trace Context
-// (traceparent, tracestate), W3C Baggage (baggage) and, while any service still runs
-// jaeger-client, Jaeger's uber-trace-id. Nothing falls back to the global propagator,
-// which is a no-op unless someone sets it.
+// and to any OpenTelemetry instrumentation that injects or extracts: the propagators
+// OTEL_PROPAGATORS names, in its order, defaultPropagators when it is unset. Nothing
+// falls back to the global propagator, which is a no-op unless someone sets it.
 //
-// Inject writes every format, so a legacy service downstream can continue the trace.
-// Extract reads them in order and the last one found wins: uber-trace-id goes last,
-// because when both arrive and disagree, a legacy service that knows nothing of
-// traceparent has passed the message on and only updated uber-trace-id.
-//
-// The Jaeger propagator carries the trace and span IDs and the sampled flag, nothing
-// else: not jaeger-client's baggage (uberctx-* headers), not the jaeger-debug-id header.
-//
-// edge.ReadURLEncodedJaeger reads uber-trace-id as jaeger-client-go does: older jaeger
+// The names are OpenTelemetry's (tracecontext, baggage, jaeger, b3, b3multi, xray,
+// ottrace, none), each looked up with contrib's autoprop, which on its own would log an
+// unknown name and carry on with the others (autoprop.NewTextMapPropagator): a service
+// that does not speak what its operator asked for would break traces silently. So a name
+// it does not know is an error, and so is none with anything else, which autoprop reads
+// as none alone. jaeger also reads and writes jaeger-client's baggage (jaegerBaggage):
+// the contrib Jaeger propagator carries only the trace context. And jaeger reads
+// uber-trace-id as jaeger-client-go does (edge.ReadURLEncodedJaeger): older jaeger
 // clients and some proxies send it URL-encoded (%3A for the colons), which jaeger-client
 // decodes and the contrib propagator does not. Without it, such a caller's trace would
 // continue at a legacy service and restart at a migrated one.
-func newPropagator() propagation.TextMapPropagator {
-	return edge.ReadURLEncodedJaeger(
-		propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, jaeger.Jaeger{}))
+func newPropagator(getenv func(string) string) (propagation.TextMapPropagator, error) {
+	value := getenv("OTEL_PROPAGATORS")
+	list := strings.TrimSpace(value)
+	if list == "" {
+		list = defaultPropagators
+	}
+	var names []string
+	for _, name := range strings.Split(list, ",") {
+		if name = strings.ToLower(strings.TrimSpace(name)); name != "" {
+			names = append(names, name)
+		}
+	}
+	var props []propagation.TextMapPropagator
+	for _, name := range names {
+		p, err := autoprop.TextMapPropagator(name)
+		if err != nil {
+			return nil, fmt.Errorf("OTEL_PROPAGATORS %q: %w: want a comma-separated list of %s", value, err, knownPropagators)
+		}
+		if name == "none" && len(names) > 1 {
+			return nil, fmt.Errorf("OTEL_PROPAGATORS %q: none means no propagation at all: want it alone, or a list of %s", value, knownPropagators)
+		}
+		if name == "jaeger" {
+			p = propagation.NewCompositeTextMapPropagator(edge.ReadURLEncodedJaeger(p), jaegerBaggage{})
+		}
+		props = append(props, p)
+	}
+	return propagation.NewCompositeTextMapPropagator(props...), nil
 }
+
+// knownPropagators are the names OTEL_PROPAGATORS takes, as autoprop knows them.
+const knownPropagators = "tracecontext, baggage, jaeger, b3, b3multi, xray, ottrace (or none, alone)"

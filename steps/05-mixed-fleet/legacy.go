@@ -33,8 +33,10 @@ func newLegacyTracing(service string, opts ...config.Option) (tracing, error) {
 	}
 	// TODO(05.2): jaeger-client makes 64-bit trace IDs unless told otherwise, so a trace
 	// that starts here reaches the OpenTelemetry services as a W3C trace ID with sixteen
-	// leading zeros. Make them 128 bits, as wide as OpenTelemetry's (cfg.Gen128Bit = true),
-	// unless JAEGER_TRACEID_128BIT is set (os.LookupEnv), which then decides.
+	// leading zeros, which W3C Trace Context asks systems with shorter IDs not to send.
+	// Make the IDs as wide as OpenTelemetry's; look up config.Configuration's fields.
+	// Pitfall: the operator's JAEGER_TRACEID_128BIT, when set, still decides (an unset
+	// variable and "false" are not the same thing).
 	tracer, closer, err := cfg.NewTracer(opts...)
 	if err != nil {
 		return tracing{}, fmt.Errorf("%s: start the tracer: %w", service, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/opentracing-contrib/go-stdlib/nethttp"
 	"github.com/opentracing/opentracing-go"
+	jaegerclient "github.com/uber/jaeger-client-go"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -46,13 +47,25 @@ func route(r *http.Request) string {
 // traceresponse header (W3C Trace Context level 2) naming the request's trace and
 // server span, so a caller can quote the trace of an order that went wrong.
 //
-// The bridge's span context is not a type of this package's to look into, but the
-// OpenTelemetry span behind the server span is in the request's context (see how
-// spans nest, above), and its IDs are W3C's already: 128-bit trace, 64-bit span.
+// Under the bridge, the bridge's span context is not a type of this package's to look
+// into, but the OpenTelemetry span behind the server span is in the request's context
+// (see how spans nest, above), and its IDs are W3C's already: 128-bit trace, 64-bit
+// span. A gateway that has not migrated has only jaeger-client's span context, as in
+// step 03.
 func traceResponse(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
 			w.Header().Set("traceresponse", fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
+		} else if span := opentracing.SpanFromContext(r.Context()); span != nil {
+			if sc, ok := span.Context().(jaegerclient.SpanContext); ok {
+				flags := 0
+				if sc.IsSampled() {
+					flags = 1
+				}
+				// jaeger's 64-bit trace IDs are padded to W3C's 128 bits.
+				w.Header().Set("traceresponse", fmt.Sprintf("00-%016x%016x-%016x-%02x",
+					sc.TraceID().High, sc.TraceID().Low, uint64(sc.SpanID()), flags))
+			}
 		}
 		next.ServeHTTP(w, r)
 	})

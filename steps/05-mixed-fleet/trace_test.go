@@ -31,7 +31,7 @@ var (
 	gatewaySubmit  = workshoptest.GatewaySubmitHop("step 04's \"submit order\" span in placeOrder, started with the wrapped provider's tracer")
 	gatewayClient  = workshoptest.GatewayClientHop("step 04's placeOrder: the request to checkout is built from the \"submit order\" span's context")
 	checkoutServer = workshoptest.CheckoutServerHop("TODO(05.1): checkout still runs jaeger-client, which reads uber-trace-id and nothing else: the gateway's " +
-		"propagator must write it too (jaeger.Jaeger{} in newPropagator's composite)")
+		"propagator must write it too (jaeger in defaultPropagators, the names newPropagator reads when OTEL_PROPAGATORS is unset)")
 	checkoutPlaceOrder = workshoptest.PlaceOrderHop("checkout traces with jaeger-client (newLegacyTracing); its OpenTracing code is step 02's, unchanged")
 	stockReserve       = workshoptest.StockReserveHop("stock traces through the bridge (step 04's newTracing); its OpenTracing code is step 03's, unchanged")
 )
@@ -42,7 +42,7 @@ var (
 var (
 	publishHop = workshoptest.PublishHop("step 03's TracedRabbitBroker.Publish, with checkout's jaeger-client tracer: it injects uber-trace-id")
 	processHop = workshoptest.ProcessHop("TODO(05.1): stock must read the uber-trace-id that checkout, still on jaeger-client, puts in the AMQP " +
-		"headers: jaeger.Jaeger{} in newPropagator's composite, which stock's bridge extracts with")
+		"headers: jaeger in defaultPropagators, the names newPropagator reads when OTEL_PROPAGATORS is unset")
 )
 
 // TestStandardVariables: gateway's and stock's exporter, step 04's, still follows the
@@ -71,7 +71,7 @@ func TestRawProviderBreaksNesting(t *testing.T) {
 func fromEnv(t *testing.T) bridgesuite.FromEnv {
 	c := collect(t)
 	return bridgesuite.FromEnv{
-		New:     bridgesuite.NewTracing(newTracing, newPropagator()),
+		New:     bridgesuite.NewTracing(newTracing, fleetPropagator(t)),
 		Spans:   c.otel.Spans,
 		Built:   "step 04's newTracing (tracing.go): an SDK provider from the OTEL_* environment, the bridge on it; its Shutdown flushes the batch",
 		Sampler: "step 04's newTracerProvider: it passes no sampler, so that OTEL_TRACES_SAMPLER decides",

@@ -8,6 +8,7 @@ import (
 
 	"github.com/opentracing/opentracing-go"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
+	"go.opentelemetry.io/contrib/propagators/autoprop"
 	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -53,7 +54,8 @@ func newTracing(service string, prop propagation.TextMapPropagator, logger *slog
 	bridge.SetWarningHandler(func(msg string) {
 		logger.Warn("OpenTracing bridge", "warning", strings.TrimSpace(msg))
 	})
-	return tracing{Tracer: bridge, Provider: wrapped, Shutdown: tp.Shutdown}, nil
+	// keepBaggage: a request that carries baggage but no trace context keeps it.
+	return tracing{Tracer: keepBaggage(bridge, prop), Provider: wrapped, Shutdown: tp.Shutdown}, nil
 }
 
 // How OpenTracing spans and OpenTelemetry spans nest in one process.
@@ -125,29 +127,63 @@ func newTracerProvider(service string) (otelenv.Provider, error) {
 	), nil
 }
 
+// defaultPropagators is what the OpenTelemetry services of a mixed fleet speak unless
+// OTEL_PROPAGATORS says otherwise: for now, OpenTelemetry's own default, as in step 04.
+//
+// TODO(05.1): checkout still runs jaeger-client, which reads and writes Jaeger's
+// uber-trace-id and nothing else: make the OpenTelemetry services speak it too, so the
+// order stays one trace whichever services have moved. Look up the names
+// OTEL_PROPAGATORS takes (contrib's autoprop registry) and decide which go in this list,
+// in what order, and write down why: a request or message can carry both formats, naming
+// different traces, when it passed a legacy service; in extraction the last propagator
+// that finds a context wins. Pitfall: the list is also what every service writes, and
+// W3C must stay in it.
+const defaultPropagators = "tracecontext,baggage"
+
 // newPropagator returns the propagator every OpenTelemetry service hands to the bridge,
-// and to any OpenTelemetry instrumentation that injects or extracts: W3C Trace Context
-// (traceparent, tracestate), W3C Baggage (baggage) and, while any service still runs
-// jaeger-client, Jaeger's uber-trace-id. Nothing falls back to the global propagator,
-// which is a no-op unless someone sets it.
+// and to any OpenTelemetry instrumentation that injects or extracts: the propagators
+// OTEL_PROPAGATORS names, in its order, defaultPropagators when it is unset. Nothing
+// falls back to the global propagator, which is a no-op unless someone sets it.
 //
-// Inject writes every format, so a legacy service downstream can continue the trace.
-// Extract reads them in order and the last one found wins: uber-trace-id goes last,
-// because when both arrive and disagree, a legacy service that knows nothing of
-// traceparent has passed the message on and only updated uber-trace-id.
-//
-// The Jaeger propagator carries the trace and span IDs and the sampled flag, nothing
-// else: not jaeger-client's baggage (uberctx-* headers), not the jaeger-debug-id header.
-//
-// edge.ReadURLEncodedJaeger reads uber-trace-id as jaeger-client-go does: older jaeger
+// The names are OpenTelemetry's (tracecontext, baggage, jaeger, b3, b3multi, xray,
+// ottrace, none), each looked up with contrib's autoprop, which on its own would log an
+// unknown name and carry on with the others (autoprop.NewTextMapPropagator): a service
+// that does not speak what its operator asked for would break traces silently. So a name
+// it does not know is an error, and so is none with anything else, which autoprop reads
+// as none alone. jaeger also reads and writes jaeger-client's baggage (jaegerBaggage):
+// the contrib Jaeger propagator carries only the trace context. And jaeger reads
+// uber-trace-id as jaeger-client-go does (edge.ReadURLEncodedJaeger): older jaeger
 // clients and some proxies send it URL-encoded (%3A for the colons), which jaeger-client
 // decodes and the contrib propagator does not. Without it, such a caller's trace would
 // continue at a legacy service and restart at a migrated one.
-func newPropagator() propagation.TextMapPropagator {
-	// TODO(05.1): checkout still runs jaeger-client, which reads and writes uber-trace-id
-	// and nothing else. Add the Jaeger propagator to the composite, jaeger.Jaeger{} from
-	// go.opentelemetry.io/contrib/propagators/jaeger, after the two W3C ones: the last
-	// propagator that finds a context wins.
-	return edge.ReadURLEncodedJaeger(
-		propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+func newPropagator(getenv func(string) string) (propagation.TextMapPropagator, error) {
+	value := getenv("OTEL_PROPAGATORS")
+	list := strings.TrimSpace(value)
+	if list == "" {
+		list = defaultPropagators
+	}
+	var names []string
+	for _, name := range strings.Split(list, ",") {
+		if name = strings.ToLower(strings.TrimSpace(name)); name != "" {
+			names = append(names, name)
+		}
+	}
+	var props []propagation.TextMapPropagator
+	for _, name := range names {
+		p, err := autoprop.TextMapPropagator(name)
+		if err != nil {
+			return nil, fmt.Errorf("OTEL_PROPAGATORS %q: %w: want a comma-separated list of %s", value, err, knownPropagators)
+		}
+		if name == "none" && len(names) > 1 {
+			return nil, fmt.Errorf("OTEL_PROPAGATORS %q: none means no propagation at all: want it alone, or a list of %s", value, knownPropagators)
+		}
+		if name == "jaeger" {
+			p = propagation.NewCompositeTextMapPropagator(edge.ReadURLEncodedJaeger(p), jaegerBaggage{})
+		}
+		props = append(props, p)
+	}
+	return propagation.NewCompositeTextMapPropagator(props...), nil
 }
+
+// knownPropagators are the names OTEL_PROPAGATORS takes, as autoprop knows them.
+const knownPropagators = "tracecontext, baggage, jaeger, b3, b3multi, xray, ottrace (or none, alone)"
