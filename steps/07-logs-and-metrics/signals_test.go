@@ -302,7 +302,7 @@ func TestMetricsCardinality(t *testing.T) {
 	for _, service := range []string{app.Gateway, app.Checkout, app.Stock} {
 		families, _ := scrape(t, f.MetricsURLs[service])
 		if len(families) == 0 {
-			t.Fatalf("%s's /metrics is empty", service)
+			t.Fatalf("%s's /metrics is empty after three orders: there is nothing to check the attributes of.\nLook at %s", service, todoMeter)
 		}
 		for name, fam := range families {
 			for _, m := range fam.GetMetric() {
