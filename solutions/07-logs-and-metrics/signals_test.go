@@ -5,16 +5,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/fleet"
@@ -340,5 +349,177 @@ func TestSignalVariables(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s=%q: run returned %v, want an error at start naming %s", c.key, c.value, err, c.want)
 		}
+	}
+}
+
+// otlpSink receives OTLP/HTTP log records and metrics, as a collector would.
+type otlpSink struct {
+	mu      sync.Mutex
+	logs    []*logspb.ResourceLogs
+	metrics []*metricspb.ResourceMetrics
+}
+
+func (s *otlpSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.URL.Path {
+	case "/v1/logs":
+		var req collogspb.ExportLogsServiceRequest
+		if proto.Unmarshal(body, &req) == nil {
+			s.logs = append(s.logs, req.GetResourceLogs()...)
+		}
+	case "/v1/metrics":
+		var req colmetricspb.ExportMetricsServiceRequest
+		if proto.Unmarshal(body, &req) == nil {
+			s.metrics = append(s.metrics, req.GetResourceMetrics()...)
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.WriteHeader(http.StatusOK)
+}
+
+func serviceOf(attrs []*commonpb.KeyValue) string {
+	for _, kv := range attrs {
+		if kv.GetKey() == "service.name" {
+			return kv.GetValue().GetStringValue()
+		}
+	}
+	return ""
+}
+
+// TestOTLPLogsAndMetrics: with OTEL_LOGS_EXPORTER=otlp and OTEL_METRICS_EXPORTER=otlp the
+// services push their log records, with the order's trace ID, and their metrics over
+// OTLP, each with its own service.name.
+func TestOTLPLogsAndMetrics(t *testing.T) {
+	sink := &otlpSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	// autoexport reads the process's environment.
+	for k, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+		"OTEL_LOGS_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp", "OTEL_TRACES_EXPORTER": "none",
+		"OTEL_METRIC_EXPORT_INTERVAL": "200", "OTEL_BLRP_SCHEDULE_DELAY": "100"} {
+		t.Setenv(k, v)
+	}
+	f := workshoptest.Start(t, run, nil)
+	resp := f.PlaceDemoOrder(nil)
+	traceID := orderTraceID(t, resp)
+	f.WaitReserved(workshoptest.DemoSKU, 2)
+	f.Stop() // flushes the last batch
+
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	logged := map[string]bool{}
+	for _, rl := range sink.logs {
+		for _, sl := range rl.GetScopeLogs() {
+			for _, rec := range sl.GetLogRecords() {
+				if fmt.Sprintf("%x", rec.GetTraceId()) == traceID {
+					logged[serviceOf(rl.GetResource().GetAttributes())] = true
+				}
+			}
+		}
+	}
+	measured := map[string]bool{}
+	for _, rm := range sink.metrics {
+		if len(rm.GetScopeMetrics()) > 0 {
+			measured[serviceOf(rm.GetResource().GetAttributes())] = true
+		}
+	}
+	for _, service := range []string{app.Gateway, app.Checkout, app.Stock} {
+		if !logged[service] {
+			t.Errorf("no log record of %s with the order's trace ID %s reached the OTLP endpoint (records from %v).\nLook at %s",
+				service, traceID, logged, todoLogger)
+		}
+		if !measured[service] {
+			t.Errorf("no metrics of %s reached the OTLP endpoint (metrics from %v).\nLook at %s", service, measured, todoMeter)
+		}
+	}
+}
+
+// TestUnreachableCollector: a log and metrics collector that cannot be reached is said
+// once, and no order waits for it.
+func TestUnreachableCollector(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	for k, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": closed, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+		"OTEL_LOGS_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp", "OTEL_TRACES_EXPORTER": "none",
+		"OTEL_METRIC_EXPORT_INTERVAL": "100", "OTEL_BLRP_SCHEDULE_DELAY": "50"} {
+		t.Setenv(k, v)
+	}
+	f := workshoptest.Start(t, run, nil)
+	for i := range 3 {
+		start := time.Now()
+		resp := f.PlaceOrder(workshoptest.DemoOrder(), nil)
+		if resp.Status != http.StatusAccepted {
+			t.Fatalf("order %d with the collector down: %d %s, want 202", i, resp.Status, resp.Body)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("order %d took %s with the collector down: a request waited on the exporter", i, d)
+		}
+	}
+	f.WaitReserved(workshoptest.DemoSKU, 6)
+	// Several exports have failed by now (every 50 and 100 ms); each signal is said once.
+	deadline := time.Now().Add(10 * time.Second)
+	counts := map[string]int{}
+	for time.Now().Before(deadline) {
+		clear(counts)
+		for _, rec := range f.Logs() {
+			if msg, _ := rec["msg"].(string); strings.HasPrefix(msg, "exporting log records failed") || strings.HasPrefix(msg, "exporting metrics failed") {
+				counts[msg]++
+			}
+		}
+		if len(counts) == 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(counts) != 2 {
+		t.Fatalf("with the collector down, the log says %v, want one \"exporting log records failed\" and one \"exporting metrics failed\": "+
+			"the services export nothing yet.\nLook at %s; and %s", counts, todoLogger, todoMeter)
+	}
+	for msg, n := range counts {
+		if n != 1 {
+			t.Errorf("%q logged %d times, want once per outage", msg, n)
+		}
+	}
+}
+
+// TestScrapeDuringShutdown: Prometheus scraping while the services stop gets either
+// the metrics or a refused connection, never an error page.
+func TestScrapeDuringShutdown(t *testing.T) {
+	f := workshoptest.Start(t, run, nil)
+	f.PlaceDemoOrder(nil)
+	f.WaitReserved(workshoptest.DemoSKU, 2)
+	stop := make(chan struct{})
+	results := make(chan string, 1)
+	go func() {
+		var bad []string
+		client := &http.Client{Timeout: 5 * time.Second}
+		for {
+			select {
+			case <-stop:
+				results <- strings.Join(bad, "\n")
+				return
+			default:
+			}
+			resp, err := client.Get(f.MetricsURLs[app.Stock] + "/metrics")
+			if err != nil {
+				continue // refused once the server has stopped: what Prometheus records as down
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				bad = append(bad, fmt.Sprintf("%s: %.200s", resp.Status, body))
+			}
+		}
+	}()
+	f.Stop()
+	close(stop)
+	if bad := <-results; bad != "" {
+		t.Errorf("a scrape of stock's /metrics during the shutdown failed:\n%s", bad)
 	}
 }
