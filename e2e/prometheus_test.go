@@ -256,3 +256,17 @@ func (p *prometheus) exemplarTraces(q string) ([]string, error) {
 	}
 	return ids, err
 }
+
+// TestPrometheusConfigs: the configs the README and Compose use are ones Prometheus
+// accepts (promtool comes with Debian's package).
+func TestPrometheusConfigs(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("no promtool on PATH: install Debian's prometheus package, as .ci/run does")
+	}
+	for _, cfg := range []string{"../tools/prometheus/prometheus.yml", "../tools/prometheus/compose.yml"} {
+		if out, err := exec.Command(promtool, "check", "config", cfg).CombinedOutput(); err != nil {
+			t.Errorf("promtool check config %s: %v\n%s", cfg, err, out)
+		}
+	}
+}
