@@ -62,9 +62,13 @@ func TestStep07Prometheus(t *testing.T) {
 		t.Fatalf("traceresponse %q names no trace", last.Header.Get("traceresponse"))
 	}
 
-	// The order rate by route, as a dashboard would graph it.
+	// The order rate by route, as a dashboard would graph it. A rate needs two scrapes
+	// that saw the series, so orders keep coming while it is asked for.
 	rate := `sum by (http_route) (rate(http_server_request_duration_seconds_count{service="gateway"}[1m]))`
 	waitFor(t, "the gateway's order rate by route", func() (string, error) {
+		if _, err := place(ctx, f, shop.Order{CustomerID: "e2e-metrics", Items: []shop.Item{{SKU: "gopher-plush", Quantity: 1}}}); err != nil {
+			return "", err
+		}
 		res, err := prom.query(rate)
 		if err != nil {
 			return "", err
