@@ -48,14 +48,14 @@ var shopServices = []string{"checkout", "gateway", "stock"}
 
 func TestComposeProfiles(t *testing.T) {
 	infra := loadCompose(t, nil)
-	if got := sortedKeys(infra.Services); !slices.Equal(got, []string{"jaeger", "rabbitmq", "redis"}) {
-		t.Errorf("without a profile, docker compose up starts %v, want only jaeger, rabbitmq and redis", got)
+	if got := sortedKeys(infra.Services); !slices.Equal(got, []string{"jaeger", "prometheus", "rabbitmq", "redis"}) {
+		t.Errorf("without a profile, docker compose up starts %v, want only jaeger, prometheus (step 07), rabbitmq and redis", got)
 	}
 	if got := sortedKeys(infra.DisabledServices); !slices.Equal(got, shopServices) {
 		t.Errorf("without a profile, the disabled services are %v, want %v", got, shopServices)
 	}
 	shop := loadCompose(t, nil, "shop")
-	if got := sortedKeys(shop.Services); !slices.Equal(got, []string{"checkout", "gateway", "jaeger", "rabbitmq", "redis", "stock"}) {
+	if got := sortedKeys(shop.Services); !slices.Equal(got, []string{"checkout", "gateway", "jaeger", "prometheus", "rabbitmq", "redis", "stock"}) {
 		t.Errorf("with the shop profile, docker compose up starts %v, want the infrastructure and the three services", got)
 	}
 }

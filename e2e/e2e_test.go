@@ -84,7 +84,13 @@ var steps = []step{
 		hops: []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, placeOrder, producer, consumer, reserveStock}},
 	{dir: "06-native-otel", exporters: []exporter{otlpHTTP, otlpGRPC}, broker: true,
 		hops: []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, placeOrder, producer, consumer, reserveStock}},
+	step07,
 }
+
+// step07 is step 07: the trace of 06, with logs and metrics beside it
+// (prometheus_test.go scrapes its metrics).
+var step07 = step{dir: "07-logs-and-metrics", exporters: []exporter{otlpHTTP}, broker: true,
+	hops: []tracecheck.Hop{gatewayServer, gatewaySubmit, gatewayClient, checkoutServer, placeOrder, producer, consumer, reserveStock}}
 
 // result is one row of the summary table.
 type result struct {

@@ -241,7 +241,8 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 
 // runStep starts one step's `all` as a process, loads it and stops it.
 func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loadRun, error) {
-	addrs, err := freeLoopbackAddrs(3)
+	// The services' three addresses, and the three of their /metrics (step 07).
+	addrs, err := freeLoopbackAddrs(6)
 	if err != nil {
 		return loadRun{}, err
 	}
@@ -250,6 +251,7 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 	env := append(os.Environ(),
 		"GATEWAY_ADDR="+addrs[0], "CHECKOUT_ADDR="+addrs[1], "STOCK_ADDR="+addrs[2],
 		"CHECKOUT_URL=http://"+addrs[1],
+		"GATEWAY_METRICS_ADDR="+addrs[3], "CHECKOUT_METRICS_ADDR="+addrs[4], "STOCK_METRICS_ADDR="+addrs[5],
 		"AMQP_URL="+o.amqpURL, "AMQP_EXCHANGE="+exchange, "AMQP_QUEUE="+queue,
 		"WORKSHOP_REQUIRE_RABBITMQ=1", "LOG_FORMAT=json",
 		// Enough stock that no order of the run fails for want of it.
@@ -308,7 +310,7 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 		MaxIdleConns: o.clients * 2, MaxIdleConnsPerHost: o.clients * 2, IdleConnTimeout: time.Minute,
 	}}
 	defer client.CloseIdleConnections()
-	for _, a := range addrs {
+	for _, a := range addrs[:3] {
 		if err := waitHealthy(ctx, client, "http://"+a+"/healthz", exited); err != nil {
 			return loadRun{}, fmt.Errorf("%w\nlogs:\n%s", err, logs())
 		}

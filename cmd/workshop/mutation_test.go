@@ -154,6 +154,33 @@ var mutations = []mutation{
 		want:  []string{`"process stock"`, "TODO(06.2)"},
 	},
 	{
+		name: "07 a log call without its context", step: "07-logs-and-metrics",
+		edits: []edit{{"stock.go", `logger.InfoContext(ctx, "stock reserved",`, `logger.Info("stock reserved",`}},
+		run:   "TestLogsOnTheTrace/json",
+		want:  []string{"stock logged a line of the order without trace_id", "TODO(07.1): log with the Context variants"},
+		dont:  []string{"gateway logged a line", "checkout logged a line"},
+	},
+	{
+		name: "07 the bridge on the global logger provider", step: "07-logs-and-metrics",
+		edits: []edit{{"signals.go", "otelslog.NewHandler(loggerName, otelslog.WithLoggerProvider(lp))", "otelslog.NewHandler(loggerName)"}},
+		run:   "TestLogsOnTheTrace/json",
+		want:  []string{"logged no line with request_id", "TODO(07.1) in signals.go", "otelslog.WithLoggerProvider(lp)"},
+	},
+	{
+		name: "07 otelmux on the global meter provider", step: "07-logs-and-metrics",
+		edits: []edit{{"middleware.go", "\t\totelmux.WithMeterProvider(mp),\n", ""}},
+		run:   "TestMetrics$",
+		want:  []string{"has no http_server_request_duration_seconds histogram", "TODO(07.2) in middleware.go"},
+		dont:  []string{"http_client_request_duration_seconds histogram"},
+	},
+	{
+		name: "07 the message ID on the publish duration", step: "07-logs-and-metrics",
+		edits: []edit{{"broker.go", "metricAttributes(info, destination, messagingconv.OperationTypeSend, err)...)",
+			"append(metricAttributes(info, destination, messagingconv.OperationTypeSend, err), semconv.MessagingMessageID(msg.MessageID))...)"}},
+		run:  "TestMetricsCardinality",
+		want: []string{"checkout's messaging_client_operation_duration_seconds has the attribute messaging_message_id", "TODO(07.3)"},
+	},
+	{
 		name: "01 the gateway keeps any caller's ID, however long", step: "01-untraced",
 		edits: []edit{{"gateway.go", "requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))", "requestID, _ := r.Header.Get(requestIDHeader), shop.RequestIDFrom"}},
 		run:   "TestContract/Correlation/IDTooLong",

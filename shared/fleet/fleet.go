@@ -34,6 +34,9 @@ type Fleet struct {
 	GatewayURL  string
 	CheckoutURL string
 	StockURL    string
+	// MetricsURLs are the base URLs of the services' /metrics, by service name, for the
+	// steps that serve metrics (GATEWAY_METRICS_ADDR...); other steps ignore them.
+	MetricsURLs map[string]string
 	// Env is the environment the fleet was started with (on top of the process's).
 	Env map[string]string
 
@@ -163,7 +166,7 @@ func startProcesses(ctx context.Context, binary string, env map[string]string) (
 
 // newFleet picks the fleet's addresses and names.
 func newFleet(env map[string]string) (*Fleet, func(string) string, error) {
-	addrs, err := freeAddrs(3)
+	addrs, err := freeAddrs(6)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -172,10 +175,14 @@ func newFleet(env map[string]string) (*Fleet, func(string) string, error) {
 		"GATEWAY_ADDR":  addrs[0],
 		"CHECKOUT_ADDR": addrs[1],
 		"STOCK_ADDR":    addrs[2],
-		"CHECKOUT_URL":  "http://" + addrs[1],
-		"AMQP_EXCHANGE": "ws-" + suffix,
-		"AMQP_QUEUE":    "ws-stock-" + suffix,
-		"LOG_FORMAT":    "json",
+		// The steps with metrics serve them on addresses of their own.
+		"GATEWAY_METRICS_ADDR":  addrs[3],
+		"CHECKOUT_METRICS_ADDR": addrs[4],
+		"STOCK_METRICS_ADDR":    addrs[5],
+		"CHECKOUT_URL":          "http://" + addrs[1],
+		"AMQP_EXCHANGE":         "ws-" + suffix,
+		"AMQP_QUEUE":            "ws-stock-" + suffix,
+		"LOG_FORMAT":            "json",
 	}
 	for k, v := range env {
 		merged[k] = v
@@ -194,12 +201,15 @@ func newFleet(env map[string]string) (*Fleet, func(string) string, error) {
 		GatewayURL:  "http://" + addrs[0],
 		CheckoutURL: "http://" + addrs[1],
 		StockURL:    "http://" + addrs[2],
-		Env:         merged,
-		logs:        &Buffer{},
-		exited:      make(chan error, 3),
-		client:      &http.Client{Timeout: 10 * time.Second},
-		broker:      cfg.Broker,
-		cfg:         cfg,
+		MetricsURLs: map[string]string{
+			app.Gateway: "http://" + merged["GATEWAY_METRICS_ADDR"], app.Checkout: "http://" + merged["CHECKOUT_METRICS_ADDR"],
+			app.Stock: "http://" + merged["STOCK_METRICS_ADDR"]},
+		Env:    merged,
+		logs:   &Buffer{},
+		exited: make(chan error, 3),
+		client: &http.Client{Timeout: 10 * time.Second},
+		broker: cfg.Broker,
+		cfg:    cfg,
 	}, getenv, nil
 }
 

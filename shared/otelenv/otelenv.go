@@ -20,7 +20,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 )
@@ -118,4 +120,22 @@ func LogIgnored(logger *slog.Logger, getenv func(string) string) {
 	if len(args) > 0 {
 		logger.Warn("not honoured: each service names itself gateway, checkout or stock", args...)
 	}
+}
+
+// Resource returns the resource of one service's telemetry: the SDK's own attributes,
+// OTEL_RESOURCE_ATTRIBUTES, then the service's name, which wins over OTEL_SERVICE_NAME
+// (three services in one process, the all command, cannot share one). A resource that
+// does not parse is an error.
+func Resource(ctx context.Context, service string) (*resource.Resource, error) {
+	// Later detectors win.
+	res, err := resource.New(ctx,
+		resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(),
+		resource.WithAttributes(semconv.ServiceName(service)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%s: resource from OTEL_RESOURCE_ATTRIBUTES: %w", service, err)
+	}
+	return res, nil
 }

@@ -123,7 +123,10 @@ func (h *errorHandler) Handle(err error) {
 		return
 	}
 	msg, key := "OpenTelemetry error", err.Error()
-	if isExportError(key) {
+	// Log records and metrics (step 07) fail on their own, each an outage of its own.
+	if signal := otherSignal(key); signal != "" {
+		msg, key = "exporting "+signal+" failed; repeats are not logged until the exporter recovers", exportKey+" "+signal
+	} else if isExportError(key) {
 		msg, key = "exporting spans failed; repeats are not logged until the exporter recovers", exportKey
 	}
 	log, suppressed := h.outages.fail(key)
@@ -136,6 +139,19 @@ func (h *errorHandler) Handle(err error) {
 		attrs = append(attrs, "failures_not_logged", suppressed)
 	}
 	logger.Warn(msg, attrs...)
+}
+
+// otherSignal names the signal an export error is about when it is not spans: "metrics"
+// for the OTLP metric exporters ("failed to upload metrics: ..."), "log records" for the
+// OTLP log exporters, whose errors name their endpoint's path; "" otherwise.
+func otherSignal(text string) string {
+	switch {
+	case strings.Contains(text, "upload metrics") || strings.Contains(text, "/v1/metrics"):
+		return "metrics"
+	case strings.Contains(text, "/v1/logs") || strings.Contains(text, "logs export"):
+		return "log records"
+	}
+	return ""
 }
 
 // isExportError reports whether an OpenTelemetry error is about exporting spans. The

@@ -67,3 +67,17 @@ func TestHandleOTelErrors(t *testing.T) {
 		t.Errorf("records: %v, want one for the export outage and one for the baggage error, naming the service", rs)
 	}
 }
+
+// TestOtherSignalsOutages: a failing metric or log exporter is an outage of its own,
+// said once and named for its signal, not taken for the span exporter's.
+func TestOtherSignalsOutages(t *testing.T) {
+	for text, want := range map[string]string{
+		`failed to upload metrics: Post "http://127.0.0.1:1/v1/metrics": connection refused`:   "metrics",
+		`Post "http://127.0.0.1:1/v1/logs": dial tcp 127.0.0.1:1: connect: connection refused`: "log records",
+		`traces export: Post "http://127.0.0.1:1/v1/traces": connection refused`:               "",
+	} {
+		if got := otherSignal(text); got != want {
+			t.Errorf("otherSignal(%q) = %q, want %q", text, got, want)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ot2otel/workshop/shared/app"
+	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/shop"
+)
+
+// newStockAPI returns stock's routes: GET /stock and GET /stock/{sku}.
+func newStockAPI(ledger shop.Stock, b broker.Broker) http.Handler {
+	r := mux.NewRouter()
+	r.Handle("/stock", app.ListStock(ledger)).Methods(http.MethodGet)
+	r.Handle("/stock/{sku}", app.GetStock(ledger)).Methods(http.MethodGet)
+	r.Handle("/healthz", app.Healthz(b.Ready)).Methods(http.MethodGet)
+	return r
+}
+
+// reserveStock handles checkout.processed: it reserves the order's items, once per order,
+// and counts each order it reserved in meter's shop.orders.reserved, by SKU.
+func reserveStock(ledger shop.Stock, tracer trace.Tracer, meter metric.Meter, logger *slog.Logger) broker.Handler {
+	// It fails only on an invalid name or unit, and returns a no-op counter then.
+	reserved, _ := ordersReserved(meter)
+	return func(ctx context.Context, msg broker.Message) error {
+		// The broker put its consumer span, which continues the order's trace, in ctx:
+		// stock's work is a child of it.
+		ctx, span := tracer.Start(ctx, "reserve stock")
+		defer span.End()
+
+		// Other AMQP clients send header strings as byte arrays.
+		var requestID string
+		switch v := msg.Headers[requestIDAMQPHeader].(type) {
+		case string:
+			requestID = v
+		case []byte:
+			requestID = string(v)
+		}
+		logger := logger.With("request_id", requestID)
+
+		event, err := shop.DecodeOrderPlaced(msg.Body)
+		if err != nil {
+			logger.Error("unreadable order event", "message_id", msg.MessageID, "err", err)
+			recordError(span, err)
+			return err
+		}
+		span.SetAttributes(attribute.String("order.id", event.OrderID))
+		duplicate, err := ledger.Reserve(ctx, event.OrderID, event.Items)
+		switch {
+		case err != nil:
+			logger.Error("could not reserve stock", "order_id", event.OrderID, "err", err)
+			recordError(span, err)
+			return err
+		case duplicate:
+			logger.Info("order already reserved; ignoring the redelivery", "order_id", event.OrderID)
+		default:
+			logger.Info("stock reserved", "order_id", event.OrderID)
+			// By SKU, never by order or customer: each value of an attribute is a time
+			// series of its own, which Prometheus keeps.
+			for _, it := range event.Items {
+				reserved.Add(ctx, 1, metric.WithAttributes(attribute.String("shop.sku", it.SKU)))
+			}
+		}
+		return nil
+	}
+}
