@@ -33,7 +33,7 @@ var step = workshoptest.Step{
 		Todo: "TODO(06.1) and TODO(06.2): otelmux and otelhttp with the service's propagator, and the AMQP carrier"},
 	// OpenTelemetry's errors are structured records in the service's log, as since
 	// step 04, now from native instrumentation.
-	TracerLogs: []workshoptest.LogCheck{workshoptest.OTelErrorLogs("TODO(06.1): the services trace with otelmux and otelhttp on their own providers; main hands OpenTelemetry's errors to the log")},
+	TracerLogs: []workshoptest.LogCheck{workshoptest.OTelErrorLogs("TODO(06.1): otelmux (middleware.go) and otelhttp (gateway.go) record into the service's own provider (WithTracerProvider), whose exporter reads OTEL_*")},
 }
 
 // TestContract: the HTTP API, the order flow, bad input, redelivery, correlation, the

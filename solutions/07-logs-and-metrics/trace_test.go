@@ -31,13 +31,14 @@ import (
 
 // The spans of one order, now from otelmux, otelhttp and the OpenTelemetry API, and the step 06 task each one belongs to.
 var (
-	gatewayServer = workshoptest.GatewayServerHop("TODO(06.1): trace the HTTP servers with otelmux in serverSpans (tracing.go), passing the service's provider and propagator")
+	gatewayServer = workshoptest.GatewayServerHop("TODO(06.1): trace the HTTP servers with otelmux in serverSpans (middleware.go), passing the service's provider and propagator")
 	gatewaySubmit = workshoptest.GatewaySubmitHop("TODO(06.1): placeOrder starts \"submit order\" with tracer.Start(r.Context(), ...), as since step 04, " +
 		"and builds the request to checkout from the context it returns")
 	gatewayClient = workshoptest.GatewayClientHop("TODO(06.1): give the gateway's client an otelhttp transport in clientSpans (gateway.go), passing the service's provider and propagator; " +
 		"it starts the client span from the request's context, under \"submit order\"")
-	checkoutServer     = workshoptest.CheckoutServerHop("TODO(06.1): serverSpans traces checkout too; it continues the gateway's trace when otelmux extracts with the service's propagator")
-	checkoutPlaceOrder = workshoptest.PlaceOrderHop("TODO(06.3): start the \"place order\" span with tracer.Start(r.Context(), ...) in createOrder (checkout.go)")
+	checkoutServer     = workshoptest.CheckoutServerHop("TODO(06.1): serverSpans (middleware.go) traces checkout too; it continues the gateway's trace when otelmux extracts with the service's propagator")
+	checkoutPlaceOrder = workshoptest.PlaceOrderHop("TODO(06.3): in createOrder (checkout.go), start the \"place order\" span with tracer.Start(r.Context(), ...) " +
+		"and publish with the context it returns")
 )
 
 // TestStandardVariables: without the bridge, newTracerProvider's exporter still
@@ -332,7 +333,7 @@ func checkAttrs(t *testing.T, span tracecheck.Span, want map[string]string, todo
 func TestRouteTemplate(t *testing.T) {
 	rec := newRecorder(t)
 	workshoptest.CheckRouteTemplate(t, serverSpans("checkout", rec.provider("checkout"), metricnoop.NewMeterProvider(), newPropagator()), rec.Spans, "checkout",
-		"TODO(06.1): trace the HTTP servers with otelmux in serverSpans (tracing.go); otelmux names the span after the route")
+		"TODO(06.1): trace the HTTP servers with otelmux in serverSpans (middleware.go); otelmux names the span after the route")
 }
 
 // redisTodo is the task of swapping the Redis client's instrumentation.
