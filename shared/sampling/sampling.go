@@ -1,11 +1,13 @@
 // Package sampling reads the standard sampling variables of both tracing worlds, refuses
-// any value a service cannot honour, and builds the OpenTelemetry sampler they ask for.
+// any value a service cannot honour, and says once which sampler a service runs. The
+// OpenTelemetry sampler they ask for is built by otelenv.SamplerFromEnv; this package
+// has no dependency, so the jaeger-client steps link nothing of OpenTelemetry's for it.
 //
 // OpenTelemetry: OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, with every value the
 // specification lists. The Go SDK reads them itself, but it does not know jaeger_remote
 // or parentbased_jaeger_remote: it reports an error nobody reads and samples everything
-// (parentbased_always_on). So a service builds its sampler here, with contrib's
-// samplers/jaegerremote for those two, and passes it to the SDK explicitly.
+// (parentbased_always_on). So a service builds its sampler with otelenv.SamplerFromEnv,
+// with contrib's samplers/jaegerremote for those two, and passes it to the SDK explicitly.
 //
 // jaeger-client: JAEGER_SAMPLER_TYPE, JAEGER_SAMPLER_PARAM, JAEGER_SAMPLING_ENDPOINT and
 // JAEGER_SAMPLER_REFRESH_INTERVAL, which jaeger-client reads itself (config.FromEnv) but

@@ -1,4 +1,4 @@
-package sampling
+package otelenv
 
 import (
 	"context"
@@ -14,20 +14,21 @@ import (
 	"go.opentelemetry.io/contrib/samplers/jaegerremote"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ot2otel/workshop/shared/sampling"
 )
 
-// Sampler is the OpenTelemetry sampler of one service, as OTEL_TRACES_SAMPLER and
-// OTEL_TRACES_SAMPLER_ARG ask. Pass it to sdktrace.WithSampler, and the provider to Bind,
+// Sampler is the sampler of one service, as OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG ask (package sampling reads and checks them). Pass it to sdktrace.WithSampler, and the provider to Bind,
 // so that shutting the provider down also stops a remote sampler's polling.
 type Sampler struct {
 	sdktrace.Sampler
 	// Config is what the variables asked for.
-	Config OTelConfig
+	Config sampling.OTelConfig
 	remote *jaegerremote.Sampler
 }
 
-// OTel returns the sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, read through
+// SamplerFromEnv returns the sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, read through
 // getenv, ask for service. A value it cannot honour is an error that names the variable
 // and the values it takes: never the SDK's silent fallback to sampling everything.
 //
@@ -36,16 +37,16 @@ type Sampler struct {
 // answer, and whenever the endpoint is down, slow or answers what it cannot use, the
 // sampler keeps its last strategy (at first initialSamplingRate), and says so through
 // OpenTelemetry's error handler, which the services log once per outage.
-func OTel(service string, getenv func(string) string) (*Sampler, error) {
-	c, err := ParseOTel(getenv)
+func SamplerFromEnv(service string, getenv func(string) string) (*Sampler, error) {
+	c, err := sampling.ParseOTel(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", service, err)
 	}
-	return NewOTel(service, c), nil
+	return NewSampler(service, c), nil
 }
 
-// NewOTel returns the sampler c describes for service.
-func NewOTel(service string, c OTelConfig, opts ...jaegerremote.Option) *Sampler {
+// NewSampler returns the sampler c describes for service; opts go to a remote sampler.
+func NewSampler(service string, c sampling.OTelConfig, opts ...jaegerremote.Option) *Sampler {
 	s := &Sampler{Config: c}
 	var root sdktrace.Sampler
 	switch c.Name {
@@ -66,7 +67,7 @@ func NewOTel(service string, c OTelConfig, opts ...jaegerremote.Option) *Sampler
 		}, opts...)...)
 		root = s.remote
 	default:
-		panic("sampling: NewOTel with an unchecked config: " + c.Name)
+		panic("otelenv: NewSampler with an unchecked config: " + c.Name)
 	}
 	if c.ParentBased() {
 		s.Sampler = sdktrace.ParentBased(root)
@@ -81,12 +82,6 @@ func (s *Sampler) Close() {
 	if s.remote != nil {
 		s.remote.Close()
 	}
-}
-
-// Provider is an SDK tracer provider, or one whose Shutdown also stops its sampler.
-type Provider interface {
-	trace.TracerProvider
-	Shutdown(context.Context) error
 }
 
 // Bind returns tp, whose Shutdown also stops s's polling when s is remote. tp must be
