@@ -146,6 +146,10 @@ func Contract(t *testing.T, s Step) {
 			CheckOrderTrace(t, received(), resp, s.Trace.Want(f.Env, resp.OrderID()))
 		})
 	}
+	if s.Trace.Collect != nil && s.Edge.Collect != nil {
+		// One decision per trace, made at the root and followed by every service.
+		t.Run("Sampling", func(t *testing.T) { CheckSampling(t, s.Run, s.Edge, s.Trace.Collect, s.Trace.Want) })
+	}
 	if s.Edge.Collect != nil {
 		t.Run("PublicEdge", func(t *testing.T) {
 			edge := s.Edge
