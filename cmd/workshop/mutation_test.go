@@ -142,6 +142,27 @@ var mutations = []mutation{
 		run:   "TestBroker/PublishStartsProducerSpan",
 		want:  []string{"TODO(03.1): give a message without an ID one (broker.NewMessageID)"},
 	},
+	{
+		// Pitfall 14: a sampler that ignores its parent, below a root that did not sample.
+		name: "04 checkout and stock on AlwaysSample below the root", step: "04-otel-bridge",
+		edits: []edit{{"tracing.go", "sdktrace.WithSampler(sampler),", `sdktrace.WithSampler(map[bool]sdktrace.Sampler{true: sampler, false: sdktrace.AlwaysSample()}[service == "gateway"]),`}},
+		run:   "TestContract/Sampling/OneDecisionPerTrace",
+		want:  []string{"span(s) outside the sampled trace", "in the unsampled order's trace", "(orphans)", "otelenv.SamplerFromEnv"},
+	},
+	{
+		name: "06 checkout ignores the incoming sampled flag", step: "06-native-otel",
+		edits: []edit{{"tracing.go", "sdktrace.WithSampler(sampler),", `sdktrace.WithSampler(map[bool]sdktrace.Sampler{true: sampler, false: sdktrace.NeverSample()}[service != "checkout"]),`}},
+		run:   "TestContract/Sampling/OneDecisionPerTrace",
+		want:  []string{"checkout recorded no span of the order its caller sampled", "ignores the sampled flag it receives", "newTracerProvider: sdktrace.WithSampler"},
+	},
+	{
+		// Pitfall 13: the SDK reads OTEL_TRACES_SAMPLER itself, knows no jaeger_remote,
+		// and samples everything.
+		name: "04 jaeger_remote left to the SDK", step: "04-otel-bridge",
+		edits: []edit{{"tracing.go", "sdktrace.WithSampler(sampler),", ""}},
+		run:   "TestContract/Sampling/Remote",
+		want:  []string{"while the sampling endpoint says to sample nothing, an order", "the SDK alone does not know jaeger_remote", "otelenv.SamplerFromEnv"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

@@ -148,7 +148,7 @@ func Contract(t *testing.T, s Step) {
 	}
 	if s.Trace.Collect != nil && s.Edge.Collect != nil {
 		// One decision per trace, made at the root and followed by every service.
-		t.Run("Sampling", func(t *testing.T) { CheckSampling(t, s.Run, s.Edge, s.Trace.Collect, s.Trace.Want) })
+		t.Run("Sampling", func(t *testing.T) { Sampling(t, s.Run, s.Edge, s.Trace.Collect, s.Trace.Want) })
 	}
 	if s.Edge.Collect != nil {
 		t.Run("PublicEdge", func(t *testing.T) {

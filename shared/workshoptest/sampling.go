@@ -3,12 +3,16 @@ package workshoptest
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ot2otel/workshop/shared/fleet"
 	"github.com/ot2otel/workshop/shared/tracecheck"
@@ -131,7 +135,29 @@ func CheckSampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *
 	}
 	w := want(f.Env, on.OrderID())
 	w.Continuous = false // the unsampled order's spans, if any, were reported above
-	CheckOrderTrace(t, onlyTrace(spans, samplingTraceID), on, w)
+	sampled := onlyTrace(spans, samplingTraceID)
+	for _, service := range hopServices(w.Spans) {
+		if !slices.ContainsFunc(sampled, func(sp tracecheck.Span) bool { return sp.Service == service }) {
+			t.Errorf("%s recorded no span of the order its caller sampled (trace %s): it ignores the sampled flag it "+
+				"receives and decides on its own (with %s, never).\n%s", service, samplingTraceID, formatEnv(SamplingOff), samplingHint)
+		}
+	}
+	if t.Failed() {
+		t.Logf("the spans received:\n%s", tracecheck.String(spans))
+		return
+	}
+	CheckOrderTrace(t, sampled, on, w)
+}
+
+// hopServices lists the services of hops, each once, in order.
+func hopServices(hops []tracecheck.Hop) []string {
+	var out []string
+	for _, h := range hops {
+		if !slices.Contains(out, h.Service) {
+			out = append(out, h.Service)
+		}
+	}
+	return out
 }
 
 // samplingTraceID is the trace a caller of CheckSampling sampled.
@@ -171,4 +197,155 @@ func formatEnv(env map[string]string) string {
 		b = append(b, k+"="+env[k])
 	}
 	return strings.Join(b, " ")
+}
+
+// Sampling runs the sampling checks of a traced step: OneDecisionPerTrace
+// (CheckSampling) and Remote (CheckRemoteSampling).
+func Sampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
+	want func(env map[string]string, orderID string) OrderTrace) {
+	t.Run("OneDecisionPerTrace", func(t *testing.T) { CheckSampling(t, run, s, collect, want) })
+	t.Run("Remote", func(t *testing.T) { CheckRemoteSampling(t, run, collect, want) })
+}
+
+// Strategies are answers of a sampling endpoint (Jaeger's remote sampling protocol, as
+// jaeger-agent and Jaeger v2's remote_sampling extension serve it).
+const (
+	// StrategyNone samples no trace, with no per-operation rule: so no lower bound that
+	// would grant an operation's first trace (jaeger-client's guaranteed throughput).
+	StrategyNone = `{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0}}`
+	// StrategyCheckout samples every POST /checkout, and nothing else but what the
+	// lower bound grants.
+	StrategyCheckout = `{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0},
+ "operationSampling":{"defaultSamplingProbability":0,"defaultLowerBoundTracesPerSecond":0,
+  "perOperationStrategies":[
+   {"operation":"POST /checkout","probabilisticSampling":{"samplingRate":1}},
+   {"operation":"GET /healthz","probabilisticSampling":{"samplingRate":0}}]}}`
+)
+
+// SamplingEndpoint is a sampling endpoint of a test's own: it serves Strategy to every
+// service, and counts each service's polls.
+type SamplingEndpoint struct {
+	URL      string
+	strategy atomic.Value // string
+	mu       sync.Mutex
+	polls    map[string]int
+}
+
+// NewSamplingEndpoint starts a sampling endpoint that answers strategy.
+func NewSamplingEndpoint(t testing.TB, strategy string) *SamplingEndpoint {
+	e := &SamplingEndpoint{polls: map[string]int{}}
+	e.strategy.Store(strategy)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, e.strategy.Load().(string))
+		e.mu.Lock()
+		e.polls[r.URL.Query().Get("service")]++
+		e.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	e.URL = srv.URL + "/sampling"
+	return e
+}
+
+// Set changes the strategy the endpoint serves from now on.
+func (e *SamplingEndpoint) Set(strategy string) { e.strategy.Store(strategy) }
+
+// Polls reports how often service asked.
+func (e *SamplingEndpoint) Polls(service string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.polls[service]
+}
+
+// WaitApplied waits until each of services has asked twice more: the answer to the
+// first of those polls has then been applied.
+func (e *SamplingEndpoint) WaitApplied(t testing.TB, services ...string) {
+	t.Helper()
+	from := map[string]int{}
+	for _, s := range services {
+		from[s] = e.Polls(s)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		done := true
+		for _, s := range services {
+			done = done && e.Polls(s) >= from[s]+2
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the services did not poll the sampling endpoint (%v polls since the change, want 2 each): "+
+				"with OTEL_TRACES_SAMPLER=parentbased_jaeger_remote or JAEGER_SAMPLER_TYPE=remote each service asks "+
+				"its endpoint every polling interval. %s", func() map[string]int {
+				m := map[string]int{}
+				for _, s := range services {
+					m[s] = e.Polls(s) - from[s]
+				}
+				return m
+			}(), remoteHint)
+		}
+	}
+}
+
+// RemoteSampling are the variables that put every service, in both worlds, on the
+// remote sampler of endpoint, polling every 50 ms, sampling nothing until it answers.
+func RemoteSampling(endpoint string) map[string]string {
+	return map[string]string{
+		"OTEL_TRACES_SAMPLER":             "parentbased_jaeger_remote",
+		"OTEL_TRACES_SAMPLER_ARG":         "endpoint=" + endpoint + ",pollingIntervalMs=50,initialSamplingRate=0",
+		"JAEGER_SAMPLER_TYPE":             "remote",
+		"JAEGER_SAMPLER_PARAM":            "0",
+		"JAEGER_SAMPLING_ENDPOINT":        endpoint,
+		"JAEGER_SAMPLER_REFRESH_INTERVAL": "50ms",
+	}
+}
+
+const remoteHint = "OpenTelemetry services: newTracerProvider (tracing.go) passes the sampler of " +
+	"otelenv.SamplerFromEnv to sdktrace.WithSampler; the SDK alone does not know jaeger_remote, says so in an error " +
+	"nobody reads, and samples everything (parentbased_always_on). jaeger-client services: config.FromEnv reads " +
+	"JAEGER_SAMPLER_TYPE=remote itself"
+
+// CheckRemoteSampling checks that every service samples as a sampling endpoint of the
+// test's own says, in both worlds: while it says "none", an order leaves no span; once
+// it says "every POST /checkout", the next order is one whole trace.
+func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
+	want func(env map[string]string, orderID string) OrderTrace) {
+	t.Helper()
+	_, received := collect(t)
+	e := NewSamplingEndpoint(t, StrategyNone)
+	for k, v := range RemoteSampling(e.URL) {
+		t.Setenv(k, v)
+	}
+	f := Start(t, run, nil)
+	e.WaitApplied(t, "gateway", "checkout", "stock")
+	none := f.PlaceDemoOrder(nil)
+	f.WaitReserved(DemoSKU, 2)
+	e.Set(StrategyCheckout)
+	e.WaitApplied(t, "gateway")
+	every := f.PlaceDemoOrder(nil)
+	f.WaitReserved(DemoSKU, 4)
+	f.Stop()
+
+	spans := received()
+	traceOf := func(r fleet.Response) string {
+		if m := TraceResponseFormat.FindStringSubmatch(r.Header.Get("traceresponse")); m != nil {
+			return m[1]
+		}
+		return ""
+	}
+	if id := traceOf(none); id == "" || strings.HasSuffix(none.Header.Get("traceresponse"), "-01") {
+		t.Errorf("while the sampling endpoint says to sample nothing, an order answered traceresponse %q, want flags 00.\n%s",
+			none.Header.Get("traceresponse"), remoteHint)
+	} else if got := onlyTrace(spans, id); len(got) > 0 {
+		t.Errorf("while the sampling endpoint says to sample nothing, an order left %d span(s), want 0:\n%s\n%s",
+			len(got), tracecheck.String(got), remoteHint)
+	}
+	id := traceOf(every)
+	if !strings.HasSuffix(every.Header.Get("traceresponse"), "-01") {
+		t.Fatalf("once the sampling endpoint says to sample every POST /checkout, an order answered traceresponse %q, "+
+			"want flags 01: the gateway's sampler applies the per-operation strategy.\n%s", every.Header.Get("traceresponse"), remoteHint)
+	}
+	w := want(f.Env, every.OrderID())
+	w.Continuous = false
+	CheckOrderTrace(t, onlyTrace(spans, id), every, w)
 }

@@ -67,7 +67,7 @@ func TestOrderTrace(t *testing.T) {
 // receives. (Stock, across the untraced broker hop, decides for a trace of its own:
 // with const 0 it samples none.)
 func TestSampling(t *testing.T) {
-	workshoptest.CheckSampling(t, run, step.Edge, jaegersuite.Traces("TODO(02.1): newTracer builds a jaeger tracer with config.FromEnv"),
+	workshoptest.Sampling(t, run, step.Edge, jaegersuite.Traces("TODO(02.1): newTracer builds a jaeger tracer with config.FromEnv"),
 		func(map[string]string, string) workshoptest.OrderTrace {
 			return workshoptest.OrderTrace{Spans: []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder},
 				TraceResponse: "TODO(02.2): traceResponse"}
