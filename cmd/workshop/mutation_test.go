@@ -163,6 +163,13 @@ var mutations = []mutation{
 		run:   "TestContract/Sampling/Remote",
 		want:  []string{"while the sampling endpoint says to sample nothing, an order", "the SDK alone does not know jaeger_remote", "otelenv.SamplerFromEnv"},
 	},
+	{
+		name: "04 the edge forces the sampled flag while trusted mode is on", step: "04-otel-bridge",
+		edits: []edit{{"main.go", "edgeCfg, err := edge.LoadConfig(getenv)\n\tif err != nil {\n\t\treturn err\n\t}\n",
+			"edgeCfg, err := edge.LoadConfig(getenv)\n\tif err != nil {\n\t\treturn err\n\t}\n\tedgeCfg.TrustSampling = false\n"}},
+		run:  "TestContract/Sampling/TrustedFrontEnd",
+		want: []string{"with GATEWAY_CALLER_SAMPLING=trust the front end's unsampled trace", "edge.Guard leaves its flag alone"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

@@ -45,6 +45,21 @@ const samplingHint = "Every service but the root follows the sampled flag it rec
 func CheckSampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
 	want func(env map[string]string, orderID string) OrderTrace) {
 	t.Helper()
+	checkSampling(t, run, s, collect, want, false)
+}
+
+// CheckTrustedFrontEnd is CheckSampling for a gateway behind the fleet's own front end
+// (GATEWAY_CALLER_SAMPLING=trust): the unsampled order comes with the front end's
+// context, flag off, and that decision stands in every service.
+func CheckTrustedFrontEnd(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
+	want func(env map[string]string, orderID string) OrderTrace) {
+	t.Helper()
+	checkSampling(t, run, s, collect, want, true)
+}
+
+func checkSampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
+	want func(env map[string]string, orderID string) OrderTrace, trust bool) {
+	t.Helper()
 	_, received := collect(t)
 	for k, v := range SamplingOff {
 		t.Setenv(k, v)
@@ -57,7 +72,11 @@ func CheckSampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *
 		httputilProxy(u).ServeHTTP(w, r)
 	}))
 	t.Cleanup(proxy.Close)
-	f := Start(t, run, map[string]string{"CHECKOUT_URL": proxy.URL})
+	env := map[string]string{"CHECKOUT_URL": proxy.URL}
+	if trust {
+		env["GATEWAY_CALLER_SAMPLING"] = "trust"
+	}
+	f := Start(t, run, env)
 	target.Store(f.CheckoutURL)
 	captureAMQP(t, f.Env["AMQP_EXCHANGE"], seen)
 
@@ -91,12 +110,31 @@ func CheckSampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *
 		}
 	}
 
-	// The root does not sample: no caller context.
-	off := place("sampling-off", http.Header{})
+	callerContext := func(traceID, flags string) http.Header {
+		h := http.Header{}
+		if s.OTel {
+			h.Set("traceparent", "00-"+traceID+"-"+edgeSpanID+"-"+flags)
+		} else {
+			h.Set("uber-trace-id", traceID+":"+edgeSpanID+":0:"+strings.TrimPrefix(flags, "0"))
+		}
+		return h
+	}
+
+	// The root does not sample: no caller context; or, behind a trusted front end, the
+	// front end's context with the flag off.
+	first := http.Header{}
+	if trust {
+		first = callerContext(trustedTraceID, "00")
+	}
+	off := place("sampling-off", first)
 	m := TraceResponseFormat.FindStringSubmatch(off.Header.Get("traceresponse"))
-	if m == nil || m[3] != "00" {
-		t.Errorf("the unsampled order answered traceresponse %q, want 00-<trace id>-<span id>-00: the caller learns "+
-			"its trace ID, and that it was not sampled", off.Header.Get("traceresponse"))
+	if m == nil || m[3] != "00" || (trust && m[1] != trustedTraceID) {
+		hint := "the caller learns its trace ID, and that it was not sampled"
+		if trust {
+			hint = "with GATEWAY_CALLER_SAMPLING=trust the front end's unsampled trace " + trustedTraceID + " stands: " +
+				"edge.Guard leaves its flag alone (edge.LoadConfig reads the setting, main hands it to edge.Guard)"
+		}
+		t.Errorf("the unsampled order answered traceresponse %q, want 00-<trace id>-<span id>-00: %s", off.Header.Get("traceresponse"), hint)
 	}
 	f.WaitReserved(DemoSKU, 2)
 	unsampled := ""
@@ -106,13 +144,7 @@ func CheckSampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *
 	}
 
 	// A caller that sampled its trace: every service follows.
-	h := http.Header{}
-	if s.OTel {
-		h.Set("traceparent", "00-"+samplingTraceID+"-"+edgeSpanID+"-01")
-	} else {
-		h.Set("uber-trace-id", samplingTraceID+":"+edgeSpanID+":0:1")
-	}
-	on := place("sampling-on", h)
+	on := place("sampling-on", callerContext(samplingTraceID, "01"))
 	f.WaitReserved(DemoSKU, 4)
 	wire("sampling-on", samplingTraceID, true)
 	f.Stop() // flushes every service's spans
@@ -160,8 +192,12 @@ func hopServices(hops []tracecheck.Hop) []string {
 	return out
 }
 
-// samplingTraceID is the trace a caller of CheckSampling sampled.
-const samplingTraceID = "5bf92f3577b34da6a3ce929d0e0e4737"
+// samplingTraceID is the trace a caller of CheckSampling sampled; trustedTraceID the
+// one a trusted front end did not.
+const (
+	samplingTraceID = "5bf92f3577b34da6a3ce929d0e0e4737"
+	trustedTraceID  = "6bf92f3577b34da6a3ce929d0e0e4738"
+)
 
 // wireContext reads the trace ID and the sampled flag of a trace header.
 func wireContext(h http.Header, format string) (traceID string, sampled, ok bool) {
@@ -200,10 +236,12 @@ func formatEnv(env map[string]string) string {
 }
 
 // Sampling runs the sampling checks of a traced step: OneDecisionPerTrace
-// (CheckSampling) and Remote (CheckRemoteSampling).
+// (CheckSampling), TrustedFrontEnd (CheckTrustedFrontEnd) and Remote
+// (CheckRemoteSampling).
 func Sampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
 	want func(env map[string]string, orderID string) OrderTrace) {
 	t.Run("OneDecisionPerTrace", func(t *testing.T) { CheckSampling(t, run, s, collect, want) })
+	t.Run("TrustedFrontEnd", func(t *testing.T) { CheckTrustedFrontEnd(t, run, s, collect, want) })
 	t.Run("Remote", func(t *testing.T) { CheckRemoteSampling(t, run, collect, want) })
 }
 
