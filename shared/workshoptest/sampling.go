@@ -238,11 +238,14 @@ func formatEnv(env map[string]string) string {
 // Sampling runs the sampling checks of a traced step: OneDecisionPerTrace
 // (CheckSampling), TrustedFrontEnd (CheckTrustedFrontEnd) and Remote
 // (CheckRemoteSampling).
+//
+// todo names what to look at when no service samples as its sampling variables say,
+// which in a step's starting code is the tracer set-up the exercise asks for.
 func Sampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
-	want func(env map[string]string, orderID string) OrderTrace) {
+	want func(env map[string]string, orderID string) OrderTrace, todo string) {
 	t.Run("OneDecisionPerTrace", func(t *testing.T) { CheckSampling(t, run, s, collect, want) })
 	t.Run("TrustedFrontEnd", func(t *testing.T) { CheckTrustedFrontEnd(t, run, s, collect, want) })
-	t.Run("Remote", func(t *testing.T) { CheckRemoteSampling(t, run, collect, want) })
+	t.Run("Remote", func(t *testing.T) { CheckRemoteSampling(t, run, collect, want, todo) })
 }
 
 // Strategies are answers of a sampling endpoint (Jaeger's remote sampling protocol, as
@@ -297,7 +300,8 @@ func (e *SamplingEndpoint) Polls(service string) int {
 
 // WaitApplied waits until each of services has asked twice more: the answer to the
 // first of those polls has then been applied.
-func (e *SamplingEndpoint) WaitApplied(t testing.TB, services ...string) {
+// todo is what to look at when they do not.
+func (e *SamplingEndpoint) WaitApplied(t testing.TB, todo string, services ...string) {
 	t.Helper()
 	from := map[string]int{}
 	for _, s := range services {
@@ -314,13 +318,13 @@ func (e *SamplingEndpoint) WaitApplied(t testing.TB, services ...string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the services did not poll the sampling endpoint (%v polls since the change, want 2 each): "+
 				"with OTEL_TRACES_SAMPLER=parentbased_jaeger_remote or JAEGER_SAMPLER_TYPE=remote each service asks "+
-				"its endpoint every polling interval. %s", func() map[string]int {
+				"its endpoint every polling interval. Look at %s.\n%s", func() map[string]int {
 				m := map[string]int{}
 				for _, s := range services {
 					m[s] = e.Polls(s) - from[s]
 				}
 				return m
-			}(), remoteHint)
+			}(), todo, remoteHint)
 		}
 	}
 }
@@ -347,7 +351,7 @@ const remoteHint = "OpenTelemetry services: newTracerProvider (tracing.go) passe
 // test's own says, in both worlds: while it says "none", an order leaves no span; once
 // it says "every POST /checkout", the next order is one whole trace.
 func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
-	want func(env map[string]string, orderID string) OrderTrace) {
+	want func(env map[string]string, orderID string) OrderTrace, todo string) {
 	t.Helper()
 	_, received := collect(t)
 	e := NewSamplingEndpoint(t, StrategyNone)
@@ -355,11 +359,11 @@ func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testin
 		t.Setenv(k, v)
 	}
 	f := Start(t, run, nil)
-	e.WaitApplied(t, "gateway", "checkout", "stock")
+	e.WaitApplied(t, todo, "gateway", "checkout", "stock")
 	none := f.PlaceDemoOrder(nil)
 	f.WaitReserved(DemoSKU, 2)
 	e.Set(StrategyCheckout)
-	e.WaitApplied(t, "gateway")
+	e.WaitApplied(t, todo, "gateway")
 	every := f.PlaceDemoOrder(nil)
 	f.WaitReserved(DemoSKU, 4)
 	f.Stop()
@@ -375,8 +379,8 @@ func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testin
 		t.Errorf("while the sampling endpoint says to sample nothing, an order answered traceresponse %q, want flags 00.\n%s",
 			none.Header.Get("traceresponse"), remoteHint)
 	} else if got := onlyTrace(spans, id); len(got) > 0 {
-		t.Errorf("while the sampling endpoint says to sample nothing, an order left %d span(s), want 0:\n%s\n%s",
-			len(got), tracecheck.String(got), remoteHint)
+		t.Errorf("while the sampling endpoint says to sample nothing, an order left %d span(s), want 0:\n%s\nLook at %s.\n%s",
+			len(got), tracecheck.String(got), todo, remoteHint)
 	}
 	id := traceOf(every)
 	if !strings.HasSuffix(every.Header.Get("traceresponse"), "-01") {

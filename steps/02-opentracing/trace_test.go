@@ -71,7 +71,7 @@ func TestSampling(t *testing.T) {
 		func(map[string]string, string) workshoptest.OrderTrace {
 			return workshoptest.OrderTrace{Spans: []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder},
 				TraceResponse: "TODO(02.2): traceResponse"}
-		})
+		}, "TODO(02.1): newTracer builds its tracer with config.FromEnv(), which reads JAEGER_SAMPLER_TYPE=remote and the endpoint")
 }
 
 // TestBrokerHopNotTracedYet documents the gap this step leaves: stock traces its work,
