@@ -246,6 +246,41 @@ func Sampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *testi
 	t.Run("OneDecisionPerTrace", func(t *testing.T) { CheckSampling(t, run, s, collect, want) })
 	t.Run("TrustedFrontEnd", func(t *testing.T) { CheckTrustedFrontEnd(t, run, s, collect, want) })
 	t.Run("Remote", func(t *testing.T) { CheckRemoteSampling(t, run, collect, want, todo) })
+	t.Run("BadValuesRefused", func(t *testing.T) { CheckSamplerRefused(t, run, s.OTel) })
+}
+
+// CheckSamplerRefused checks that the command stops at start, with an error naming the
+// variable and the values it takes, when a sampling variable of the gateway's world
+// (OpenTelemetry's when otel) asks for what no service can honour.
+func CheckSamplerRefused(t *testing.T, run fleet.RunFunc, otel bool) {
+	t.Helper()
+	type refused struct {
+		env map[string]string
+		bad string // the variable the error must name
+	}
+	cases := []refused{
+		{map[string]string{"JAEGER_SAMPLER_TYPE": "probabilistic", "JAEGER_SAMPLER_PARAM": "1.5"}, "JAEGER_SAMPLER_PARAM"},
+		{map[string]string{"JAEGER_SAMPLER_TYPE": "remote", "JAEGER_SAMPLING_ENDPOINT": "localhost:5778"}, "JAEGER_SAMPLING_ENDPOINT"},
+		{map[string]string{"JAEGER_SAMPLER_TYPE": "nope"}, "JAEGER_SAMPLER_TYPE"},
+	}
+	if otel {
+		cases = []refused{
+			{map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "abc"}, "OTEL_TRACES_SAMPLER_ARG"},
+			{map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_jaeger_remote", "OTEL_TRACES_SAMPLER_ARG": "endpoint=localhost:5778"}, "OTEL_TRACES_SAMPLER_ARG"},
+			{map[string]string{"OTEL_TRACES_SAMPLER": "nope"}, "OTEL_TRACES_SAMPLER"},
+		}
+	}
+	for _, c := range cases {
+		var out strings.Builder
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := run(ctx, []string{"shop", "all"}, func(k string) string { return c.env[k] }, &out)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.bad) {
+			t.Errorf("with %v: %v, want the shop to stop at start with an error naming %s (sampling.LogOTel or "+
+				"sampling.LogJaeger in main, after the logger): a sampling value no service can honour is never a silent fallback",
+				c.env, err, c.bad)
+		}
+	}
 }
 
 // Strategies are answers of a sampling endpoint (Jaeger's remote sampling protocol, as
