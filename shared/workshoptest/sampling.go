@@ -413,8 +413,8 @@ func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testin
 		return ""
 	}
 	if id := traceOf(none); id == "" || strings.HasSuffix(none.Header.Get("traceresponse"), "-01") {
-		t.Errorf("while the sampling endpoint says to sample nothing, an order answered traceresponse %q, want flags 00.\n%s",
-			none.Header.Get("traceresponse"), remoteHint)
+		t.Errorf("while the sampling endpoint says to sample nothing, an order answered traceresponse %q, want flags 00.\nLook at %s.\n%s",
+			none.Header.Get("traceresponse"), todo, remoteHint)
 	} else if got := onlyTrace(spans, id); len(got) > 0 {
 		t.Errorf("while the sampling endpoint says to sample nothing, an order left %d span(s), want 0:\n%s\nLook at %s.\n%s",
 			len(got), tracecheck.String(got), todo, remoteHint)
@@ -422,7 +422,7 @@ func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testin
 	id := traceOf(every)
 	if !strings.HasSuffix(every.Header.Get("traceresponse"), "-01") {
 		t.Fatalf("once the sampling endpoint says to sample every POST /checkout, an order answered traceresponse %q, "+
-			"want flags 01: the gateway's sampler applies the per-operation strategy.\n%s", every.Header.Get("traceresponse"), remoteHint)
+			"want flags 01: the gateway's sampler applies the per-operation strategy.\nLook at %s.\n%s", every.Header.Get("traceresponse"), todo, remoteHint)
 	}
 	w := want(f.Env, every.OrderID())
 	w.Continuous = false
