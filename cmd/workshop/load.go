@@ -32,6 +32,8 @@ import (
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
+	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
 
 // rawTarget is the name the raw RabbitMQ measurement goes by among the steps.
@@ -50,6 +52,7 @@ type loadOptions struct {
 	rssAt    []int64  // order counts at which to sample the system's RSS
 	noRaw    bool     // skip RabbitMQ's raw rate
 	env      []string // KEY=VALUE for every step's process, e.g. a sampler
+	sampling []string // the sampler -sampling asks for, in both worlds' variables
 	command  string   // the command line, for the results file
 }
 
@@ -77,6 +80,9 @@ type loadRun struct {
 	// SinkRequests and SinkBytes are the span exports the sink received.
 	SinkRequests int64 `json:"sink_requests"`
 	SinkBytes    int64 `json:"sink_bytes"`
+	// Spans is how many spans those exports held; SpansPerOrder, per order answered.
+	Spans         int64   `json:"spans"`
+	SpansPerOrder float64 `json:"spans_per_order"`
 }
 
 // loadSummary is one target's median over the rounds.
@@ -119,6 +125,16 @@ func (w *workshop) parseLoad(args []string) (loadOptions, error) {
 			return fmt.Errorf("want KEY=VALUE, got %q", v)
 		}
 		o.env = append(o.env, v)
+		return nil
+	})
+	fs.Func("sampling", "RATIO from 0 to 1 sampled at the root, in both worlds: OTEL_TRACES_SAMPLER=parentbased_traceidratio "+
+		"and JAEGER_SAMPLER_TYPE=probabilistic with RATIO as their argument (-env entries win)", func(v string) error {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r >= 0 && r <= 1) {
+			return fmt.Errorf("want a ratio from 0 to 1, got %q", v)
+		}
+		o.sampling = []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=" + v,
+			"JAEGER_SAMPLER_TYPE=probabilistic", "JAEGER_SAMPLER_PARAM=" + v}
 		return nil
 	})
 	rssAt := fs.String("rss-at", "", "comma-separated order counts at which to sample RSS, e.g. 10000,100000")
@@ -208,8 +224,8 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 			}
 			run.Target, run.Round = target, round
 			runs = append(runs, run)
-			fmt.Fprintf(w.out, "round %d  %-26s %8.0f orders/s  p50 %6.2f ms  p99 %6.2f ms  cpu %6.0f µs/order  rss %5.1f MB  reserved %d/%d  errors %d\n",
-				round, target, run.Rate, run.P50, run.P99, run.CPUPerOrder, run.RSSMB, run.Reserved, run.Orders, run.Errors)
+			fmt.Fprintf(w.out, "round %d  %-26s %8.0f orders/s  %5.2f spans/order  p50 %6.2f ms  p99 %6.2f ms  cpu %6.0f µs/order  rss %5.1f MB  reserved %d/%d  errors %d\n",
+				round, target, run.Rate, run.SpansPerOrder, run.P50, run.P99, run.CPUPerOrder, run.RSSMB, run.Reserved, run.Orders, run.Errors)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -260,6 +276,7 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+sink.url, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_TRACES_EXPORTER=otlp", "JAEGER_ENDPOINT="+sink.url+"/api/traces",
 	)
+	env = append(env, o.sampling...)
 	env = append(env, o.env...) // later entries win
 	logFile, err := os.CreateTemp("", "workshop-load-*.log")
 	if err != nil {
@@ -518,11 +535,17 @@ func drive(ctx context.Context, client *http.Client, url string, o loadOptions, 
 		Orders: int64(len(lats)), Errors: errs.Load(), Seconds: elapsed.Seconds(),
 		Reserved:     after.reserved - before.reserved,
 		SinkRequests: sinkAfter.requests - sinkBefore.requests, SinkBytes: sinkAfter.bytes - sinkBefore.bytes,
+		Spans: sinkAfter.spans - sinkBefore.spans,
 	}
 	if len(rssAt) > 0 {
 		run.RSSAt = rssAt
 	}
 	run.Rate = float64(run.Orders) / elapsed.Seconds()
+	if run.Orders > 0 {
+		// Spans export in batches, a few seconds behind: over a window of seconds the
+		// ratio is close, and a sampler's effect on it plain.
+		run.SpansPerOrder = float64(run.Spans) / float64(run.Orders)
+	}
 	run.P50, run.P99 = percentileMS(lats, 0.50), percentileMS(lats, 0.99)
 	if run.Orders > 0 && after.cpu > 0 {
 		run.CPUPerOrder = float64((after.cpu - before.cpu).Microseconds()) / float64(run.Orders)
@@ -715,9 +738,10 @@ type sink struct {
 	srv      *http.Server
 	requests atomic.Int64
 	bytes    atomic.Int64
+	spans    atomic.Int64 // spans in the exports, counted, not kept
 }
 
-type sinkStats struct{ requests, bytes int64 }
+type sinkStats struct{ requests, bytes, spans int64 }
 
 func newSink() (*sink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -726,9 +750,18 @@ func newSink() (*sink, error) {
 	}
 	s := &sink{url: "http://" + ln.Addr().String()}
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
+		body, _ := io.ReadAll(r.Body)
 		s.requests.Add(1)
-		s.bytes.Add(n)
+		s.bytes.Add(int64(len(body)))
+		// Counting decodes the batch: a cost of the load process, not of the system
+		// under test. A body that does not decode counts no span.
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			if n, err := otelspans.CountSpans(r.Header.Get("Content-Type"), body); err == nil {
+				s.spans.Add(int64(n))
+			}
+		} else if n, err := jaegerspans.CountSpans(r.Context(), body); err == nil {
+			s.spans.Add(int64(n))
+		}
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
 			// An empty ExportTraceServiceResponse: everything accepted.
 			w.Header().Set("Content-Type", "application/x-protobuf")
@@ -741,7 +774,7 @@ func newSink() (*sink, error) {
 	return s, nil
 }
 
-func (s *sink) stats() sinkStats { return sinkStats{s.requests.Load(), s.bytes.Load()} }
+func (s *sink) stats() sinkStats { return sinkStats{s.requests.Load(), s.bytes.Load(), s.spans.Load()} }
 func (s *sink) Close() error     { return s.srv.Close() }
 
 // summarize takes each target's median over the rounds.
@@ -786,6 +819,9 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 	fmt.Fprintf(w, "machine:  %s\n", machine())
 	fmt.Fprintf(w, "commit:   %s\n", gitCommit(o.src))
 	fmt.Fprintf(w, "command:  %s\n", o.command)
+	if len(o.sampling) > 0 {
+		fmt.Fprintf(w, "sampling: %s\n", strings.Join(o.sampling, " "))
+	}
 	if len(o.env) > 0 {
 		fmt.Fprintf(w, "env:      %s\n", strings.Join(o.env, " "))
 	}
@@ -866,9 +902,9 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 	}
 	fmt.Fprintf(w, "\nper round:\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\torders/s\tp50 ms\tp99 ms\tCPU µs/order\tRSS MB\treserved\terrors\tspan exports\t")
+	fmt.Fprintln(tw, "round\ttarget\torders/s\tspans/order\tp50 ms\tp99 ms\tCPU µs/order\tRSS MB\treserved\terrors\tspan exports\t")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.0f\t%.1f\t%d/%d\t%d\t%d\t\n", r.Round, r.Target, r.Rate, r.P50, r.P99, r.CPUPerOrder, r.RSSMB, r.Reserved, r.Orders, r.Errors, r.SinkRequests)
+		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%d/%d\t%d\t%d\t\n", r.Round, r.Target, r.Rate, r.SpansPerOrder, r.P50, r.P99, r.CPUPerOrder, r.RSSMB, r.Reserved, r.Orders, r.Errors, r.SinkRequests)
 	}
 	tw.Flush()
 }

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/ot2otel/workshop/shared/broker"
 )
@@ -180,5 +184,56 @@ func TestLoadRunsAStep(t *testing.T) {
 	}
 	if text, _ := os.ReadFile(outFile); !strings.Contains(string(text), "01-untraced") {
 		t.Errorf("%s:\n%s", outFile, text)
+	}
+}
+
+// TestLoadSamplingFlag: -sampling sets both worlds' variables; -env still wins, and a
+// ratio out of range is refused.
+func TestLoadSamplingFlag(t *testing.T) {
+	var out bytes.Buffer
+	w := &workshop{root: "../..", out: &out, errOut: &out}
+	o, err := w.parseLoad([]string{"-sampling", "0.1", "-env", "JAEGER_SAMPLER_TYPE=const", "04"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1",
+		"JAEGER_SAMPLER_TYPE=probabilistic", "JAEGER_SAMPLER_PARAM=0.1"}
+	if strings.Join(o.sampling, " ") != strings.Join(want, " ") || strings.Join(o.env, " ") != "JAEGER_SAMPLER_TYPE=const" {
+		t.Errorf("-sampling 0.1: sampling %q env %q, want %q", o.sampling, o.env, want)
+	}
+	for _, bad := range []string{"1.5", "-1", "abc", "NaN"} {
+		if _, err := w.parseLoad([]string{"-sampling", bad, "04"}); err == nil {
+			t.Errorf("-sampling %s accepted", bad)
+		}
+	}
+}
+
+// TestSinkCountsSpans: the sink counts the spans of an OTLP/HTTP export, and none of a
+// body it cannot read.
+func TestSinkCountsSpans(t *testing.T) {
+	s, err := newSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(s.url+"/v1/traces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	for range 3 {
+		_, span := tp.Tracer("load").Start(context.Background(), "order")
+		span.End()
+	}
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(s.url+"/api/traces", "application/x-thrift", strings.NewReader("not thrift"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if st := s.stats(); st.spans != 3 || st.requests != 4 {
+		t.Errorf("sink stats %+v, want 3 spans in 4 requests", st)
 	}
 }

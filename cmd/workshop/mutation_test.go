@@ -307,6 +307,34 @@ var mutations = []mutation{
 		run:  "TestHandlerPanicMarksConsumerSpan",
 		want: []string{"has 2 \"exception\" events, want one", "Look at TODO(06.2), TracedRabbitBroker.Consume (broker.go)"},
 	},
+	{
+		// Pitfall 14: a sampler that ignores its parent, below a root that did not sample.
+		name: "04 checkout and stock on AlwaysSample below the root", step: "04-otel-bridge",
+		edits: []edit{{"tracing.go", "sdktrace.WithSampler(sampler),", `sdktrace.WithSampler(map[bool]sdktrace.Sampler{true: sampler, false: sdktrace.AlwaysSample()}[service == "gateway"]),`}},
+		run:   "TestContract/Sampling/OneDecisionPerTrace",
+		want:  []string{"span(s) outside the sampled trace", "in the unsampled order's trace", "(orphans)", "otelenv.SamplerFromEnv"},
+	},
+	{
+		name: "06 checkout ignores the incoming sampled flag", step: "06-native-otel",
+		edits: []edit{{"tracing.go", "sdktrace.WithSampler(sampler),", `sdktrace.WithSampler(map[bool]sdktrace.Sampler{true: sampler, false: sdktrace.NeverSample()}[service != "checkout"]),`}},
+		run:   "TestContract/Sampling/OneDecisionPerTrace",
+		want:  []string{"checkout recorded no span of the order its caller sampled", "ignores the sampled flag it receives", "newTracerProvider: sdktrace.WithSampler"},
+	},
+	{
+		// Pitfall 13: the SDK reads OTEL_TRACES_SAMPLER itself, knows no jaeger_remote,
+		// and samples everything.
+		name: "04 jaeger_remote left to the SDK", step: "04-otel-bridge",
+		edits: []edit{{"tracing.go", "sdktrace.WithSampler(sampler),", ""}},
+		run:   "TestContract/Sampling/Remote",
+		want:  []string{"while the sampling endpoint says to sample nothing, an order", "the SDK alone does not know jaeger_remote", "Look at TODO(04.1): newTracerProvider passes the sampler of otelenv.SamplerFromEnv"},
+	},
+	{
+		name: "04 the edge forces the sampled flag while trusted mode is on", step: "04-otel-bridge",
+		edits: []edit{{"main.go", "edgeCfg, err := edge.LoadConfig(getenv)\n\tif err != nil {\n\t\treturn err\n\t}\n",
+			"edgeCfg, err := edge.LoadConfig(getenv)\n\tif err != nil {\n\t\treturn err\n\t}\n\tedgeCfg.TrustSampling = false\n"}},
+		run:  "TestContract/Sampling/TrustedFrontEnd",
+		want: []string{"with GATEWAY_CALLER_SAMPLING=trust the front end's unsampled trace", "edge.Guard leaves its flag alone"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

@@ -13,7 +13,14 @@
 //     context it sends (traceparent's -00, uber-trace-id's flags) is set, and the
 //     gateway's own sampler settles the rest. Nor can it mark the order's trace as a
 //     debug trace, which Jaeger never samples down: jaeger-client's jaeger-debug-id
-//     header is dropped and uber-trace-id's debug flag cleared.
+//     header is dropped and uber-trace-id's debug flag cleared. traceparent's other
+//     flag bits (ff) are left as they are: the sampled bit is set already, and the
+//     tracers pass on only that bit.
+//   - GATEWAY_CALLER_SAMPLING=trust, for a gateway behind the fleet's own front end,
+//     which has made the trace's sampling decision already: the caller's flags stand,
+//     unsampled and uber-trace-id's debug flag included (a jaeger-debug-id header is
+//     dropped all the same). Forcing the flag there would multiply the volume by
+//     the inverse of the front end's rate, and record traces whose root nobody has.
 //   - Baggage is dropped, all of it (W3C baggage, jaeger-client's uberctx-* and
 //     jaeger-baggage), except the keys GATEWAY_BAGGAGE_ALLOW lists (comma-separated,
 //     empty by default): nothing a caller sends reaches checkout or the AMQP headers
@@ -45,7 +52,14 @@ type Config struct {
 	// PublicEndpoint (GATEWAY_PUBLIC_ENDPOINT=1) starts a new trace for every request,
 	// linked to the caller's, instead of continuing the caller's trace.
 	PublicEndpoint bool
+	// TrustSampling (GATEWAY_CALLER_SAMPLING=trust) lets the sampled and debug flags of
+	// the caller's trace context stand; by default (force) the sampled flag is set and
+	// the debug flag cleared.
+	TrustSampling bool
 }
+
+// CallerSamplingVar is the variable that says whether the caller's sampled flag stands.
+const CallerSamplingVar = "GATEWAY_CALLER_SAMPLING"
 
 // LoadConfig reads the gateway's edge settings from getenv.
 func LoadConfig(getenv func(string) string) (Config, error) {
@@ -63,6 +77,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("GATEWAY_PUBLIC_ENDPOINT %q: want 1 or 0", v)
 		}
 		cfg.PublicEndpoint = public
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv(CallerSamplingVar))); v {
+	case "", "force":
+	case "trust":
+		if cfg.PublicEndpoint {
+			return Config{}, fmt.Errorf("%s=trust with GATEWAY_PUBLIC_ENDPOINT=1: a public endpoint starts a trace of its own "+
+				"for every request, so no caller's flag can stand; set one or the other", CallerSamplingVar)
+		}
+		cfg.TrustSampling = true
+	default:
+		return Config{}, fmt.Errorf("%s=%q: want force (the default: a caller's trace is sampled whatever its flag says) "+
+			"or trust (a gateway behind the fleet's own front end: the caller's sampled flag stands)", CallerSamplingVar, v)
 	}
 	return cfg, nil
 }
@@ -129,7 +155,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				r.Header.Del(f)
 			}
 		}
-	} else {
+	} else if !cfg.TrustSampling {
 		forceSampled(r.Header)
 	}
 	h.ServeHTTP(w, r)

@@ -193,3 +193,56 @@ func BenchmarkGuard(b *testing.B) {
 		})
 	}
 }
+
+func TestCallerSamplingConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for v, want := range map[string]bool{"": false, "force": false, " Trust ": true} {
+		cfg, err := LoadConfig(env(map[string]string{CallerSamplingVar: v}))
+		if err != nil || cfg.TrustSampling != want {
+			t.Errorf("%s=%q: %+v %v, want TrustSampling %v", CallerSamplingVar, v, cfg, err, want)
+		}
+	}
+	for _, tc := range []struct{ env map[string]string }{
+		{map[string]string{CallerSamplingVar: "1"}},
+		{map[string]string{CallerSamplingVar: "yes"}},
+		{map[string]string{CallerSamplingVar: "trust", "GATEWAY_PUBLIC_ENDPOINT": "1"}},
+	} {
+		_, err := LoadConfig(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), CallerSamplingVar) || !strings.Contains(err.Error(), "trust") {
+			t.Errorf("%v: %v, want an error naming %s and its values", tc.env, err, CallerSamplingVar)
+		}
+	}
+}
+
+// TestCallerSampling: what checkout's side of the gateway sees of a caller's flags, by
+// default (force) and behind the fleet's own front end (trust).
+func TestCallerSampling(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-"
+	for _, tc := range []struct {
+		name, header, in, force, trust string
+	}{
+		{"unsampled traceparent", "Traceparent", tp + "00", tp + "01", tp + "00"},
+		{"sampled traceparent", "Traceparent", tp + "01", tp + "01", tp + "01"},
+		// Every flag bit set: sampled already; the unassigned bits are not the edge's
+		// business, and the tracers pass on only the sampled bit.
+		{"traceparent flags ff", "Traceparent", tp + "ff", tp + "ff", tp + "ff"},
+		{"unsampled uber-trace-id", "Uber-Trace-Id", "a:b:0:0", "a:b:0:1", "a:b:0:0"},
+		// The debug flag from an unknown caller is cleared; from the fleet's front end it stands.
+		{"uber-trace-id debug", "Uber-Trace-Id", "a:b:0:3", "a:b:0:1", "a:b:0:3"},
+		{"uber-trace-id debug only", "Uber-Trace-Id", "a:b:0:2", "a:b:0:1", "a:b:0:2"},
+	} {
+		for _, mode := range []struct {
+			cfg  Config
+			want string
+		}{{Config{}, tc.force}, {Config{TrustSampling: true}, tc.trust}} {
+			var got string
+			h := Guard(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.Header.Get(tc.header) }), mode.cfg, nil)
+			r, _ := http.NewRequest(http.MethodPost, "http://gateway/checkout", nil)
+			r.Header.Set(tc.header, tc.in)
+			h.ServeHTTP(nil, r)
+			if got != mode.want {
+				t.Errorf("%s, trust=%v: %s %q reached the gateway as %q, want %q", tc.name, mode.cfg.TrustSampling, tc.header, tc.in, got, mode.want)
+			}
+		}
+	}
+}

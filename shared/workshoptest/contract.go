@@ -50,6 +50,16 @@ type Step struct {
 	// TracerLogs check that the step's tracers report their own errors to the
 	// services' log (TestContract/TracerLogs/<name>).
 	TracerLogs []LogCheck
+	// SamplingTodo names what to look at when the services do not sample as the
+	// standard variables say (TestContract/Sampling); empty: Edge.Todo.
+	SamplingTodo string
+}
+
+func (s Step) samplingTodo() string {
+	if s.SamplingTodo != "" {
+		return s.SamplingTodo
+	}
+	return s.Edge.Todo
 }
 
 // CorrelationHints name, per service, what to look at when the request ID is lost.
@@ -148,6 +158,10 @@ func Contract(t *testing.T, s Step) {
 			resp := f.OrderAndStop() // each process flushes its spans as it exits
 			CheckOrderTrace(t, received(), resp, s.Trace.Want(f.Env, resp.OrderID()))
 		})
+	}
+	if s.Trace.Collect != nil && s.Edge.Collect != nil {
+		// One decision per trace, made at the root and followed by every service.
+		t.Run("Sampling", func(t *testing.T) { Sampling(t, s.Run, s.Edge, s.Trace.Collect, s.Trace.Want, s.samplingTodo()) })
 	}
 	if s.Edge.Collect != nil {
 		t.Run("PublicEdge", func(t *testing.T) {

@@ -65,6 +65,17 @@ func TestOrderTrace(t *testing.T) {
 	})
 }
 
+// TestSampling: the gateway decides once per trace, and checkout follows the flag it
+// receives. (Stock, across the untraced broker hop, decides for a trace of its own:
+// with const 0 it samples none.)
+func TestSampling(t *testing.T) {
+	workshoptest.Sampling(t, run, step.Edge, jaegersuite.Traces("TODO(02.1): newTracer builds a jaeger tracer with config.FromEnv"),
+		func(map[string]string, string) workshoptest.OrderTrace {
+			return workshoptest.OrderTrace{Spans: []tracecheck.Hop{gatewayServer, gatewayClient, checkoutServer, checkoutPlaceOrder},
+				TraceResponse: "TODO(02.2): traceResponse"}
+		}, "TODO(02.1): newTracer builds its tracer with config.FromEnv(), which reads JAEGER_SAMPLER_TYPE=remote and the endpoint")
+}
+
 // TestBrokerHopNotTracedYet documents the gap this step leaves: stock traces its work,
 // but in a trace of its own, because nothing carries the trace context across RabbitMQ.
 // Step 03 closes it, and its tests assert the opposite.

@@ -27,6 +27,7 @@ import (
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otelenv"
 	"github.com/ot2otel/workshop/shared/otredis"
+	"github.com/ot2otel/workshop/shared/sampling"
 	"github.com/ot2otel/workshop/shared/telemetry"
 	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 )
@@ -80,6 +81,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// header that does not parse) go to the log, not to stderr as plain text.
 	telemetry.HandleOTelErrors(logger, cmd.Services...)
 	otelenv.LogIgnored(logger, getenv)
+	// Both worlds' sampling variables, checked and said once: each service follows the
+	// incoming flag, and the root decides with the sampler of the tracer it runs.
+	if err := errors.Join(sampling.LogOTel(logger, getenv), sampling.LogJaeger(logger, getenv)); err != nil {
+		return err
+	}
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
 		return err

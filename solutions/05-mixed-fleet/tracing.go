@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/opentracing/opentracing-go"
@@ -94,9 +95,9 @@ const tracerName = "github.com/ot2otel/workshop/shared/shop"
 // Everything else comes from the standard OTEL_* variables, read by the SDK itself: where
 // the spans go (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
 // https://localhost:4318 by default), how they are batched (OTEL_BSP_*), extra resource
-// attributes (OTEL_RESOURCE_ATTRIBUTES) and the sampler (OTEL_TRACES_SAMPLER). No sampler
-// option is passed, because one would override OTEL_TRACES_SAMPLER; without it the SDK
-// samples parent-based, always on.
+// attributes (OTEL_RESOURCE_ATTRIBUTES). The sampler comes from OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG too, but through otelenv.SamplerFromEnv: the SDK alone does not know
+// jaeger_remote, and would sample everything. Unset, it is parent-based, always on.
 //
 // The caller must Shutdown the provider when the service stops: that flushes the spans
 // still in the batch.
@@ -121,10 +122,15 @@ func newTracerProvider(service string) (otelenv.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: resource from OTEL_RESOURCE_ATTRIBUTES: %w", service, err)
 	}
-	return sdktrace.NewTracerProvider(
+	sampler, err := otelenv.SamplerFromEnv(service, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return sampler.Bind(sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sampler),
 		sdktrace.WithBatcher(otelenv.Readable(exporter)),
 		sdktrace.WithResource(res),
-	), nil
+	)), nil
 }
 
 // defaultPropagators is what the OpenTelemetry services of a mixed fleet speak unless

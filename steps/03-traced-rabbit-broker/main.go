@@ -19,6 +19,7 @@ import (
 	"github.com/ot2otel/workshop/shared/demo"
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otredis"
+	"github.com/ot2otel/workshop/shared/sampling"
 	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 )
 
@@ -49,6 +50,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	logger := app.NewLogger(stdout, cfg)
+	// The JAEGER_SAMPLER_* variables, checked as jaeger-client does not, and said once.
+	if err := sampling.LogJaeger(logger, getenv); err != nil {
+		return err
+	}
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
 		return err

@@ -101,9 +101,9 @@ const tracerName = "github.com/ot2otel/workshop/shared/shop"
 // Everything else comes from the standard OTEL_* variables, read by the SDK itself: where
 // the spans go (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
 // https://localhost:4318 by default), how they are batched (OTEL_BSP_*), extra resource
-// attributes (OTEL_RESOURCE_ATTRIBUTES) and the sampler (OTEL_TRACES_SAMPLER). No sampler
-// option is passed, because one would override OTEL_TRACES_SAMPLER; without it the SDK
-// samples parent-based, always on.
+// attributes (OTEL_RESOURCE_ATTRIBUTES). The sampler comes from OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG too, but through otelenv.SamplerFromEnv: the SDK alone does not know
+// jaeger_remote, and would sample everything. Unset, it is parent-based, always on.
 //
 // The caller must Shutdown the provider when the service stops: that flushes the spans
 // still in the batch.
@@ -119,7 +119,10 @@ func newTracerProvider(service string) (otelenv.Provider, error) {
 	// (semconv v1.43.0, the SDK's; the later detector wins, so the name beats OTEL_SERVICE_NAME);
 	// and sdktrace.NewTracerProvider(sdktrace.WithBatcher(otelenv.Readable(exporter)),
 	// sdktrace.WithResource(res)). otelenv.Readable prints the console exporter's spans one
-	// per line. No sampler option: it would override OTEL_TRACES_SAMPLER.
+	// per line. The sampler: otelenv.SamplerFromEnv(service, os.Getenv), passed with
+	// sdktrace.WithSampler, and the provider returned through sampler.Bind (its Shutdown
+	// then stops a remote sampler's polling). Left to the SDK, OTEL_TRACES_SAMPLER=jaeger_remote
+	// would silently sample everything.
 	return nil, errors.New(service + ": newTracerProvider is not written yet")
 }
 

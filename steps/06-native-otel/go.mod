@@ -59,6 +59,12 @@ require (
 
 require github.com/redis/go-redis/v9 v9.23.0
 
-require go.uber.org/atomic v1.12.0 // indirect
+require (
+	github.com/gogo/googleapis v1.4.1 // indirect
+	github.com/gogo/protobuf v1.3.2 // indirect
+	github.com/jaegertracing/jaeger-idl v0.13.2 // indirect
+	go.opentelemetry.io/contrib/samplers/jaegerremote v0.38.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+)
 
 replace github.com/ot2otel/workshop/shared => ../../shared

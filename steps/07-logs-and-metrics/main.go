@@ -23,6 +23,7 @@ import (
 	"github.com/ot2otel/workshop/shared/otelenv"
 	"github.com/ot2otel/workshop/shared/otellogs"
 	"github.com/ot2otel/workshop/shared/otelmetrics"
+	"github.com/ot2otel/workshop/shared/sampling"
 	"github.com/ot2otel/workshop/shared/telemetry"
 )
 
@@ -61,6 +62,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// header that does not parse) go to the log, not to stderr as plain text.
 	telemetry.HandleOTelErrors(logger, cmd.Services...)
 	otelenv.LogIgnored(logger, getenv)
+	// OTEL_TRACES_SAMPLER and its argument, checked (the SDK alone would sample everything
+	// for a value it does not know), and said once.
+	if err := sampling.LogOTel(logger, getenv); err != nil {
+		return err
+	}
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
 		return err

@@ -53,13 +53,36 @@ func (j *jaegerLogger) Error(msg string) {
 
 // Infof logs jaeger-client's information, such as the spans JAEGER_REPORTER_LOG_SPANS
 // asks it to log.
+//
+// The remote sampler's failures come here too, one per poll for as long as its endpoint
+// is down, slow or answers what it cannot use: they are said once per outage, as a
+// warning, with what the sampler does meanwhile. A sampler update ends the outage.
 func (j *jaegerLogger) Infof(msg string, args ...any) {
-	j.logger.Info(fmt.Sprintf(msg, args...))
+	text := fmt.Sprintf(msg, args...)
+	if strings.HasPrefix(msg, "failed to fetch sampling strategy") || strings.HasPrefix(msg, "failed to parse sampling strategy") ||
+		strings.HasPrefix(msg, "failed to handle sampling strategy") {
+		if log, _ := j.outages.Fail(samplingKey); log {
+			j.logger.Warn("remote sampler: no strategy from JAEGER_SAMPLING_ENDPOINT; sampling as before (at first "+
+				"JAEGER_SAMPLER_PARAM) until it answers, repeats not logged", "err", text)
+			return
+		}
+		j.logger.Debug(text) // each repeat, for whoever asks for debug records
+		return
+	}
+	j.logger.Info(text)
 }
+
+// samplingKey is the outage key of the remote sampler's failures.
+const samplingKey = "sampling"
 
 // Debugf logs jaeger-client's debug output. "flushed N spans" is also how the reporter
 // says it sent spans again: it ends an outage.
 func (j *jaegerLogger) Debugf(msg string, args ...any) {
+	if strings.HasPrefix(msg, "sampler updated") {
+		if ended, _ := j.outages.Recover(samplingKey); ended {
+			j.logger.Info("remote sampler: the sampling endpoint answers again")
+		}
+	}
 	if strings.HasPrefix(msg, "flushed ") {
 		if ended, suppressed := j.outages.Recover(telemetry.ExportKey); ended {
 			j.logger.Info("reporting spans works again", "failures_not_logged", suppressed)

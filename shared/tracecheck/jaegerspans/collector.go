@@ -172,3 +172,13 @@ func (p *guardedProtocol) check(n int) error {
 
 // NewReceiver starts a Collector as a tracecheck.Receiver, for the workshop command's demo.
 func NewReceiver() (tracecheck.Receiver, error) { return NewCollector() }
+
+// CountSpans returns how many spans a jaeger-client HTTP export body (a thrift Batch)
+// holds: what a load test's sink counts.
+func CountSpans(ctx context.Context, body []byte) (int, error) {
+	batch, err := decodeBatch(ctx, body)
+	if err != nil {
+		return 0, err
+	}
+	return len(batch.Spans), nil
+}

@@ -214,3 +214,25 @@ func FromJSON(data []byte) ([]tracecheck.Span, error) {
 	}
 	return FromOTLP(&req), nil
 }
+
+// CountSpans returns how many spans an OTLP/HTTP export body (protobuf, or JSON when
+// contentType says so) holds, without converting them: what a load test's sink counts.
+func CountSpans(contentType string, body []byte) (int, error) {
+	var req coltracepb.ExportTraceServiceRequest
+	var err error
+	if mt, _, _ := mime.ParseMediaType(contentType); mt == contentTypeJSON {
+		err = unmarshalJSON(body, &req)
+	} else {
+		err = proto.Unmarshal(body, &req)
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			n += len(ss.Spans)
+		}
+	}
+	return n, nil
+}
