@@ -34,7 +34,7 @@ standalone:
 # The modules' tests mostly wait on RabbitMQ, so several modules run at once; each
 # module's output is printed whole when it is done.
 test-modules:
-	@printf '%s\n' $(MODULES) | xargs -P 4 -I{} sh -c 'out=$$(cd {} && $(GO) test -count=1 -timeout 10m ./... 2>&1); rc=$$?; printf "go test  %s\n%s\n" {} "$$out"; exit $$rc'
+	@printf '%s\n' $(MODULES) | xargs -P 4 -I{} sh -c 'out=$$(cd {} && $(GO) test -count=1 -timeout 15m ./... 2>&1); rc=$$?; printf "go test  %s\n%s\n" {} "$$out"; exit $$rc'
 
 exercises:
 	@echo "exercises: steps/ in sync with solutions/ and exercises/"

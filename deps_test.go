@@ -202,7 +202,7 @@ func TestAttendeeDependencyStep(t *testing.T) {
 	root := scratchDir(t)
 	copyRepository(t, root)
 	step := filepath.Join(root, step06)
-	env := []string{"GOWORK=", "GOFLAGS=-buildvcs=false"}
+	env := []string{"GOWORK=", "GOFLAGS=-buildvcs=false -trimpath"}
 	for _, args := range cmds {
 		if out, err := goCmd(step, env, args...); err != nil {
 			t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), step06, err, out)
@@ -240,12 +240,10 @@ func TestAttendeeDependencyStep(t *testing.T) {
 }
 
 // scratchDir returns an empty directory for the copy, the same one at every run from
-// this checkout, removed when the test ends. The build cache keys a package's
-// compilation by its directory: in the same place, a later run finds this one's
-// compilations and vet results, and compiles only what changed (dependencies from the
-// module cache are shared with every other build anyway). -trimpath would make the
-// directory irrelevant, but it changes every package's key, the module cache's too, and
-// so compiled everything again the first time: minutes on a loaded 2-core machine.
+// this checkout, removed when the test ends. The copy is built with -trimpath, which
+// keys each compilation by module path instead of directory, as the mutation test's
+// copies are: a fresh clone (CI's) then finds what earlier runs, and the mutation test's
+// copies of the same modules, compiled, and compiles only what changed.
 func scratchDir(t *testing.T) string {
 	t.Helper()
 	wd, err := os.Getwd()
@@ -305,7 +303,7 @@ func checkWorkspace(t *testing.T, root string, env []string, when string) {
 	// Each module on its own go.mod (make standalone builds them so), at once.
 	// -mod=mod: go list -m loads the whole module graph, and some go.sum files lack
 	// entries for go.mod files the build never reads (the copy's go.sum may change).
-	standalone := append(slices.Clone(env), "GOWORK=off", "GOFLAGS=-buildvcs=false -mod=mod")
+	standalone := append(slices.Clone(env), "GOWORK=off", "GOFLAGS=-buildvcs=false -mod=mod -trimpath")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, dir := range workspaceModules(t, root) {
