@@ -109,14 +109,20 @@ func exportFailures(records []map[string]any, source string) map[string]int {
 }
 
 // failUntil places orders, one at a time, until done says enough exports have failed.
-// It gives up after a minute, which on any machine is many times what it needs: each
-// order's spans go out within the exporters' short flush intervals the checks set.
-func failUntil(t *testing.T, f *Fleet, what string, done func() bool) {
+// started says whether any export has reached the collector at all: when none has after
+// 15 s of orders, the services export nothing (the step's tracer is not written yet), and
+// it fails at once naming todo rather than waiting out the minute. The minute is many
+// times what a working step needs on any machine: each order's spans go out within the
+// exporters' short flush intervals the checks set.
+func failUntil(t *testing.T, f *Fleet, what, todo string, started, done func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	begin := time.Now()
 	for !done() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after a minute of orders, still not %s\nlogs:\n%s", what, f.LogText())
+		switch {
+		case !started() && time.Since(begin) > 15*time.Second:
+			t.Fatalf("after 15 s of orders, no span export has reached the collector: the services export no spans. Look at %s", todo)
+		case time.Since(begin) > time.Minute:
+			t.Fatalf("after a minute of orders, still not %s. Look at %s\nlogs:\n%s", what, todo, f.LogText())
 		}
 		f.PlaceDemoOrder(nil)
 		time.Sleep(50 * time.Millisecond)
@@ -160,11 +166,14 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL(""))
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
 	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "100")
-	f := Start(t, run, map[string]string{"LOG_FORMAT": "json", "GATEWAY_BAGGAGE_ALLOW": "tenant"})
+	// Enough stock for every order the check may place.
+	f := Start(t, run, map[string]string{"LOG_FORMAT": "json", "GATEWAY_BAGGAGE_ALLOW": "tenant", "STOCK_QUANTITY": "100000"})
 	// Four failed exports, whichever services made them. At least one service has then
 	// failed twice, and the error handler saw its first failure before its second
 	// export began: the first failure's record is in the log, and the rest are repeats.
-	failUntil(t, f, "four failed exports", func() bool { n, _ := collector.Attempts(""); return n >= 4 })
+	failUntil(t, f, "four failed exports", todo,
+		func() bool { n, _ := collector.Attempts(""); return n > 0 },
+		func() bool { n, _ := collector.Attempts(""); return n >= 4 })
 	// An allowed key, so the edge lets it through to the gateway's propagator, with a
 	// value W3C Baggage does not allow (no spaces).
 	resp, err := f.Fleet.PlaceOrder(context.Background(), DemoOrder(), http.Header{"Baggage": {"tenant=not valid"}})
@@ -206,10 +215,12 @@ func CheckJaegerLogs(t *testing.T, run fleet.RunFunc, service, todo string) {
 	t.Setenv("JAEGER_ENDPOINT", collector.URL("/api/traces"))
 	t.Setenv("JAEGER_REPORTER_FLUSH_INTERVAL", "50ms")
 	t.Setenv("JAEGER_REPORTER_LOG_SPANS", "true")
-	f := Start(t, run, map[string]string{"LOG_FORMAT": "json"})
+	f := Start(t, run, map[string]string{"LOG_FORMAT": "json", "STOCK_QUANTITY": "100000"})
 	// Four failed reports of service's own spans: its logger saw each failure before
 	// its reporter sent the next batch, so the log holds what four failures leave.
-	failUntil(t, f, "four failed reports from "+service, func() bool { _, n := collector.Attempts(service); return n >= 4 })
+	failUntil(t, f, "four failed reports from "+service, todo,
+		func() bool { _, n := collector.Attempts(service); return n > 0 },
+		func() bool { _, n := collector.Attempts(service); return n >= 4 })
 	f.Stop()
 	_, attempts := collector.Attempts(service)
 	records := f.Logs()
