@@ -33,7 +33,7 @@ func serve(t *testing.T, services ...Service) (stop func() error) {
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, discard(), nil, services...) }()
 	for _, s := range services {
-		waitListening(t, s.Addr)
+		waitListening(t, s.Addr, done)
 	}
 	var once sync.Once
 	var err error
@@ -52,15 +52,27 @@ func serve(t *testing.T, services ...Service) (stop func() error) {
 	return stop
 }
 
-func waitListening(t *testing.T, addr string) {
+// waitListening waits until addr accepts connections, or until Serve, whose result done
+// carries, has returned without serving it (a port taken under the test, say): then it
+// fails with Serve's error, which it puts back for whoever stops Serve. The bound is
+// generous: on a loaded machine a listener may take seconds to come up, and a test that
+// works never waits for it.
+func waitListening(t *testing.T, addr string, done chan error) {
 	t.Helper()
-	for i := 0; ; i++ {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
 			return
 		}
-		if i == 200 {
+		select {
+		case serveErr := <-done:
+			done <- serveErr
+			t.Fatalf("Serve returned before %s listened: %v", addr, serveErr)
+		default:
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("%s never listened: %v", addr, err)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -257,7 +269,7 @@ func TestShutdownAnswersRequestsInFlight(t *testing.T) {
 	go func() {
 		done <- Serve(ctx, discard(), broker.NewMemory(broker.Config{}), Service{Name: "checkout", Addr: addr, Handler: waiting})
 	}()
-	waitListening(t, addr)
+	waitListening(t, addr, done)
 
 	const callers = 3
 	answers := make(chan string, callers)
