@@ -37,14 +37,14 @@ type tracing struct {
 // cannot use, go to logger.
 func newTracing(service string, prop propagation.TextMapPropagator, logger *slog.Logger) (tracing, error) {
 	// TODO(04.1): trace with the OpenTelemetry SDK instead of jaeger-client, and keep every
-	// OpenTracing call of the shop as it is. Replace the jaeger-client set-up below (step
-	// 03's newTracer) with: tp from newTracerProvider(service); the bridge pair,
-	// bridge, wrapped := otelbridge.NewTracerPair(tp.Tracer(tracerName)); the bridge's
-	// warnings logged (bridge.SetWarningHandler, logger.Warn); and
-	// tracing{Tracer: bridge, Provider: wrapped, Shutdown: tp.Shutdown}. Provider is
-	// wrapped, never tp: see how the spans nest, below. Then go mod tidy drops jaeger-client.
-	// TODO(04.2): hand the bridge its propagator, bridge.SetTextMapPropagator(prop): without
-	// it the bridge injects and extracts with the global propagator, which is a no-op.
+	// OpenTracing call of the shop as it is: replace the jaeger-client set-up below (step
+	// 03's newTracer) with newTracerProvider's provider under the OpenTracing bridge (look
+	// up go.opentelemetry.io/otel/bridge/opentracing: the function that returns a pair),
+	// its warnings in the service's log. Pitfall: code written against the OTel API must
+	// get the bridge's wrapped provider, never the SDK's, or OTel and OpenTracing spans
+	// stop nesting (see below). Then go mod tidy drops jaeger-client.
+	// TODO(04.2): the bridge speaks prop on the wire. Pitfall: left alone, it injects and
+	// extracts with OpenTelemetry's global propagator, a no-op, so no context crosses.
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return tracing{}, fmt.Errorf("%s: read the JAEGER_* environment: %w", service, err)
@@ -111,18 +111,14 @@ func newTracerProvider(service string) (otelenv.Provider, error) {
 	if otelenv.SDKDisabled() {
 		return otelenv.Noop(), nil
 	}
-	// TODO(04.1): the exporter the standard variables ask for, autoexport.NewSpanExporter(ctx)
-	// from go.opentelemetry.io/contrib/exporters/autoexport v0.72.0 (OTLP over HTTP unless
-	// OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_PROTOCOL say otherwise); the resource,
-	// resource.New(ctx, resource.WithSchemaURL(semconv.SchemaURL), resource.WithTelemetrySDK(),
-	// resource.WithFromEnv(), resource.WithAttributes(semconv.ServiceName(service)))
-	// (semconv v1.43.0, the SDK's; the later detector wins, so the name beats OTEL_SERVICE_NAME);
-	// and sdktrace.NewTracerProvider(sdktrace.WithBatcher(otelenv.Readable(exporter)),
-	// sdktrace.WithResource(res)). otelenv.Readable prints the console exporter's spans one
-	// per line. The sampler: otelenv.SamplerFromEnv(service, os.Getenv), passed with
-	// sdktrace.WithSampler, and the provider returned through sampler.Bind (its Shutdown
-	// then stops a remote sampler's polling). Left to the SDK, OTEL_TRACES_SAMPLER=jaeger_remote
-	// would silently sample everything.
+	// TODO(04.1): an SDK tracer provider configured by the standard OTEL_* variables: the
+	// exporter they ask for (contrib exporters/autoexport v0.72.0), a resource that names
+	// the service and keeps OTEL_RESOURCE_ATTRIBUTES (sdk/resource; the detector given
+	// last wins, so the service's name beats OTEL_SERVICE_NAME), spans exported in batches
+	// (sdktrace, through otelenv.Readable for the console exporter), and the sampler
+	// otelenv.SamplerFromEnv builds, bound to the provider so its Shutdown stops a remote
+	// sampler. Pitfalls: exporting each span as it ends is a network call per span; and
+	// left to the SDK, OTEL_TRACES_SAMPLER=jaeger_remote silently samples everything.
 	return nil, errors.New(service + ": newTracerProvider is not written yet")
 }
 
@@ -131,7 +127,8 @@ func newTracerProvider(service string) (otelenv.Provider, error) {
 // (traceparent, tracestate) and W3C Baggage (baggage). Nothing falls back to the global
 // propagator, which is a no-op unless someone sets it.
 func newPropagator() propagation.TextMapPropagator {
-	// TODO(04.2): W3C Trace Context and W3C Baggage: a composite of
-	// propagation.TraceContext{} and propagation.Baggage{}.
+	// TODO(04.2): the wire formats every service speaks: W3C Trace Context and W3C Baggage
+	// (look up the propagation package's composite). Pitfall: nothing falls back to a
+	// sensible default; an empty composite carries no context at all.
 	return propagation.NewCompositeTextMapPropagator()
 }
