@@ -60,22 +60,14 @@ const (
 func CheckEdge(t *testing.T, s EdgeStep) {
 	t.Helper()
 	spans := s.Collect(t)
-	seen := newHeaderLog()
-	var target atomic.Value // checkout's URL, once the fleet runs
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen.add("http", r.Header.Get("X-Request-ID"), r.Header.Clone())
-		u, _ := url.Parse(target.Load().(string))
-		httputilProxy(u).ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
+	seen := newWireLog(t)
 
 	start := func(t *testing.T, env map[string]string) *Fleet {
-		env["CHECKOUT_URL"] = proxy.URL
+		env["CHECKOUT_URL"] = seen.URL
 		env["GATEWAY_BAGGAGE_ALLOW"] = "tenant"
 		env["STOCK_QUANTITY"] = "1000" // the W3C suite's cases are 79 orders: stock never runs out
 		f := Start(t, s.Run, env)
-		target.Store(f.CheckoutURL)
-		captureAMQP(t, f.Env["AMQP_EXCHANGE"], seen)
+		seen.watch(t, f)
 		return f
 	}
 	hint := fmt.Sprintf("\n(If no trace context gets through at all, that is the exercise: look at %s.)", s.Todo)
@@ -279,6 +271,36 @@ type headerLog struct {
 }
 
 func newHeaderLog() *headerLog { return &headerLog{seen: map[string]http.Header{}} }
+
+// wireLog logs the trace headers a fleet puts on the wire: the gateway's request to
+// checkout, through a proxy in front of checkout (the fleet's CHECKOUT_URL must be URL),
+// and, once watch is called, the message checkout publishes, through a queue of its own
+// bound to the fleet's exchange (RabbitMQ only).
+type wireLog struct {
+	*headerLog
+	URL    string
+	target atomic.Value // checkout's URL, once the fleet runs
+}
+
+func newWireLog(t *testing.T) *wireLog {
+	t.Helper()
+	l := &wireLog{headerLog: newHeaderLog()}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.add("http", r.Header.Get("X-Request-ID"), r.Header.Clone())
+		u, _ := url.Parse(l.target.Load().(string))
+		httputilProxy(u).ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	l.URL = proxy.URL
+	return l
+}
+
+// watch points the proxy at f's checkout and starts logging f's messages.
+func (l *wireLog) watch(t *testing.T, f *Fleet) {
+	t.Helper()
+	l.target.Store(f.CheckoutURL)
+	captureAMQP(t, f.Env["AMQP_EXCHANGE"], l.headerLog)
+}
 
 func (l *headerLog) add(hop, id string, h http.Header) {
 	l.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -64,21 +63,13 @@ func checkSampling(t *testing.T, run fleet.RunFunc, s EdgeStep, collect func(t *
 	for k, v := range SamplingOff {
 		t.Setenv(k, v)
 	}
-	seen := newHeaderLog()
-	var target atomic.Value // checkout's URL, once the fleet runs
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen.add("http", r.Header.Get("X-Request-ID"), r.Header.Clone())
-		u, _ := url.Parse(target.Load().(string))
-		httputilProxy(u).ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	env := map[string]string{"CHECKOUT_URL": proxy.URL}
+	seen := newWireLog(t)
+	env := map[string]string{"CHECKOUT_URL": seen.URL}
 	if trust {
 		env["GATEWAY_CALLER_SAMPLING"] = "trust"
 	}
 	f := Start(t, run, env)
-	target.Store(f.CheckoutURL)
-	captureAMQP(t, f.Env["AMQP_EXCHANGE"], seen)
+	seen.watch(t, f)
 
 	place := func(id string, h http.Header) fleet.Response {
 		t.Helper()
