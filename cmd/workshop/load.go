@@ -11,29 +11,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
-	"github.com/ot2otel/workshop/shared/tracecheck/jaegerspans"
-	"github.com/ot2otel/workshop/shared/tracecheck/otelspans"
 )
 
 // rawTarget is the name the raw RabbitMQ measurement goes by among the steps.
@@ -53,6 +46,7 @@ type loadOptions struct {
 	noRaw    bool     // skip RabbitMQ's raw rate
 	env      []string // KEY=VALUE for every step's process, e.g. a sampler
 	sampling []string // the sampler -sampling asks for, in both worlds' variables
+	profile  string   // a directory for CPU and allocation profiles of each run's window
 	command  string   // the command line, for the results file
 }
 
@@ -137,6 +131,8 @@ func (w *workshop) parseLoad(args []string) (loadOptions, error) {
 			"JAEGER_SAMPLER_TYPE=probabilistic", "JAEGER_SAMPLER_PARAM=" + v}
 		return nil
 	})
+	fs.StringVar(&o.profile, "profile", "", "DIR: write a CPU and an allocation profile of each step's process over each measured window "+
+		"(DIR/STEP-rROUND.cpu.pprof, .allocs.pprof; read them with go tool pprof -top), through WORKSHOP_PPROF_ADDR on a loopback port")
 	rssAt := fs.String("rss-at", "", "comma-separated order counts at which to sample RSS, e.g. 10000,100000")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -153,6 +149,11 @@ func (w *workshop) parseLoad(args []string) (loadOptions, error) {
 			return o, fmt.Errorf("load: -rss-at %q: want positive order counts", *rssAt)
 		}
 		o.rssAt = append(o.rssAt, n)
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return o, fmt.Errorf("load: -profile: %w", err)
+		}
 	}
 	var err error
 	src := &workshop{root: o.src}
@@ -217,7 +218,7 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 			if target == rawTarget {
 				run, err = rawConfirmRate(ctx, o.amqpURL, o.clients, o.warmup, o.duration)
 			} else {
-				run, err = runStep(ctx, binaries[target], o, sink)
+				run, err = runStep(ctx, binaries[target], fmt.Sprintf("%s-r%d", target, round), o, sink)
 			}
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", round, target, err)
@@ -256,9 +257,9 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 }
 
 // runStep starts one step's `all` as a process, loads it and stops it.
-func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loadRun, error) {
-	// The services' three addresses, and the three of their /metrics (step 07).
-	addrs, err := freeLoopbackAddrs(6)
+func runStep(ctx context.Context, binary, name string, o loadOptions, sink *sink) (loadRun, error) {
+	// The services' three addresses, the three of their /metrics (step 07), the profiler's.
+	addrs, err := freeLoopbackAddrs(7)
 	if err != nil {
 		return loadRun{}, err
 	}
@@ -276,6 +277,11 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+sink.url, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_TRACES_EXPORTER=otlp", "JAEGER_ENDPOINT="+sink.url+"/api/traces",
 	)
+	var prof *profiler
+	if o.profile != "" {
+		prof = &profiler{dir: o.profile, addr: addrs[6], name: name}
+		env = append(env, "WORKSHOP_PPROF_ADDR="+addrs[6])
+	}
 	env = append(env, o.sampling...)
 	env = append(env, o.env...) // later entries win
 	logFile, err := os.CreateTemp("", "workshop-load-*.log")
@@ -336,7 +342,7 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 	stockURL := "http://" + addrs[2] + "/stock/" + loadSKU
 	res, err := drive(ctx, client, "http://"+addrs[0]+"/checkout", o, func() procSample {
 		return procSample{cpu: processCPU(pid), reserved: reserved(client, stockURL), machine: sampleMachine()}
-	}, func() float64 { return processRSS(pid) }, sink)
+	}, func() float64 { return processRSS(pid) }, sink, prof)
 	if err != nil {
 		return loadRun{}, fmt.Errorf("%w\nlogs:\n%s", err, logs())
 	}
@@ -353,108 +359,8 @@ func runStep(ctx context.Context, binary string, o loadOptions, sink *sink) (loa
 // loadSKU is the SKU every order asks for.
 const loadSKU = "span-sticker"
 
-// procSample is what the run looks at in the system at the edges of the window.
-type procSample struct {
-	cpu      time.Duration
-	reserved int64
-	machine  machineSample
-}
-
-// machineSample is the CPU time used so far by the processes that share the machine
-// with the system under load, and by the machine as a whole.
-type machineSample struct {
-	rabbitmq, redis, load, busy time.Duration
-}
-
-// sampleMachine reads the CPU of RabbitMQ (beam.smp) and Redis when they run on this
-// machine (0 when they run elsewhere, in a container of another host, say), of this
-// process (the load's clients and the span sink), and of every CPU of the machine.
-func sampleMachine() machineSample {
-	m := machineSample{load: processCPU(os.Getpid()), busy: machineBusy()}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err != nil {
-			continue
-		}
-		switch strings.TrimSpace(string(comm)) {
-		case "beam.smp":
-			m.rabbitmq += processCPU(pid)
-		case "redis-server":
-			m.redis += processCPU(pid)
-		}
-	}
-	return m
-}
-
-// machineBusy is the CPU time every CPU of the machine has spent other than idle or
-// waiting for I/O, from /proc/stat.
-func machineBusy() time.Duration {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	return parseBusy(line)
-}
-
-// parseBusy reads /proc/stat's "cpu" line: user, nice, system, idle, iowait, irq,
-// softirq and steal, in USER_HZ; busy is all but idle and iowait (steal is included:
-// it is CPU the machine wanted and its host gave to someone else).
-func parseBusy(line string) time.Duration {
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:9] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0
-		}
-		if i != 3 && i != 4 {
-			busy += n
-		}
-	}
-	return time.Duration(busy) * time.Second / clockTick
-}
-
-// cpuBudget is CPU time per order, in microseconds, by process: the system under load
-// (the step's all), RabbitMQ, Redis, the load command itself (clients and span sink),
-// and the whole machine (All; what is not in the others is the kernel's work for them
-// and anything else running). Busy is how many of the machine's cores were busy.
-type cpuBudget struct {
-	System   float64 `json:"system"`
-	RabbitMQ float64 `json:"rabbitmq"`
-	Redis    float64 `json:"redis"`
-	Load     float64 `json:"load_and_sink"`
-	All      float64 `json:"machine"`
-	Busy     float64 `json:"busy_cores"`
-}
-
-func (b cpuBudget) fields() [6]float64 {
-	return [6]float64{b.System, b.RabbitMQ, b.Redis, b.Load, b.All, b.Busy}
-}
-
-// budget divides the CPU used between two samples by the orders done between them.
-func budget(system time.Duration, before, after machineSample, orders int64, elapsed time.Duration) cpuBudget {
-	if orders <= 0 || elapsed <= 0 {
-		return cpuBudget{}
-	}
-	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(orders) }
-	busy := after.busy - before.busy
-	return cpuBudget{
-		System: per(system), RabbitMQ: per(after.rabbitmq - before.rabbitmq), Redis: per(after.redis - before.redis),
-		Load: per(after.load - before.load), All: per(busy), Busy: busy.Seconds() / elapsed.Seconds(),
-	}
-}
-
 // drive runs the closed loop: warm-up, then the measured window.
-func drive(ctx context.Context, client *http.Client, url string, o loadOptions, sample func() procSample, rss func() float64, sink *sink) (loadRun, error) {
+func drive(ctx context.Context, client *http.Client, url string, o loadOptions, sample func() procSample, rss func() float64, sink *sink, prof *profiler) (loadRun, error) {
 	body := []byte(`{"customer_id": "load", "items": [{"sku": "` + loadSKU + `", "quantity": 1}]}`)
 	var (
 		measuring atomic.Bool
@@ -521,15 +427,24 @@ func drive(ctx context.Context, client *http.Client, url string, o loadOptions, 
 	before, sinkBefore := sample(), sink.stats()
 	start := time.Now()
 	measuring.Store(true)
+	profiled := func() error { return nil }
+	if prof != nil {
+		profiled = prof.during(ctx, o.duration)
+	}
 	sleepCtx(ctx, o.duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
 	after, sinkAfter := sample(), sink.stats()
+	// The profiles end with the window, give or take the second they are rounded to.
+	profErr := profiled()
 	cancel()
 	wg.Wait()
 	<-watchDone
 	if ctx.Err() != nil {
 		return loadRun{}, ctx.Err()
+	}
+	if profErr != nil {
+		return loadRun{}, profErr
 	}
 	run := loadRun{
 		Orders: int64(len(lats)), Errors: errs.Load(), Seconds: elapsed.Seconds(),
@@ -728,305 +643,6 @@ func rawConfirmRate(ctx context.Context, url string, inFlight int, warmup, durat
 	run.P50, run.P99 = percentileMS(lats, 0.50), percentileMS(lats, 0.99)
 	run.Budget = budget(0, m0, m1, run.Orders, elapsed)
 	return run, nil
-}
-
-// sink is an HTTP server that takes span exports (OTLP/HTTP and jaeger-client's
-// thrift over HTTP), counts them and throws them away: the load's spans go somewhere
-// real over the network, and decoding them costs the system under test nothing.
-type sink struct {
-	url      string
-	srv      *http.Server
-	requests atomic.Int64
-	bytes    atomic.Int64
-	spans    atomic.Int64 // spans in the exports, counted, not kept
-}
-
-type sinkStats struct{ requests, bytes, spans int64 }
-
-func newSink() (*sink, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	s := &sink{url: "http://" + ln.Addr().String()}
-	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.requests.Add(1)
-		s.bytes.Add(int64(len(body)))
-		// Counting decodes the batch: a cost of the load process, not of the system
-		// under test. A body that does not decode counts no span.
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
-			if n, err := otelspans.CountSpans(r.Header.Get("Content-Type"), body); err == nil {
-				s.spans.Add(int64(n))
-			}
-		} else if n, err := jaegerspans.CountSpans(r.Context(), body); err == nil {
-			s.spans.Add(int64(n))
-		}
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
-			// An empty ExportTraceServiceResponse: everything accepted.
-			w.Header().Set("Content-Type", "application/x-protobuf")
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}), ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln)
-	return s, nil
-}
-
-func (s *sink) stats() sinkStats { return sinkStats{s.requests.Load(), s.bytes.Load(), s.spans.Load()} }
-func (s *sink) Close() error     { return s.srv.Close() }
-
-// summarize takes each target's median over the rounds.
-func summarize(targets []string, runs []loadRun) []loadSummary {
-	var out []loadSummary
-	for _, t := range targets {
-		var rate, p50, p99, cpu, rss, res []float64
-		var b [6][]float64 // the budget's fields, in order
-		at := map[string][]float64{}
-		s := loadSummary{Target: t}
-		for _, r := range runs {
-			if r.Target != t {
-				continue
-			}
-			rate, p50, p99 = append(rate, r.Rate), append(p50, r.P50), append(p99, r.P99)
-			cpu, rss, res = append(cpu, r.CPUPerOrder), append(rss, r.RSSMB), append(res, float64(r.Reserved)/r.Seconds)
-			for k, v := range r.RSSAt {
-				at[k] = append(at[k], v)
-			}
-			s.Errors += r.Errors
-			for i, v := range r.Budget.fields() {
-				b[i] = append(b[i], v)
-			}
-		}
-		s.Budget = cpuBudget{median(b[0]), median(b[1]), median(b[2]), median(b[3]), median(b[4]), median(b[5])}
-		s.Rate, s.P50, s.P99, s.CPUPerOrder, s.RSSMB, s.Reserved = median(rate), median(p50), median(p99), median(cpu), median(rss), median(res)
-		if len(at) > 0 {
-			s.RSSAt = map[string]float64{}
-			for k, v := range at {
-				s.RSSAt[k] = median(v)
-			}
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// writeReport writes the summary table, with what it was measured on and how.
-func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun) {
-	fmt.Fprintf(w, "# workshop load: what an order costs, step by step\n\n")
-	fmt.Fprintf(w, "date:     %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "machine:  %s\n", machine())
-	fmt.Fprintf(w, "commit:   %s\n", gitCommit(o.src))
-	fmt.Fprintf(w, "command:  %s\n", o.command)
-	if len(o.sampling) > 0 {
-		fmt.Fprintf(w, "sampling: %s\n", strings.Join(o.sampling, " "))
-	}
-	if len(o.env) > 0 {
-		fmt.Fprintf(w, "env:      %s\n", strings.Join(o.env, " "))
-	}
-	fmt.Fprintf(w, "load:     %d clients, closed loop, %s warm-up + %s measured, %d interleaved rounds; medians over the rounds\n",
-		o.clients, o.warmup, o.duration, o.rounds)
-	fmt.Fprintf(w, "system:   each step's `all` as a process of its own, real RabbitMQ, spans exported over HTTP to a discarding sink\n")
-	fmt.Fprintf(w, "%s:  %d publishers on one confirm channel, each waiting for its own confirm, same topology, a consumer acking\n\n", rawTarget, o.clients)
-
-	var base, raw *loadSummary
-	for i := range sums {
-		switch {
-		case sums[i].Target == rawTarget:
-			raw = &sums[i]
-		case base == nil:
-			base = &sums[i]
-		}
-	}
-	// The summary is narrow enough for the talk's cost slide, which quotes it; RSS,
-	// reserved orders and errors are in the rounds below.
-	vs := "vs first"
-	if base != nil {
-		vs = "vs " + strings.SplitN(base.Target, "-", 2)[0]
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	width := len("target")
-	for _, s := range sums {
-		width = max(width, len(s.Target))
-	}
-	fmt.Fprintf(tw, "%-*s\torders/s\t%s\tof raw\tp50 ms\tp99 ms\tp99 %s\tCPU µs\tCPU %s\t\n", width, "target", vs, vs, vs)
-	ratio := func(a, b float64) string {
-		if b == 0 || a == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.2f", a/b)
-	}
-	for _, s := range sums {
-		vsRate, vsP99, vsCPU, ofRaw := "-", "-", "-", "-"
-		if s.Target != rawTarget && base != nil {
-			vsRate, vsP99, vsCPU = ratio(s.Rate, base.Rate), ratio(s.P99, base.P99), ratio(s.CPUPerOrder, base.CPUPerOrder)
-		}
-		if raw != nil {
-			ofRaw = ratio(s.Rate, raw.Rate)
-		}
-		cpu := "-"
-		if s.CPUPerOrder > 0 {
-			cpu = fmt.Sprintf("%.0f", s.CPUPerOrder)
-		}
-		fmt.Fprintf(tw, "%-*s\t%.0f\t%s\t%s\t%.2f\t%.2f\t%s\t%s\t%s\t\n",
-			width, s.Target, s.Rate, vsRate, ofRaw, s.P50, s.P99, vsP99, cpu, vsCPU)
-	}
-	tw.Flush()
-	for _, s := range sums {
-		if s.Errors > 0 {
-			fmt.Fprintf(w, "\n%s: %d failed orders in its windows (see the rounds)\n", s.Target, s.Errors)
-		}
-		// Orders accepted faster than stock reserves them pile up in the queue: the
-		// rate is then the front's, not one the whole system keeps up.
-		if s.Target != rawTarget && s.Rate > 0 && s.Reserved < 0.95*s.Rate {
-			fmt.Fprintf(w, "\n%s: stock reserved %.0f orders/s, %.0f %% of those accepted: it fell behind\n",
-				s.Target, s.Reserved, 100*s.Reserved/s.Rate)
-		}
-	}
-	writeBudget(w, sums, width)
-	for _, s := range sums {
-		if len(s.RSSAt) == 0 {
-			continue
-		}
-		keys := make([]string, 0, len(s.RSSAt))
-		for k := range s.RSSAt {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool { a, _ := strconv.Atoi(keys[i]); b, _ := strconv.Atoi(keys[j]); return a < b })
-		var parts []string
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%.1f MB after %s orders", s.RSSAt[k], k))
-		}
-		fmt.Fprintf(w, "\nRSS of %s: %s\n", s.Target, strings.Join(parts, ", "))
-	}
-	fmt.Fprintf(w, "\nper round:\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\torders/s\tspans/order\tp50 ms\tp99 ms\tCPU µs/order\tRSS MB\treserved\terrors\tspan exports\t")
-	for _, r := range runs {
-		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%d/%d\t%d\t%d\t\n", r.Round, r.Target, r.Rate, r.SpansPerOrder, r.P50, r.P99, r.CPUPerOrder, r.RSSMB, r.Reserved, r.Orders, r.Errors, r.SinkRequests)
-	}
-	tw.Flush()
-}
-
-// writeBudget says where the machine's CPU went, per order: the system's share is what
-// tracing can change, the rest (RabbitMQ, Redis, the load itself, the kernel's work for
-// them) is the same for every step.
-func writeBudget(w io.Writer, sums []loadSummary, width int) {
-	fmt.Fprintf(w, "\nCPU µs per order, by process (medians); other: the kernel's and anything else's, 0 when the\nsamples, taken a moment apart, leave less:\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\tsystem\trabbitmq\tredis\tload+sink\tother\tmachine\tbusy cores\t\n", width, "target")
-	num := func(v float64) string {
-		if v <= 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.0f", v)
-	}
-	for _, s := range sums {
-		b := s.Budget
-		if b.All <= 0 {
-			continue
-		}
-		other := max(0, b.All-b.System-b.RabbitMQ-b.Redis-b.Load)
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%.2f\t\n", width, s.Target,
-			num(b.System), num(b.RabbitMQ), num(b.Redis), num(b.Load), other, num(b.All), b.Busy)
-	}
-	tw.Flush()
-}
-
-// percentileMS is the q-quantile of lats in milliseconds (nearest rank); it sorts lats.
-func percentileMS(lats []time.Duration, q float64) float64 {
-	if len(lats) == 0 {
-		return 0
-	}
-	slices.Sort(lats)
-	i := int(math.Ceil(q*float64(len(lats)))) - 1
-	i = max(0, min(i, len(lats)-1))
-	return float64(lats[i].Microseconds()) / 1000
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on Linux.
-const clockTick = 100
-
-// processCPU is the user+system CPU time pid has used, 0 if /proc does not say.
-func processCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	return parseStatCPU(string(data))
-}
-
-// parseStatCPU reads utime and stime (fields 14 and 15) from a /proc/PID/stat line.
-// The command name, field 2, is in parentheses and may contain spaces.
-func parseStatCPU(stat string) time.Duration {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(stat[i+1:]) // from field 3
-	if len(f) < 13 {
-		return 0
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return time.Duration(u+s) * time.Second / clockTick
-}
-
-// processRSS is pid's resident set in MB, 0 if /proc does not say.
-func processRSS(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-// machine describes where the load ran.
-func machine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s, %d cores (%s), %s/%s, %s, host %s", model, runtime.NumCPU(), "shared", runtime.GOOS, runtime.GOARCH, runtime.Version(), host)
-}
-
-func gitCommit(dir string) string {
-	out, err := exec.Command("git", "-C", dir, "describe", "--always", "--dirty").Output()
-	if err != nil {
-		if data, err := os.ReadFile(filepath.Join(dir, "COMMIT")); err == nil {
-			return strings.TrimSpace(string(data))
-		}
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func freeLoopbackAddrs(n int) ([]string, error) {

@@ -88,6 +88,13 @@ func Serve(ctx context.Context, logger *slog.Logger, b broker.Broker, services .
 	defer func() {
 		err = errors.Join(err, shutdown(logger, b, started))
 	}()
+	// The profiler, when WORKSHOP_PPROF_ADDR asks for it: a process's setting, read
+	// here like exportsSpans below, on a loopback listener of its own.
+	prof, err := startPprof(logger, os.Getenv(PprofAddrVar))
+	if err != nil {
+		return err
+	}
+	defer stopPprof(prof)
 
 	for _, s := range services {
 		ln, err := net.Listen("tcp", s.Addr)
