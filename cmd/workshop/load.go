@@ -77,6 +77,15 @@ type loadRun struct {
 	// Spans is how many spans those exports held; SpansPerOrder, per order answered.
 	Spans         int64   `json:"spans"`
 	SpansPerOrder float64 `json:"spans_per_order"`
+	// Accepted is every order answered 202, warm-up included; SampledOrders, those of
+	// them whose traceresponse said sampled.
+	Accepted      int64 `json:"accepted"`
+	SampledOrders int64 `json:"sampled_orders"`
+	// SpansPerTrace is how many spans most sampled orders' traces had; Dropped, how many
+	// the sampled orders' traces lacked of it once the process had stopped and flushed
+	// (a batch processor's full queue, a failed export): 0 when nothing was lost.
+	SpansPerTrace int   `json:"spans_per_trace"`
+	Dropped       int64 `json:"spans_dropped"`
 }
 
 // loadSummary is one target's median over the rounds.
@@ -91,6 +100,9 @@ type loadSummary struct {
 	Reserved    float64            `json:"reserved_per_second"`
 	Errors      int64              `json:"errors"`
 	Budget      cpuBudget          `json:"cpu_us_per_order_by_process"`
+	// SpansPerOrder is the median over the rounds; Dropped, the sum.
+	SpansPerOrder float64 `json:"spans_per_order"`
+	Dropped       int64   `json:"spans_dropped"`
 }
 
 const loadUsage = `usage: workshop load [flags] [NN ...]
@@ -225,8 +237,8 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 			}
 			run.Target, run.Round = target, round
 			runs = append(runs, run)
-			fmt.Fprintf(w.out, "round %d  %-26s %8.0f orders/s  %5.2f spans/order  p50 %6.2f ms  p99 %6.2f ms  cpu %6.0f µs/order  rss %5.1f MB  reserved %d/%d  errors %d\n",
-				round, target, run.Rate, run.SpansPerOrder, run.P50, run.P99, run.CPUPerOrder, run.RSSMB, run.Reserved, run.Orders, run.Errors)
+			fmt.Fprintf(w.out, "round %d  %-26s %8.0f orders/s  %5.2f spans/order  %d dropped  p50 %6.2f ms  p99 %6.2f ms  cpu %6.0f µs/order  rss %5.1f MB  reserved %d/%d  errors %d\n",
+				round, target, run.Rate, run.SpansPerOrder, run.Dropped, run.P50, run.P99, run.CPUPerOrder, run.RSSMB, run.Reserved, run.Orders, run.Errors)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -340,16 +352,23 @@ func runStep(ctx context.Context, binary, name string, o loadOptions, sink *sink
 	}
 	pid := cmd.Process.Pid
 	stockURL := "http://" + addrs[2] + "/stock/" + loadSKU
-	res, err := drive(ctx, client, "http://"+addrs[0]+"/checkout", o, func() procSample {
+	sink.takeTraces() // spans of an earlier run are not this one's
+	res, sampled, err := drive(ctx, client, "http://"+addrs[0]+"/checkout", o, func() procSample {
 		return procSample{cpu: processCPU(pid), reserved: reserved(client, stockURL), machine: sampleMachine()}
 	}, func() float64 { return processRSS(pid) }, sink, prof)
 	if err != nil {
 		return loadRun{}, fmt.Errorf("%w\nlogs:\n%s", err, logs())
 	}
 	res.RSSMB = processRSS(pid)
+	// Every accepted order's trace ends in stock: let stock reserve what is queued, so
+	// that a trace cut short by the shutdown does not count as spans dropped.
+	caughtUp(ctx, client, stockURL, res.Accepted, 15*time.Second)
 	if err := stop(); err != nil {
 		return loadRun{}, fmt.Errorf("shutdown: %w\nlogs:\n%s", err, logs())
 	}
+	// The process flushed its spans when it stopped: what has not arrived now was lost.
+	res.SampledOrders = int64(len(sampled))
+	res.SpansPerTrace, res.Dropped = dropped(sampled, sink.takeTraces())
 	if res.Orders == 0 {
 		return loadRun{}, fmt.Errorf("no order succeeded\nlogs:\n%s", logs())
 	}
@@ -360,7 +379,10 @@ func runStep(ctx context.Context, binary, name string, o loadOptions, sink *sink
 const loadSKU = "span-sticker"
 
 // drive runs the closed loop: warm-up, then the measured window.
-func drive(ctx context.Context, client *http.Client, url string, o loadOptions, sample func() procSample, rss func() float64, sink *sink, prof *profiler) (loadRun, error) {
+//
+// It returns the run and the trace ID of every accepted order whose traceresponse
+// header said sampled, warm-up included.
+func drive(ctx context.Context, client *http.Client, url string, o loadOptions, sample func() procSample, rss func() float64, sink *sink, prof *profiler) (loadRun, map[string]bool, error) {
 	body := []byte(`{"customer_id": "load", "items": [{"sku": "` + loadSKU + `", "quantity": 1}]}`)
 	var (
 		measuring atomic.Bool
@@ -369,6 +391,8 @@ func drive(ctx context.Context, client *http.Client, url string, o loadOptions, 
 		mu        sync.Mutex
 		lats      []time.Duration
 		firstErr  error
+		accepted  atomic.Int64
+		sampled   = map[string]bool{}
 	)
 	lctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -380,7 +404,7 @@ func drive(ctx context.Context, client *http.Client, url string, o loadOptions, 
 			defer func() { mu.Lock(); lats = append(lats, mine...); mu.Unlock() }()
 			for lctx.Err() == nil {
 				start := time.Now()
-				status, err := post(lctx, client, url, body)
+				status, traceResponse, err := post(lctx, client, url, body)
 				d := time.Since(start)
 				if lctx.Err() != nil {
 					return
@@ -399,6 +423,12 @@ func drive(ctx context.Context, client *http.Client, url string, o loadOptions, 
 						time.Sleep(10 * time.Millisecond) // do not spin on a dead system
 					}
 					continue
+				}
+				accepted.Add(1)
+				if id, ok := sampledTrace(traceResponse); ok {
+					mu.Lock()
+					sampled[id] = true
+					mu.Unlock()
 				}
 				if measuring.Load() {
 					mine = append(mine, d)
@@ -441,16 +471,16 @@ func drive(ctx context.Context, client *http.Client, url string, o loadOptions, 
 	wg.Wait()
 	<-watchDone
 	if ctx.Err() != nil {
-		return loadRun{}, ctx.Err()
+		return loadRun{}, nil, ctx.Err()
 	}
 	if profErr != nil {
-		return loadRun{}, profErr
+		return loadRun{}, nil, profErr
 	}
 	run := loadRun{
 		Orders: int64(len(lats)), Errors: errs.Load(), Seconds: elapsed.Seconds(),
 		Reserved:     after.reserved - before.reserved,
 		SinkRequests: sinkAfter.requests - sinkBefore.requests, SinkBytes: sinkAfter.bytes - sinkBefore.bytes,
-		Spans: sinkAfter.spans - sinkBefore.spans,
+		Spans: sinkAfter.spans - sinkBefore.spans, Accepted: accepted.Load(),
 	}
 	if len(rssAt) > 0 {
 		run.RSSAt = rssAt
@@ -467,24 +497,51 @@ func drive(ctx context.Context, client *http.Client, url string, o loadOptions, 
 	}
 	run.Budget = budget(after.cpu-before.cpu, before.machine, after.machine, run.Orders, elapsed)
 	if run.Errors > 0 && run.Errors*100 > run.Orders {
-		return run, fmt.Errorf("%d of %d orders failed in the window; first: %v", run.Errors, run.Orders+run.Errors, firstErr)
+		return run, nil, fmt.Errorf("%d of %d orders failed in the window; first: %v", run.Errors, run.Orders+run.Errors, firstErr)
 	}
-	return run, nil
+	return run, sampled, nil
 }
 
-func post(ctx context.Context, client *http.Client, url string, body []byte) (int, error) {
+// post places one order; it returns the status and the traceresponse header.
+func post(ctx context.Context, client *http.Client, url string, body []byte) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header.Get("traceresponse"), nil
+}
+
+// sampledTrace reads a traceresponse header (00-TRACEID-SPANID-FLAGS): the trace ID,
+// and whether the sampled flag is set.
+func sampledTrace(h string) (string, bool) {
+	parts := strings.Split(h, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 || len(parts[3]) != 2 {
+		return "", false
+	}
+	flags, err := strconv.ParseUint(parts[3], 16, 8)
+	if err != nil || flags&1 == 0 {
+		return "", false
+	}
+	return parts[1], true
+}
+
+// caughtUp waits, up to limit, until stock has reserved as many as the orders accepted
+// (each asks for one loadSKU).
+func caughtUp(ctx context.Context, client *http.Client, stockURL string, accepted int64, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		if reserved(client, stockURL) >= accepted {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // reserved is how many of loadSKU stock has reserved, or -1 if it does not say.

@@ -20,7 +20,7 @@ import (
 func summarize(targets []string, runs []loadRun) []loadSummary {
 	var out []loadSummary
 	for _, t := range targets {
-		var rate, p50, p99, cpu, rss, res []float64
+		var rate, p50, p99, cpu, rss, res, spans []float64
 		var b [6][]float64 // the budget's fields, in order
 		at := map[string][]float64{}
 		s := loadSummary{Target: t}
@@ -34,12 +34,15 @@ func summarize(targets []string, runs []loadRun) []loadSummary {
 				at[k] = append(at[k], v)
 			}
 			s.Errors += r.Errors
+			s.Dropped += r.Dropped
+			spans = append(spans, r.SpansPerOrder)
 			for i, v := range r.Budget.fields() {
 				b[i] = append(b[i], v)
 			}
 		}
 		s.Budget = cpuBudget{median(b[0]), median(b[1]), median(b[2]), median(b[3]), median(b[4]), median(b[5])}
 		s.Rate, s.P50, s.P99, s.CPUPerOrder, s.RSSMB, s.Reserved = median(rate), median(p50), median(p99), median(cpu), median(rss), median(res)
+		s.SpansPerOrder = median(spans)
 		if len(at) > 0 {
 			s.RSSAt = map[string]float64{}
 			for k, v := range at {
@@ -89,7 +92,7 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 	for _, s := range sums {
 		width = max(width, len(s.Target))
 	}
-	fmt.Fprintf(tw, "%-*s\torders/s\t%s\tof raw\tp50 ms\tp99 ms\tp99 %s\tCPU µs\tCPU %s\t\n", width, "target", vs, vs, vs)
+	fmt.Fprintf(tw, "%-*s\torders/s\t%s\tof raw\tp50 ms\tp99 ms\tp99 %s\tCPU µs\tCPU %s\tspans/order\tdropped\t\n", width, "target", vs, vs, vs)
 	ratio := func(a, b float64) string {
 		if b == 0 || a == 0 {
 			return "-"
@@ -108,11 +111,18 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 		if s.CPUPerOrder > 0 {
 			cpu = fmt.Sprintf("%.0f", s.CPUPerOrder)
 		}
-		fmt.Fprintf(tw, "%-*s\t%.0f\t%s\t%s\t%.2f\t%.2f\t%s\t%s\t%s\t\n",
-			width, s.Target, s.Rate, vsRate, ofRaw, s.P50, s.P99, vsP99, cpu, vsCPU)
+		spans, drops := "-", "-"
+		if s.Target != rawTarget {
+			spans, drops = fmt.Sprintf("%.2f", s.SpansPerOrder), fmt.Sprint(s.Dropped)
+		}
+		fmt.Fprintf(tw, "%-*s\t%.0f\t%s\t%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n",
+			width, s.Target, s.Rate, vsRate, ofRaw, s.P50, s.P99, vsP99, cpu, vsCPU, spans, drops)
 	}
 	tw.Flush()
 	for _, s := range sums {
+		if s.Dropped > 0 {
+			fmt.Fprintf(w, "\n%s: %d spans of its sampled orders never reached the sink (see the rounds)\n", s.Target, s.Dropped)
+		}
 		if s.Errors > 0 {
 			fmt.Fprintf(w, "\n%s: %d failed orders in its windows (see the rounds)\n", s.Target, s.Errors)
 		}
@@ -141,9 +151,9 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 	}
 	fmt.Fprintf(w, "\nper round:\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\torders/s\tspans/order\tp50 ms\tp99 ms\tCPU µs/order\tRSS MB\treserved\terrors\tspan exports\t")
+	fmt.Fprintln(tw, "round\ttarget\torders/s\tspans/order\tp50 ms\tp99 ms\tCPU µs/order\tRSS MB\treserved\terrors\tspan exports\tsampled orders\tspans/trace\tdropped\t")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%d/%d\t%d\t%d\t\n", r.Round, r.Target, r.Rate, r.SpansPerOrder, r.P50, r.P99, r.CPUPerOrder, r.RSSMB, r.Reserved, r.Orders, r.Errors, r.SinkRequests)
+		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%d/%d\t%d\t%d\t%d\t%d\t%d\t\n", r.Round, r.Target, r.Rate, r.SpansPerOrder, r.P50, r.P99, r.CPUPerOrder, r.RSSMB, r.Reserved, r.Orders, r.Errors, r.SinkRequests, r.SampledOrders, r.SpansPerTrace, r.Dropped)
 	}
 	tw.Flush()
 }

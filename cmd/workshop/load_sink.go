@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,12 +16,17 @@ import (
 // sink is an HTTP server that takes span exports (OTLP/HTTP and jaeger-client's
 // thrift over HTTP), counts them and throws them away: the load's spans go somewhere
 // real over the network, and decoding them costs the system under test nothing.
+// It also counts the spans of each trace, so a run can say how many of the spans its
+// sampled orders made never arrived (see dropped).
 type sink struct {
 	url      string
 	srv      *http.Server
 	requests atomic.Int64
 	bytes    atomic.Int64
 	spans    atomic.Int64 // spans in the exports, counted, not kept
+
+	mu     sync.Mutex
+	traces map[string]int // spans per trace ID, since the last takeTraces
 }
 
 type sinkStats struct{ requests, bytes, spans int64 }
@@ -30,21 +36,22 @@ func newSink() (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{url: "http://" + ln.Addr().String()}
+	s := &sink{url: "http://" + ln.Addr().String(), traces: map[string]int{}}
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		s.requests.Add(1)
 		s.bytes.Add(int64(len(body)))
 		// Counting decodes the batch: a cost of the load process, not of the system
 		// under test. A body that does not decode counts no span.
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
-			if n, err := otelspans.CountSpans(r.Header.Get("Content-Type"), body); err == nil {
-				s.spans.Add(int64(n))
-			}
-		} else if n, err := jaegerspans.CountSpans(r.Context(), body); err == nil {
-			s.spans.Add(int64(n))
+		otlp := strings.HasPrefix(r.URL.Path, "/v1/")
+		var perTrace map[string]int
+		if otlp {
+			perTrace, _ = otelspans.SpansPerTrace(r.Header.Get("Content-Type"), body)
+		} else {
+			perTrace, _ = jaegerspans.SpansPerTrace(r.Context(), body)
 		}
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.add(perTrace)
+		if otlp {
 			// An empty ExportTraceServiceResponse: everything accepted.
 			w.Header().Set("Content-Type", "application/x-protobuf")
 			w.WriteHeader(http.StatusOK)
@@ -56,5 +63,51 @@ func newSink() (*sink, error) {
 	return s, nil
 }
 
+func (s *sink) add(perTrace map[string]int) {
+	n := 0
+	s.mu.Lock()
+	for id, c := range perTrace {
+		s.traces[id] += c
+		n += c
+	}
+	s.mu.Unlock()
+	s.spans.Add(int64(n))
+}
+
+// takeTraces returns the spans per trace received since the last call, and starts over.
+func (s *sink) takeTraces() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.traces
+	s.traces = map[string]int{}
+	return t
+}
+
 func (s *sink) stats() sinkStats { return sinkStats{s.requests.Load(), s.bytes.Load(), s.spans.Load()} }
 func (s *sink) Close() error     { return s.srv.Close() }
+
+// dropped compares the spans that arrived with what the sampled orders made: sampled
+// holds the trace ID of every order the gateway accepted with its traceresponse saying
+// sampled, and received the spans per trace the sink took in over the process's life,
+// its flush at shutdown included. A complete trace has as many spans as most traces
+// have (perTrace, the mode); dropped is what the sampled traces lack of it, wherever
+// it was lost: a full batch processor's queue, a failed export, a span never ended.
+func dropped(sampled map[string]bool, received map[string]int) (perTrace int, lost int64) {
+	freq := map[int]int{}
+	for id := range sampled {
+		if n := received[id]; n > 0 {
+			freq[n]++
+		}
+	}
+	for n, f := range freq {
+		if f > freq[perTrace] || (f == freq[perTrace] && n > perTrace) {
+			perTrace = n
+		}
+	}
+	for id := range sampled {
+		if n := received[id]; n < perTrace {
+			lost += int64(perTrace - n)
+		}
+	}
+	return perTrace, lost
+}

@@ -237,3 +237,27 @@ func TestSinkCountsSpans(t *testing.T) {
 		t.Errorf("sink stats %+v, want 3 spans in 4 requests", st)
 	}
 }
+
+// TestDroppedSpans: a sampled order's trace that lacks spans of what most traces have
+// counts them as dropped; unsampled traces and traces with all their spans count none.
+func TestDroppedSpans(t *testing.T) {
+	sampled := map[string]bool{"a": true, "b": true, "c": true, "d": true, "e": true}
+	received := map[string]int{"a": 9, "b": 9, "c": 7, "d": 9, "x": 3} // e: none arrived, x: not sampled
+	perTrace, lost := dropped(sampled, received)
+	if perTrace != 9 || lost != 2+9 {
+		t.Errorf("dropped = %d per trace, %d lost; want 9 and 11", perTrace, lost)
+	}
+	if perTrace, lost := dropped(map[string]bool{}, received); perTrace != 0 || lost != 0 {
+		t.Errorf("no sampled order: %d per trace, %d lost; want 0, 0", perTrace, lost)
+	}
+	for h, want := range map[string]string{
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01": "0af7651916cd43dd8448eb211c80319c",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00": "",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03": "0af7651916cd43dd8448eb211c80319c",
+		"": "", "00-short-b7ad6b7169203331-01": "",
+	} {
+		if id, ok := sampledTrace(h); id != want || ok != (want != "") {
+			t.Errorf("sampledTrace(%q) = %q, %v; want %q", h, id, ok, want)
+		}
+	}
+}

@@ -173,12 +173,17 @@ func (p *guardedProtocol) check(n int) error {
 // NewReceiver starts a Collector as a tracecheck.Receiver, for the workshop command's demo.
 func NewReceiver() (tracecheck.Receiver, error) { return NewCollector() }
 
-// CountSpans returns how many spans a jaeger-client HTTP export body (a thrift Batch)
-// holds: what a load test's sink counts.
-func CountSpans(ctx context.Context, body []byte) (int, error) {
+// SpansPerTrace returns how many spans of each trace (by its 32 hex digits, a 64-bit ID
+// padded) a jaeger-client HTTP export body (a thrift Batch) holds: what a load test's
+// sink counts.
+func SpansPerTrace(ctx context.Context, body []byte) (map[string]int, error) {
 	batch, err := decodeBatch(ctx, body)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return len(batch.Spans), nil
+	n := map[string]int{}
+	for _, s := range batch.Spans {
+		n[tracecheck.PadTraceID(uint64(s.TraceIdHigh), uint64(s.TraceIdLow))]++
+	}
+	return n, nil
 }

@@ -215,9 +215,10 @@ func FromJSON(data []byte) ([]tracecheck.Span, error) {
 	return FromOTLP(&req), nil
 }
 
-// CountSpans returns how many spans an OTLP/HTTP export body (protobuf, or JSON when
-// contentType says so) holds, without converting them: what a load test's sink counts.
-func CountSpans(contentType string, body []byte) (int, error) {
+// SpansPerTrace returns how many spans of each trace (by its 32 hex digits) an OTLP/HTTP
+// export body (protobuf, or JSON when contentType says so) holds, without converting
+// them: what a load test's sink counts.
+func SpansPerTrace(contentType string, body []byte) (map[string]int, error) {
 	var req coltracepb.ExportTraceServiceRequest
 	var err error
 	if mt, _, _ := mime.ParseMediaType(contentType); mt == contentTypeJSON {
@@ -226,12 +227,14 @@ func CountSpans(contentType string, body []byte) (int, error) {
 		err = proto.Unmarshal(body, &req)
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	n := map[string]int{}
 	for _, rs := range req.ResourceSpans {
 		for _, ss := range rs.ScopeSpans {
-			n += len(ss.Spans)
+			for _, sp := range ss.Spans {
+				n[hex.EncodeToString(sp.TraceId)]++
+			}
 		}
 	}
 	return n, nil
