@@ -19,8 +19,15 @@ func FuzzDecodeOrder(f *testing.F) {
 	f.Add([]byte(`{"customer_id":"c1"} {"more":1}`))
 	f.Add([]byte(`{"customer_id":"\u0000","items":[{"sku":"a","quantity":1e400}]}`))
 	f.Add([]byte(`[`))
+	f.Add([]byte(`{"customer_id":null,"items":[null,{"sku":"a","quantity":1}]}`))
+	f.Add([]byte(`{"Customer_ID":"c","items":[{"SKU":"a","quantity":1}],"items":[]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		o, err := DecodeOrder(bytes.NewReader(body))
+		// The one-pass decoding accepts exactly what the explained one does, as it does.
+		slow, slowErr := decodeOrderExplained(bytes.NewReader(body))
+		if (err == nil) != (slowErr == nil) || !reflect.DeepEqual(o, slow) || (err != nil && err.Error() != slowErr.Error()) {
+			t.Fatalf("DecodeOrder(%q) = %+v, %v; the explained pass says %+v, %v", body, o, err, slow, slowErr)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrBadJSON) {
 				t.Fatalf("DecodeOrder(%q): %v, want an ErrBadJSON", body, err)

@@ -60,6 +60,46 @@ func badField(field, rule string) error {
 // rejected: an order that does not say what we understand is not silently half-read.
 // An error reading r (a timeout, say) is returned wrapped, and does not wrap ErrBadJSON.
 func DecodeOrder(r io.Reader) (Order, error) {
+	// Every order is read once into memory (it is at most MaxBodyBytes), and decoded
+	// in one pass into its types: what a valid order costs. Only when that fails is it
+	// decoded again, explained, so that the error can name the field and the rule; that
+	// pass sees the same bytes and the same read error, so it says what it always said.
+	body, err := io.ReadAll(&io.LimitedReader{R: r, N: MaxBodyBytes + 1})
+	if err == nil && len(body) <= MaxBodyBytes {
+		if o, ok := decodeOrderFast(body); ok {
+			return o, nil
+		}
+	}
+	var rest io.Reader = bytes.NewReader(body)
+	if err != nil {
+		rest = io.MultiReader(rest, errReader{err})
+	}
+	return decodeOrderExplained(rest)
+}
+
+// decodeOrderFast decodes body in one pass, with the rules decodeOrderExplained
+// applies (unknown fields refused, null as zero, nothing after the object); ok is false
+// wherever it would fail.
+func decodeOrderFast(body []byte) (o Order, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&o) != nil || dec.More() {
+		return Order{}, false
+	}
+	if len(o.Items) == 0 {
+		o.Items = nil // as the explained pass leaves it
+	}
+	return o, true
+}
+
+// errReader returns err once its bytes ran out: the reader's error, replayed.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// decodeOrderExplained is DecodeOrder's second pass, for a body the first could not
+// decode.
+func decodeOrderExplained(r io.Reader) (Order, error) {
 	// The order is decoded in two passes, first its fields as raw JSON, then each value,
 	// so an error can name the field by its JSON path, index included.
 	var raw struct {
