@@ -28,6 +28,10 @@ func FuzzNormalizeHeaders(f *testing.F) {
 		if fmt.Sprintf("%#v", in) != snapshot {
 			t.Fatalf("NormalizeHeaders changed its input:\n%s\n%#v", snapshot, in)
 		}
+		// Publish checks without copying: it must refuse exactly what NormalizeHeaders does.
+		if cerr := checkHeaders(in); (cerr == nil) != (err == nil) {
+			t.Fatalf("checkHeaders(%#v) = %v, NormalizeHeaders: %v", in, cerr, err)
+		}
 		if err != nil {
 			return
 		}

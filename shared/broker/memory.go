@@ -369,42 +369,64 @@ func NormalizeHeaders(t amqp.Table) (amqp.Table, error) {
 	if len(t) == 0 {
 		return nil, nil
 	}
-	return normalizeTable(t, 0)
+	return normalizeTable(t, 0, true)
 }
 
-func normalizeTable(t amqp.Table, depth int) (amqp.Table, error) {
+// checkHeaders returns the error NormalizeHeaders would, without copying t: what a
+// publish needs to know, once per message.
+func checkHeaders(t amqp.Table) error {
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", amqp.ErrFieldType, err)
+	}
+	if len(t) == 0 {
+		return nil
+	}
+	_, err := normalizeTable(t, 0, false)
+	return err
+}
+
+// normalizeTable converts t, or with build false only checks it and returns nil.
+func normalizeTable(t amqp.Table, depth int, build bool) (amqp.Table, error) {
 	if depth > maxFieldDepth {
 		return nil, fmt.Errorf("headers nested more than %d levels deep: %w", maxFieldDepth, amqp.ErrSyntax)
 	}
 	if len(t) > maxContainerElements {
 		return nil, fmt.Errorf("header table with %d entries exceeds %d: %w", len(t), maxContainerElements, amqp.ErrSyntax)
 	}
-	out := make(amqp.Table, len(t))
+	var out amqp.Table
+	if build {
+		out = make(amqp.Table, len(t))
+	}
 	for k, v := range t {
 		if len(k) > maxShortStringLength {
 			return nil, fmt.Errorf("header key %.20q... is %d bytes long, more than %d", k, len(k), maxShortStringLength)
 		}
-		nv, err := normalizeValue(v, depth)
+		nv, err := normalizeValue(v, depth, build)
 		if err != nil {
 			return nil, fmt.Errorf("header %q: %w", k, err)
 		}
-		out[k] = nv
+		if build {
+			out[k] = nv
+		}
 	}
 	return out, nil
 }
 
 // normalizeValue converts v, found in a table at depth, as amqp091-go's writeField
 // and readField do.
-func normalizeValue(v any, depth int) (any, error) {
+func normalizeValue(v any, depth int, build bool) (any, error) {
 	switch v := v.(type) {
 	case int:
 		return int32(v), nil
 	case time.Time:
 		return time.Unix(v.Unix(), 0), nil
 	case []byte:
+		if !build {
+			return nil, nil
+		}
 		return append([]byte{}, v...), nil
 	case amqp.Table:
-		return normalizeTable(v, depth+1)
+		return normalizeTable(v, depth+1, build)
 	case []any:
 		if depth+1 > maxFieldDepth {
 			return nil, fmt.Errorf("headers nested more than %d levels deep: %w", maxFieldDepth, amqp.ErrSyntax)
@@ -415,13 +437,18 @@ func normalizeValue(v any, depth int) (any, error) {
 		if len(v) == 0 {
 			return []any(nil), nil
 		}
-		out := make([]any, len(v))
+		var out []any
+		if build {
+			out = make([]any, len(v))
+		}
 		for i, e := range v {
-			ne, err := normalizeValue(e, depth+1)
+			ne, err := normalizeValue(e, depth+1, build)
 			if err != nil {
 				return nil, fmt.Errorf("element %d: %w", i, err)
 			}
-			out[i] = ne
+			if build {
+				out[i] = ne
+			}
 		}
 		return out, nil
 	default:

@@ -28,9 +28,9 @@ func (r *Rabbit) Publish(ctx context.Context, msg Message) error {
 
 func (r *Rabbit) publish(ctx context.Context, msg Message) error {
 	// amqp091-go validates too, but its error does not wrap amqp.ErrFieldType, and
-	// NormalizeHeaders also catches what would only fail on delivery. Checking here
-	// keeps Publish's errors the same as Memory's.
-	if _, err := NormalizeHeaders(msg.Headers); err != nil {
+	// checkHeaders (NormalizeHeaders' checks, without its copy) also catches what would
+	// only fail on delivery. Checking here keeps Publish's errors the same as Memory's.
+	if err := checkHeaders(msg.Headers); err != nil {
 		return err
 	}
 	// RabbitMQ closes the whole connection on a header frame beyond frame_max.
