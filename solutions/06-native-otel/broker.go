@@ -49,11 +49,17 @@ func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) er
 		msg.MessageID = broker.NewMessageID() // to put it on the span
 	}
 	destination := publishDestination(info.Exchange, msg.RoutingKey)
-	// The kind and the attributes are start options: samplers see them.
+	// The kind is a start option. The attributes are set once the span is known to
+	// record: no sampler of the fleet reads them (parent-based, by ratio, or Jaeger's
+	// remote strategies by span name), and a message of an unsampled trace then costs
+	// no attribute work.
 	ctx, span := t.tracer.Start(ctx, "publish "+destination,
 		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(messageAttributes(info, msg, destination, semconv.MessagingOperationTypeSend, "publish")...))
+	)
 	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(messageAttributes(info, msg, destination, semconv.MessagingOperationTypeSend, "publish")...)
+	}
 
 	// Inject into a copy: the caller's table stays as it was, and may be nil. Inject
 	// cannot fail; at worst the message goes out untraced.
@@ -92,8 +98,11 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 		destination := consumeDestination(exchange, msg.RoutingKey, info.Queue)
 		ctx, span := t.tracer.Start(ctx, "process "+destination,
 			trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(messageAttributes(info, msg, destination, semconv.MessagingOperationTypeProcess, "process")...))
+		)
 		defer span.End()
+		if span.IsRecording() {
+			span.SetAttributes(messageAttributes(info, msg, destination, semconv.MessagingOperationTypeProcess, "process")...)
+		}
 		defer func() {
 			// The broker turns a panic into a failed delivery, and span.End records it
 			// as an exception event; the status is ours to set.
@@ -117,6 +126,7 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 // the operation, the destination it is published to or consumed from, and the broker.
 func messageAttributes(info broker.Info, msg broker.Message, destination string, operation attribute.KeyValue, name string) []attribute.KeyValue {
 	// Sized once for all of them, so no append grows it; the SDK copies them into the span.
+	// Only for a span that records: see Publish.
 	attrs := make([]attribute.KeyValue, 0, 8)
 	attrs = append(attrs,
 		// The in-memory broker stands in for RabbitMQ, with RabbitMQ's semantics.

@@ -50,12 +50,14 @@ func NewTracedRabbitBroker(b broker.Broker, tp trace.TracerProvider, prop propag
 //
 // TODO(06.2): the producer span on the OpenTelemetry API, as the messaging conventions
 // describe it (the README's table): a PRODUCER span, a child of the span in ctx, named
-// "publish {destination}", its kind and attributes given at the start (samplers see
-// them), and its context injected with t.propagator into the copy of the headers. The
-// destination is "{exchange}:{routing key}", leaving out a part that is empty, and
-// "amq.default" when both are. A publish that fails or is not confirmed: the status
-// Error, an exception event and error.type. Look up trace.Tracer.Start,
-// trace.WithSpanKind, propagation.TextMapPropagator.Inject and semconv.ErrorType.
+// "publish {destination}", its kind given at the start, its attributes only once
+// span.IsRecording() says the span records (an unsampled message then costs no
+// attribute work), and its context injected with t.propagator into the copy of the
+// headers. The destination is "{exchange}:{routing key}", leaving out a part that is
+// empty, and "amq.default" when both are. A publish that fails or is not confirmed: the
+// status Error, an exception event and error.type. Look up trace.Tracer.Start,
+// trace.WithSpanKind, trace.Span.IsRecording, propagation.TextMapPropagator.Inject and
+// semconv.ErrorType.
 // Pitfall: the span covers the wrapped Publish, confirm included: end it after
 // t.b.Publish returns, never before.
 func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) error {
