@@ -4,7 +4,7 @@ GO ?= go
 MODULES := . shared benchmarks slides $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
-.PHONY: test vet standalone test-modules exercises check demo list prefetch slides slides-pdf slides-img fuzz race jaeger e2e
+.PHONY: test vet standalone test-modules exercises check demo list prefetch slides slides-pdf slides-img fuzz race jaeger e2e load-figures
 
 ## test: (maintainers) vet and test every green module, build each step and solution outside
 ## the workspace, then check every exercise is real and steps/ is in sync: it fails once you
@@ -87,6 +87,22 @@ fuzz:
 			done; \
 		done; \
 	done
+
+## load-figures: (maintainers, on a quiet machine) the three cost runs benchmarks/README.md
+## quotes, from one commit: 10 % sampled (load-sampled.txt), nothing sampled at the root
+## (load-unsampled.txt), everything sampled (load.txt), steps 01 03 04 06 07, with the
+## batch settings a fleet would use (LOAD_FLEET_ENV; see benchmarks/README.md). About 25
+## minutes on 2 cores.
+LOAD_STEPS ?= 01 03 04 06 07
+LOAD_FLAGS ?= -rounds 3 -duration 10s -warmup 2s
+LOAD_FLEET_ENV ?= -env OTEL_BSP_MAX_QUEUE_SIZE=2048 -env OTEL_BSP_MAX_EXPORT_BATCH_SIZE=512 \
+	-env OTEL_BSP_SCHEDULE_DELAY=5000 -env OTEL_BSP_EXPORT_TIMEOUT=30000 \
+	-env JAEGER_REPORTER_MAX_QUEUE_SIZE=2048 -env JAEGER_REPORTER_FLUSH_INTERVAL=1s
+load-figures:
+	@test -z "$$(git status --porcelain)" || { echo "load-figures: commit first: the three files must name one clean commit"; exit 2; }
+	$(GO) run ./cmd/workshop load $(LOAD_FLAGS) $(LOAD_FLEET_ENV) -sampling 0.1 -out benchmarks/load-sampled.txt $(LOAD_STEPS)
+	$(GO) run ./cmd/workshop load $(LOAD_FLAGS) $(LOAD_FLEET_ENV) -sampling 0 -out benchmarks/load-unsampled.txt $(LOAD_STEPS)
+	$(GO) run ./cmd/workshop load $(LOAD_FLAGS) $(LOAD_FLEET_ENV) -sampling 1 -out benchmarks/load.txt $(LOAD_STEPS)
 
 ## race: the race detector over shared and the solutions (CI runs it after make test)
 RACE_MODULES := shared $(sort $(wildcard solutions/[0-9][0-9]-*))

@@ -43,11 +43,14 @@ func newSink() (*sink, error) {
 		s.bytes.Add(int64(len(body)))
 		// Counting decodes the batch: a cost of the load process, not of the system
 		// under test. A body that does not decode counts no span.
+		// Only the two trace endpoints hold spans (step 07 could send logs and metrics
+		// to /v1/logs and /v1/metrics).
 		otlp := strings.HasPrefix(r.URL.Path, "/v1/")
 		var perTrace map[string]int
-		if otlp {
+		switch r.URL.Path {
+		case "/v1/traces":
 			perTrace, _ = otelspans.SpansPerTrace(r.Header.Get("Content-Type"), body)
-		} else {
+		case "/api/traces":
 			perTrace, _ = jaegerspans.SpansPerTrace(r.Context(), body)
 		}
 		s.add(perTrace)
