@@ -151,9 +151,13 @@ func writeReport(w io.Writer, o loadOptions, sums []loadSummary, runs []loadRun)
 	}
 	fmt.Fprintf(w, "\nper round:\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\torders/s\tspans/order\tp50 ms\tp99 ms\tCPU µs/order\tRSS MB\treserved\terrors\tspan exports\tsampled orders\tspans/trace\tdropped\t")
+	fmt.Fprintln(tw, "round\ttarget\torders/s\tspans/order\tp50 ms\tp99 ms\tCPU µs/order\tRSS MB\treserved\terrors\tspan exports\tbytes/span\tsampled orders\tspans/trace\tdropped\t")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%d/%d\t%d\t%d\t%d\t%d\t%d\t\n", r.Round, r.Target, r.Rate, r.SpansPerOrder, r.P50, r.P99, r.CPUPerOrder, r.RSSMB, r.Reserved, r.Orders, r.Errors, r.SinkRequests, r.SampledOrders, r.SpansPerTrace, r.Dropped)
+		perSpan := "-"
+		if r.Spans > 0 {
+			perSpan = fmt.Sprintf("%.0f", float64(r.SinkBytes)/float64(r.Spans))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%d/%d\t%d\t%d\t%s\t%d\t%d\t%d\t\n", r.Round, r.Target, r.Rate, r.SpansPerOrder, r.P50, r.P99, r.CPUPerOrder, r.RSSMB, r.Reserved, r.Orders, r.Errors, r.SinkRequests, perSpan, r.SampledOrders, r.SpansPerTrace, r.Dropped)
 	}
 	tw.Flush()
 }

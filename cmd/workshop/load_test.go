@@ -92,7 +92,8 @@ func TestReportRatios(t *testing.T) {
 		{Target: "01-untraced", Round: 2, Rate: 500, P99: 30, CPUPerOrder: 120, Reserved: 500, Seconds: 1},
 		{Target: "06-native-otel", Round: 2, Rate: 460, P99: 14, CPUPerOrder: 170, Reserved: 460, Seconds: 1},
 		{Target: "01-untraced", Round: 3, Rate: 400, P99: 20, CPUPerOrder: 110, Reserved: 400, Seconds: 1},
-		{Target: "06-native-otel", Round: 3, Rate: 450, P99: 26, CPUPerOrder: 160, Reserved: 450, Seconds: 1},
+		{Target: "06-native-otel", Round: 3, Rate: 450, P99: 26, CPUPerOrder: 160, Reserved: 450, Seconds: 1,
+			SpansPerOrder: 9, Spans: 4050, SinkBytes: 4050 * 300, SampledOrders: 450, SpansPerTrace: 9, Dropped: 7},
 	}
 	for i := range runs {
 		runs[i].Budget = cpuBudget{System: runs[i].CPUPerOrder, RabbitMQ: 50, Load: 20, All: runs[i].CPUPerOrder + 100, Busy: 1.9}
@@ -106,7 +107,11 @@ func TestReportRatios(t *testing.T) {
 	// 06: median 460 orders/s, 0.92 of 01's and 0.46 of raw; p99 median 14, 0.70 of 20.
 	// 06's budget: system 160 µs (the median), other 100-50-20 = 30, machine 260.
 	for _, want := range []string{"06-native-otel       460   0.92    0.46", "p99 vs 01", "0.70", "command:  workshop load", "machine:",
-		"06-native-otel     160        50      -         20     30      260        1.90"} {
+		"06-native-otel     160        50      -         20     30      260        1.90",
+		// Spans per order (the median of 0, 0 and 9) and the drops (their sum) in the
+		// summary, bytes per span in the rounds, and a line that says spans were lost.
+		"spans/order  dropped", "1.00         0.00        0", "1.45         0.00        7", "bytes/span", "   300  ",
+		"06-native-otel: 7 spans of its sampled orders never reached the sink"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
