@@ -69,10 +69,10 @@ func (t *TracedRabbitBroker) Publish(ctx context.Context, msg broker.Message) er
 	ctx, span := t.tracer.Start(ctx, "publish "+destination,
 		trace.WithSpanKind(trace.SpanKindProducer),
 	)
-	defer span.End()
 	if span.IsRecording() {
 		span.SetAttributes(messageAttributes(info, msg, destination, semconv.MessagingOperationTypeSend, "publish")...)
 	}
+	defer span.End()
 
 	// Inject into a copy: the caller's table stays as it was, and may be nil. Inject
 	// cannot fail; at worst the message goes out untraced.
@@ -116,10 +116,10 @@ func (t *TracedRabbitBroker) Consume(ctx context.Context, h broker.Handler) erro
 		ctx, span := t.tracer.Start(ctx, "process "+destination,
 			trace.WithSpanKind(trace.SpanKindConsumer),
 		)
-		defer span.End()
 		if span.IsRecording() {
 			span.SetAttributes(messageAttributes(info, msg, destination, semconv.MessagingOperationTypeProcess, "process")...)
 		}
+		defer span.End()
 		defer func() {
 			// The broker turns a panic into a failed delivery, and span.End records it
 			// as an exception event; the status is ours to set.
