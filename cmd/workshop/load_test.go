@@ -141,8 +141,9 @@ func TestLoadRunsAStep(t *testing.T) {
 	var stdout bytes.Buffer
 	w := &workshop{root: root, out: &stdout, errOut: &stdout}
 	outFile := filepath.Join(t.TempDir(), "load.txt")
+	profDir := t.TempDir()
 	o, err := w.parseLoad([]string{"-clients", "4", "-duration", "1s", "-warmup", "300ms", "-rounds", "1",
-		"-amqp", url, "-out", outFile, "-rss-at", "10", "01"})
+		"-amqp", url, "-out", outFile, "-rss-at", "10", "-profile", profDir, "01"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +187,13 @@ func TestLoadRunsAStep(t *testing.T) {
 	}
 	if _, ok := res.Runs[1].RSSAt["10"]; !ok {
 		t.Errorf("no RSS sample after 10 orders: %+v", res.Runs[1])
+	}
+	// -profile: the step's process served pprof on WORKSHOP_PPROF_ADDR, and both
+	// profiles of the window were written.
+	for _, f := range []string{"01-untraced-r1.cpu.pprof", "01-untraced-r1.allocs.pprof"} {
+		if fi, err := os.Stat(filepath.Join(profDir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("-profile: %s: %v", f, err)
+		}
 	}
 	if text, _ := os.ReadFile(outFile); !strings.Contains(string(text), "01-untraced") {
 		t.Errorf("%s:\n%s", outFile, text)
