@@ -91,7 +91,7 @@ fuzz:
 ## load-figures: (maintainers, on a quiet machine) the three cost runs benchmarks/README.md
 ## quotes, from one commit: 10 % sampled (load-sampled.txt), nothing sampled at the root
 ## (load-unsampled.txt), everything sampled (load.txt), steps 01 03 04 06 07, with the
-## batch settings a fleet would use (LOAD_FLEET_ENV; see benchmarks/README.md). About 25
+## batch settings a fleet would use (LOAD_FLEET_ENV; see benchmarks/README.md). About 17
 ## minutes on 2 cores.
 LOAD_STEPS ?= 01 03 04 06 07
 LOAD_FLAGS ?= -rounds 3 -duration 10s -warmup 2s
