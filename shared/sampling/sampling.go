@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -41,6 +42,8 @@ const (
 	EnvJaegerParam           = "JAEGER_SAMPLER_PARAM"
 	EnvJaegerEndpoint        = "JAEGER_SAMPLING_ENDPOINT"
 	EnvJaegerRefreshInterval = "JAEGER_SAMPLER_REFRESH_INTERVAL"
+
+	envJaegerAgentHost = "JAEGER_AGENT_HOST"
 )
 
 // OTelSamplers are the values of OTEL_TRACES_SAMPLER these services honour: all the
@@ -203,7 +206,7 @@ func checkURL(s string) error {
 type JaegerConfig struct {
 	Type     string // one of JaegerTypes
 	Param    float64
-	Endpoint string        // remote only; "" is jaeger-client's default, DefaultRemoteEndpoint
+	Endpoint string        // remote only; "" is jaeger-client's default, DefaultRemoteEndpoint (JAEGER_AGENT_HOST's port 5778 when set)
 	Refresh  time.Duration // remote only; 0 is jaeger-client's default, a minute
 	// Default reports that JAEGER_SAMPLER_TYPE is unset: const 1, the workshop's default.
 	Default bool
@@ -275,6 +278,12 @@ func ParseJaeger(getenv func(string) string) (JaegerConfig, error) {
 			return c, fmt.Errorf("%s: %w", EnvJaegerEndpoint, err)
 		}
 		c.Endpoint = ep
+	}
+	if c.Endpoint == "" && c.Type == "remote" {
+		// jaeger-client's own fallback: the agent's host, at the agent's sampling port.
+		if host := strings.TrimSpace(getenv(envJaegerAgentHost)); host != "" {
+			c.Endpoint = "http://" + net.JoinHostPort(host, "5778") + "/sampling"
+		}
 	}
 	if ri := strings.TrimSpace(getenv(EnvJaegerRefreshInterval)); ri != "" {
 		d, err := time.ParseDuration(ri)

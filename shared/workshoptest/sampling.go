@@ -397,6 +397,12 @@ func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testin
 	every := f.PlaceDemoOrder(nil)
 	f.WaitReserved(DemoSKU, 4)
 	f.Stop()
+	// Before the spans: with no order sampled, no span arrives at all, and the
+	// collector's own failure would blame the tracer set-up.
+	if !strings.HasSuffix(every.Header.Get("traceresponse"), "-01") {
+		t.Fatalf("once the sampling endpoint says to sample every POST /checkout, an order answered traceresponse %q, "+
+			"want flags 01: the gateway's sampler applies the per-operation strategy.\nLook at %s.\n%s", every.Header.Get("traceresponse"), todo, remoteHint)
+	}
 
 	spans := received()
 	traceOf := func(r fleet.Response) string {
@@ -413,10 +419,6 @@ func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testin
 			len(got), tracecheck.String(got), todo, remoteHint)
 	}
 	id := traceOf(every)
-	if !strings.HasSuffix(every.Header.Get("traceresponse"), "-01") {
-		t.Fatalf("once the sampling endpoint says to sample every POST /checkout, an order answered traceresponse %q, "+
-			"want flags 01: the gateway's sampler applies the per-operation strategy.\nLook at %s.\n%s", every.Header.Get("traceresponse"), todo, remoteHint)
-	}
 	w := want(f.Env, every.OrderID())
 	w.Continuous = false
 	CheckOrderTrace(t, onlyTrace(spans, id), every, w)
