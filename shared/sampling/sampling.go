@@ -23,6 +23,9 @@
 package sampling
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -323,4 +326,44 @@ func LogJaeger(logger *slog.Logger, getenv func(string) string) error {
 	}
 	logger.Info("sampling", "sampler", c.String(), "parent", "followed: jaeger-client samples only at the root")
 	return nil
+}
+
+// The strategy types of Jaeger's remote sampling protocol, by the numbers its thrift and
+// protobuf definitions give them.
+const (
+	StrategyProbabilistic = 0
+	StrategyRateLimiting  = 1
+)
+
+// StrategyType reads the strategyType of a sampling endpoint's answer, which Jaeger
+// writes as a number (Jaeger v2, jaeger-agent: 0) or as a name (jaeger-client's own
+// encoding: "PROBABILISTIC"). A type the protocol does not define is an error: a sampler
+// that applied the answer's rates anyway would obey a strategy nobody can say it
+// understood.
+func StrategyType(raw json.RawMessage) (int, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, errors.New("no strategyType")
+	}
+	if raw[0] == '"' {
+		var name string
+		if err := json.Unmarshal(raw, &name); err != nil {
+			return 0, fmt.Errorf("strategyType %s: %w", raw, err)
+		}
+		switch strings.ToUpper(name) {
+		case "PROBABILISTIC":
+			return StrategyProbabilistic, nil
+		case "RATE_LIMITING":
+			return StrategyRateLimiting, nil
+		}
+		return 0, fmt.Errorf("unknown strategyType %s: want PROBABILISTIC or RATE_LIMITING (0 or 1)", raw)
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, fmt.Errorf("strategyType %s is neither a name nor a whole number", raw)
+	}
+	if n != StrategyProbabilistic && n != StrategyRateLimiting {
+		return 0, fmt.Errorf("unknown strategyType %d: want 0 (PROBABILISTIC) or 1 (RATE_LIMITING)", n)
+	}
+	return int(n), nil
 }

@@ -24,7 +24,6 @@
 package legacyremote
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +36,8 @@ import (
 	"github.com/uber/jaeger-client-go"
 	"github.com/uber/jaeger-client-go/config"
 	"github.com/uber/jaeger-client-go/thrift-gen/sampling"
+
+	workshopsampling "github.com/ot2otel/workshop/shared/sampling"
 )
 
 // Parser reads a sampling endpoint's answer into what jaeger-client's sampler updaters
@@ -58,10 +59,11 @@ func (Parser) Parse(body []byte) (any, error) {
 	if err := json.Unmarshal(body, &answer); err != nil {
 		return nil, fmt.Errorf("not a sampling strategy: %w", err)
 	}
-	typ, err := strategyType(answer.StrategyType)
+	n, err := workshopsampling.StrategyType(answer.StrategyType)
 	if err != nil {
 		return nil, err
 	}
+	typ := sampling.SamplingStrategyType(n)
 	r := answer.SamplingStrategyResponse
 	r.StrategyType = typ
 	switch {
@@ -72,34 +74,6 @@ func (Parser) Parse(body []byte) (any, error) {
 		return nil, errors.New("strategyType RATE_LIMITING without rateLimitingSampling")
 	}
 	return &r, nil
-}
-
-// strategyType reads a strategy type, a number or a name.
-func strategyType(raw json.RawMessage) (sampling.SamplingStrategyType, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, errors.New("no strategyType")
-	}
-	var name string
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &name); err != nil {
-			return 0, fmt.Errorf("strategyType %s: %w", raw, err)
-		}
-		t, err := sampling.SamplingStrategyTypeFromString(strings.ToUpper(name))
-		if err != nil {
-			return 0, fmt.Errorf("unknown strategyType %s: want PROBABILISTIC or RATE_LIMITING (0 or 1)", raw)
-		}
-		return t, nil
-	}
-	var n int64
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return 0, fmt.Errorf("strategyType %s is neither a name nor a whole number", raw)
-	}
-	switch t := sampling.SamplingStrategyType(n); t {
-	case sampling.SamplingStrategyType_PROBABILISTIC, sampling.SamplingStrategyType_RATE_LIMITING:
-		return t, nil
-	}
-	return 0, fmt.Errorf("unknown strategyType %d: want 0 (PROBABILISTIC) or 1 (RATE_LIMITING)", n)
 }
 
 // SamplerOptions are the options that make jaeger-client's remote sampler, asking
