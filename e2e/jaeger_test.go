@@ -71,6 +71,7 @@ extensions:
   remote_sampling:
     file:
       path: {{.Strategies}}
+      reload_interval: 200ms
     http:
       endpoint: {{.Sampling}}
 {{- end}}
@@ -121,7 +122,8 @@ func jaegerBinary(t *testing.T) string {
 func startJaeger(t *testing.T) *jaeger { return startJaegerWith(t, "") }
 
 // startJaegerWith is startJaeger; with a strategies file, Jaeger also serves it through
-// its remote_sampling extension, over HTTP on a port of its own (j.Sampling).
+// its remote_sampling extension, over HTTP on a port of its own (j.Sampling), and reads
+// the file again every 200ms.
 func startJaegerWith(t *testing.T, strategies string) *jaeger {
 	t.Helper()
 	bin := jaegerBinary(t)
