@@ -277,8 +277,8 @@ func CheckSamplerRefused(t *testing.T, run fleet.RunFunc, otel bool) {
 }
 
 // Strategies are answers of a sampling endpoint (Jaeger's remote sampling protocol, as
-// jaeger-agent and Jaeger v2's remote_sampling extension serve it: the strategy type is
-// a number, which jaeger-client's own parser rejects; see shared/sampling/legacyremote).
+// Jaeger v2's remote_sampling extension serves it at every path: the strategy type is a
+// number, which jaeger-client's own parser rejects; see shared/sampling/legacyremote).
 const (
 	// StrategyNone samples no trace, with no per-operation rule: so no lower bound that
 	// would grant an operation's first trace (jaeger-client's guaranteed throughput).

@@ -2,8 +2,9 @@
 // work against Jaeger v2's sampling endpoint, and say so when it cannot.
 //
 // The trap: Jaeger v2's remote_sampling extension (v2.13 here) answers on port 5778, at
-// every path (/sampling as well as /), with the JSON jaeger-agent served, whose
-// strategyType is a number: {"strategyType":0,"probabilisticSampling":{...},...}.
+// every path (/sampling as well as /), with the legacy JSON jaeger-agent served only at
+// /, whose strategyType is a number: {"strategyType":0,"probabilisticSampling":{...},...}.
+// (jaeger-agent's /sampling, jaeger-client's default URL, gave the name instead.)
 // jaeger-client-go v2.30.0 decodes the answer with encoding/json into its thrift enum,
 // which implements encoding.TextUnmarshaler and so takes only a string ("PROBABILISTIC").
 // Every poll then fails to parse, and the sampler keeps its initial rate
@@ -42,7 +43,7 @@ import (
 
 // Parser reads a sampling endpoint's answer into what jaeger-client's sampler updaters
 // take, a *sampling.SamplingStrategyResponse. The strategy type may be a number (Jaeger
-// v2, jaeger-agent: {"strategyType":0}) or a name (jaeger-client's own encoding:
+// v2; jaeger-agent at /: {"strategyType":0}) or a name (jaeger-client's own encoding:
 // {"strategyType":"PROBABILISTIC"}). An answer that does not parse, names a strategy
 // type Jaeger does not define, or lacks the strategy its type names is an error: the
 // sampler then keeps the strategy it has, and says so in its log.

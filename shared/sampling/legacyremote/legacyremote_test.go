@@ -24,7 +24,7 @@ import (
 const (
 	// jaegerV2 is what Jaeger v2.13's remote_sampling extension answers (captured from
 	// the binary `make jaeger` builds, at /sampling and at /): the strategy type as a
-	// number, as jaeger-agent served it.
+	// number, as jaeger-agent served it at / (its /sampling gave the name).
 	jaegerV2 = `{"strategyType":0,"probabilisticSampling":{"samplingRate":0},"operationSampling":{"defaultSamplingProbability":0,"defaultLowerBoundTracesPerSecond":0,"perOperationStrategies":[{"operation":"POST /checkout","probabilisticSampling":{"samplingRate":1}},{"operation":"GET /healthz","probabilisticSampling":{"samplingRate":0}}],"defaultUpperBoundTracesPerSecond":0}}`
 	// jaegerClient is the same strategy as jaeger-client's own thrift types encode it.
 	jaegerClient = `{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0},"operationSampling":{"defaultSamplingProbability":0,"defaultLowerBoundTracesPerSecond":0,"perOperationStrategies":[{"operation":"POST /checkout","probabilisticSampling":{"samplingRate":1}},{"operation":"GET /healthz","probabilisticSampling":{"samplingRate":0}}]}}`
