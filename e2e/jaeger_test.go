@@ -24,7 +24,10 @@ import (
 type jaeger struct {
 	OTLPGRPC, OTLPHTTP, ThriftHTTP, Query, QueryGRPC string // host:port, TCP
 	Compact                                          string // host:port, UDP
-	log                                              *fleet.Buffer
+	// Sampling is the remote_sampling extension's HTTP host:port, serving the
+	// strategies file Strategies, when the test asked for one (startJaegerWith).
+	Sampling, Strategies string
+	log                  *fleet.Buffer
 }
 
 // OTLPEndpoint is the value for OTEL_EXPORTER_OTLP_ENDPOINT.
@@ -38,7 +41,7 @@ func (j *jaeger) QueryURL() string { return "http://" + j.Query }
 
 var jaegerConfig = template.Must(template.New("jaeger.yaml").Parse(`# written by the e2e test
 service:
-  extensions: [jaeger_storage, jaeger_query]
+  extensions: [jaeger_storage, jaeger_query{{if .Strategies}}, remote_sampling{{end}}]
   pipelines:
     traces:
       receivers: [otlp, jaeger]
@@ -64,6 +67,14 @@ extensions:
       endpoint: {{.Query}}
     grpc:
       endpoint: {{.QueryGRPC}}
+{{- if .Strategies}}
+  remote_sampling:
+    file:
+      path: {{.Strategies}}
+      reload_interval: 200ms
+    http:
+      endpoint: {{.Sampling}}
+{{- end}}
 receivers:
   otlp:
     protocols:
@@ -108,12 +119,20 @@ func jaegerBinary(t *testing.T) string {
 }
 
 // startJaeger starts Jaeger and stops it, with SIGTERM, when the test ends.
-func startJaeger(t *testing.T) *jaeger {
+func startJaeger(t *testing.T) *jaeger { return startJaegerWith(t, "") }
+
+// startJaegerWith is startJaeger; with a strategies file, Jaeger also serves it through
+// its remote_sampling extension, over HTTP on a port of its own (j.Sampling), and reads
+// the file again every 200ms.
+func startJaegerWith(t *testing.T, strategies string) *jaeger {
 	t.Helper()
 	bin := jaegerBinary(t)
-	tcp := freeTCP(t, 5)
+	tcp := freeTCP(t, 6)
 	j := &jaeger{OTLPGRPC: tcp[0], OTLPHTTP: tcp[1], ThriftHTTP: tcp[2], Query: tcp[3], QueryGRPC: tcp[4],
 		Compact: freeUDP(t), log: &fleet.Buffer{}}
+	if strategies != "" {
+		j.Sampling, j.Strategies = tcp[5], strategies
+	}
 	cfg := filepath.Join(t.TempDir(), "jaeger.yaml")
 	f, err := os.Create(cfg)
 	if err != nil {
@@ -148,7 +167,10 @@ func startJaeger(t *testing.T) *jaeger {
 
 	// Extensions (the query API) start before the receivers: wait for both.
 	deadline := time.Now().Add(60 * time.Second)
-	for _, addr := range []string{j.Query, j.OTLPGRPC, j.OTLPHTTP, j.ThriftHTTP} {
+	for _, addr := range []string{j.Query, j.OTLPGRPC, j.OTLPHTTP, j.ThriftHTTP, j.Sampling} {
+		if addr == "" {
+			continue
+		}
 		for {
 			select {
 			case err := <-done:

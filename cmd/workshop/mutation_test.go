@@ -335,6 +335,15 @@ var mutations = []mutation{
 		run:  "TestContract/Sampling/TrustedFrontEnd",
 		want: []string{"with GATEWAY_CALLER_SAMPLING=trust the front end's unsampled trace", "edge.Guard leaves its flag alone"},
 	},
+	{
+		// jaeger-client's own parser rejects Jaeger v2's numeric strategyType: the remote
+		// sampler stays at its initial rate, silently.
+		name: "03 jaeger-client's remote sampler without legacyremote", step: "03-traced-rabbit-broker",
+		edits: []edit{{"main.go", ", legacyremote.Option(name, jlog))", ")"},
+			{"main.go", "\t\"github.com/ot2otel/workshop/shared/sampling/legacyremote\"\n", ""}},
+		run:  "TestContract/Sampling/Remote",
+		want: []string{"once the sampling endpoint says to sample every POST /checkout, an order answered traceresponse", "its parser rejects Jaeger's numeric strategyType"},
+	},
 }
 
 // importOTel adds go.opentelemetry.io/otel to file's imports.

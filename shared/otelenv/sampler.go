@@ -2,6 +2,7 @@ package otelenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -144,6 +145,18 @@ func (l *remoteLog) Fetch(service string) ([]byte, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("status %s", resp.Status)
+	}
+	// jaegerremote's parser (jsonpb) takes any number for the strategy type, and then
+	// applies whatever rates the answer holds: refuse a type the protocol does not
+	// define, so the sampler keeps its strategy, and says why. What does not parse at
+	// all is left to the parser, which says so itself.
+	var answer struct {
+		StrategyType json.RawMessage `json:"strategyType"`
+	}
+	if json.Unmarshal(body, &answer) == nil && answer.StrategyType != nil {
+		if _, err := sampling.StrategyType(answer.StrategyType); err != nil {
+			return nil, fmt.Errorf("an answer this sampler cannot use: %w", err)
+		}
 	}
 	return body, nil
 }

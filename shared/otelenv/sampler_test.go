@@ -155,7 +155,14 @@ const perOperation = `{"strategyType":"PROBABILISTIC","probabilisticSampling":{"
 // TestRemotePerOperation: the strategies an endpoint serves replace the initial rate,
 // operation by operation; a caller's flag still decides below it.
 func TestRemotePerOperation(t *testing.T) {
-	srv, endpoint := serveStrategies(t, perOperation)
+	// As jaeger-client encodes it, and as Jaeger v2 answers: the strategy type a number.
+	for _, answer := range []string{perOperation, strings.Replace(perOperation, `"strategyType":"PROBABILISTIC"`, `"strategyType":0`, 1)} {
+		t.Run(answer[:26], func(t *testing.T) { remotePerOperation(t, answer) })
+	}
+}
+
+func remotePerOperation(t *testing.T, answer string) {
+	srv, endpoint := serveStrategies(t, answer)
 	s := remote(t, endpoint, "0")
 	waitFor(t, "the first poll", func() bool { return srv.polls.Load() >= 2 })
 	if !decide(s, context.Background(), "POST /checkout") {
@@ -183,7 +190,8 @@ func TestRemoteEndpointFails(t *testing.T) {
 
 	for _, tc := range []struct{ name, body, want string }{
 		{"garbage", `{"strategyType": `, "failed to parse sampling strategy response"},
-		{"unknown type", `{"strategyType":"BOGUS"}`, "failed to parse sampling strategy response"},
+		{"unknown type", `{"strategyType":"BOGUS"}`, `unknown strategyType "BOGUS"`},
+		{"unknown type number", `{"strategyType":7,"probabilisticSampling":{"samplingRate":0}}`, "unknown strategyType 7"},
 		{"no strategy", `{}`, "failed to handle sampling strategy response"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,9 +23,13 @@
 package sampling
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -41,6 +45,8 @@ const (
 	EnvJaegerParam           = "JAEGER_SAMPLER_PARAM"
 	EnvJaegerEndpoint        = "JAEGER_SAMPLING_ENDPOINT"
 	EnvJaegerRefreshInterval = "JAEGER_SAMPLER_REFRESH_INTERVAL"
+
+	envJaegerAgentHost = "JAEGER_AGENT_HOST"
 )
 
 // OTelSamplers are the values of OTEL_TRACES_SAMPLER these services honour: all the
@@ -203,7 +209,7 @@ func checkURL(s string) error {
 type JaegerConfig struct {
 	Type     string // one of JaegerTypes
 	Param    float64
-	Endpoint string        // remote only; "" is jaeger-client's default, DefaultRemoteEndpoint
+	Endpoint string        // remote only; "" is jaeger-client's default, DefaultRemoteEndpoint (JAEGER_AGENT_HOST's port 5778 when set)
 	Refresh  time.Duration // remote only; 0 is jaeger-client's default, a minute
 	// Default reports that JAEGER_SAMPLER_TYPE is unset: const 1, the workshop's default.
 	Default bool
@@ -276,6 +282,12 @@ func ParseJaeger(getenv func(string) string) (JaegerConfig, error) {
 		}
 		c.Endpoint = ep
 	}
+	if c.Endpoint == "" && c.Type == "remote" {
+		// jaeger-client's own fallback: the agent's host, at the agent's sampling port.
+		if host := strings.TrimSpace(getenv(envJaegerAgentHost)); host != "" {
+			c.Endpoint = "http://" + net.JoinHostPort(host, "5778") + "/sampling"
+		}
+	}
 	if ri := strings.TrimSpace(getenv(EnvJaegerRefreshInterval)); ri != "" {
 		d, err := time.ParseDuration(ri)
 		if err != nil || d <= 0 {
@@ -314,4 +326,44 @@ func LogJaeger(logger *slog.Logger, getenv func(string) string) error {
 	}
 	logger.Info("sampling", "sampler", c.String(), "parent", "followed: jaeger-client samples only at the root")
 	return nil
+}
+
+// The strategy types of Jaeger's remote sampling protocol, by the numbers its thrift and
+// protobuf definitions give them.
+const (
+	StrategyProbabilistic = 0
+	StrategyRateLimiting  = 1
+)
+
+// StrategyType reads the strategyType of a sampling endpoint's answer, which Jaeger
+// writes as a number (Jaeger v2, jaeger-agent: 0) or as a name (jaeger-client's own
+// encoding: "PROBABILISTIC"). A type the protocol does not define is an error: a sampler
+// that applied the answer's rates anyway would obey a strategy nobody can say it
+// understood.
+func StrategyType(raw json.RawMessage) (int, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, errors.New("no strategyType")
+	}
+	if raw[0] == '"' {
+		var name string
+		if err := json.Unmarshal(raw, &name); err != nil {
+			return 0, fmt.Errorf("strategyType %s: %w", raw, err)
+		}
+		switch strings.ToUpper(name) {
+		case "PROBABILISTIC":
+			return StrategyProbabilistic, nil
+		case "RATE_LIMITING":
+			return StrategyRateLimiting, nil
+		}
+		return 0, fmt.Errorf("unknown strategyType %s: want PROBABILISTIC or RATE_LIMITING (0 or 1)", raw)
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, fmt.Errorf("strategyType %s is neither a name nor a whole number", raw)
+	}
+	if n != StrategyProbabilistic && n != StrategyRateLimiting {
+		return 0, fmt.Errorf("unknown strategyType %d: want 0 (PROBABILISTIC) or 1 (RATE_LIMITING)", n)
+	}
+	return int(n), nil
 }

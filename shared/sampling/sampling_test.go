@@ -101,8 +101,14 @@ func TestParseJaeger(t *testing.T) {
 		{"ratelimiting", "2.5", "", "", JaegerConfig{Type: "ratelimiting", Param: 2.5}},
 		{"remote", "", "", "", JaegerConfig{Type: "remote", Param: 0.001}},
 		{"remote", "1", "http://jaeger:5778/sampling", "5s", JaegerConfig{Type: "remote", Param: 1, Endpoint: "http://jaeger:5778/sampling", Refresh: 5 * time.Second}},
+		// jaeger-client asks the agent's host when no endpoint is given.
+		{"remote", "", "", "", JaegerConfig{Type: "remote", Param: 0.001, Endpoint: "http://agent.local:5778/sampling"}},
 	} {
-		got, err := ParseJaeger(env(EnvJaegerType, tc.typ, EnvJaegerParam, tc.param, EnvJaegerEndpoint, tc.endpoint, EnvJaegerRefreshInterval, tc.refresh))
+		agent := ""
+		if tc.want.Endpoint == "http://agent.local:5778/sampling" {
+			agent = "agent.local"
+		}
+		got, err := ParseJaeger(env(EnvJaegerType, tc.typ, EnvJaegerParam, tc.param, EnvJaegerEndpoint, tc.endpoint, EnvJaegerRefreshInterval, tc.refresh, "JAEGER_AGENT_HOST", agent))
 		if err != nil || got != tc.want {
 			t.Errorf("%+v: got %+v, %v; want %+v", tc, got, err, tc.want)
 		}

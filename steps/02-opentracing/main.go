@@ -20,6 +20,7 @@ import (
 	"github.com/ot2otel/workshop/shared/edge"
 	"github.com/ot2otel/workshop/shared/otredis"
 	"github.com/ot2otel/workshop/shared/sampling"
+	"github.com/ot2otel/workshop/shared/sampling/legacyremote"
 	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 )
 
@@ -65,7 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// Each service has its own tracer, as it would in a process of its own, and
 		// closes it when it stops, which flushes its spans. Its own errors and, with
 		// JAEGER_REPORTER_LOG_SPANS=true, its spans go to the service's log.
-		tracer, closer, err := newTracer(name, config.Logger(jaegerlog.New(log)))
+		// With JAEGER_SAMPLER_TYPE=remote, a remote sampler that reads Jaeger v2's answers
+		// (jaeger-client's own parser rejects them, silently) and logs its failures.
+		jlog := jaegerlog.New(log)
+		tracer, closer, err := newTracer(name, config.Logger(jlog), legacyremote.Option(name, jlog))
 		if err != nil {
 			return errors.Join(err, app.CloseAll(services, b))
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/ot2otel/workshop/shared/otelenv"
 	"github.com/ot2otel/workshop/shared/otredis"
 	"github.com/ot2otel/workshop/shared/sampling"
+	"github.com/ot2otel/workshop/shared/sampling/legacyremote"
 	"github.com/ot2otel/workshop/shared/telemetry"
 	"github.com/ot2otel/workshop/shared/telemetry/jaegerlog"
 )
@@ -101,7 +102,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		var err error
 		guardProp := prop
 		if tracers[name] == tracerJaeger {
-			tr, err = newLegacyTracing(name, config.Logger(jaegerlog.New(log)))
+			// With JAEGER_SAMPLER_TYPE=remote, a remote sampler that reads Jaeger v2's answers
+			// (jaeger-client's own parser rejects them, silently) and logs its failures.
+			jlog := jaegerlog.New(log)
+			tr, err = newLegacyTracing(name, config.Logger(jlog), legacyremote.Option(name, jlog))
 			guardProp = nil // jaeger-client has no OpenTelemetry propagator
 		} else {
 			tr, err = newTracing(name, prop, log)
