@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -144,18 +145,33 @@ type prometheus struct {
 	log *fleet.Buffer
 }
 
-// startPrometheus runs Prometheus on loopback, scraping f's three /metrics every second,
-// with exemplar storage on, and stops it when the test ends.
+// startPrometheus runs Prometheus on loopback with the repository's configuration
+// (tools/prometheus/prometheus.yml), its targets moved to f's three /metrics and its
+// interval to a second, with exemplar storage on, and stops it when the test ends.
 func startPrometheus(t *testing.T, bin string, f *fleet.Fleet) *prometheus {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: shop\n    static_configs:\n"
-	for _, service := range []string{"gateway", "checkout", "stock"} {
+	data, err := os.ReadFile("../tools/prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(data)
+	for from, to := range map[string]string{"scrape_interval: 5s": "scrape_interval: 1s", "scrape_timeout: 4s": "scrape_timeout: 1s"} {
+		if !strings.Contains(cfg, from) {
+			t.Fatalf("tools/prometheus/prometheus.yml has no %q to make %q for the test", from, to)
+		}
+		cfg = strings.Replace(cfg, from, to, 1)
+	}
+	for service, def := range map[string]string{"gateway": "localhost:8090", "checkout": "localhost:8091", "stock": "localhost:8092"} {
 		u, err := url.Parse(f.MetricsURLs[service])
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg += fmt.Sprintf("      - targets: [%q]\n        labels: {service: %s}\n", u.Host, service)
+		target := fmt.Sprintf("[%q]\n        labels: {service: %s}", def, service)
+		if !strings.Contains(cfg, target) {
+			t.Fatalf("tools/prometheus/prometheus.yml does not scrape %s at its default metrics address %s", service, def)
+		}
+		cfg = strings.Replace(cfg, target, fmt.Sprintf("[%q]\n        labels: {service: %s}", u.Host, service), 1)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -272,5 +288,50 @@ func TestPrometheusConfigs(t *testing.T) {
 		if out, err := exec.Command(promtool, "check", "config", cfg).CombinedOutput(); err != nil {
 			t.Errorf("promtool check config %s: %v\n%s", cfg, err, out)
 		}
+	}
+}
+
+// TestGrafanaDashboardPromQL: every query of Compose's Grafana dashboard
+// (tools/grafana/dashboards/shop.json) is PromQL Prometheus parses: promtool checks them
+// as recording rules, Grafana's $__rate_interval made a plain range. (That the metrics
+// and labels they name exist is TestDashboardQueriesStep07Metrics's, in the root module.)
+func TestGrafanaDashboardPromQL(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("no promtool on PATH: install Debian's prometheus package, as .ci/run does")
+	}
+	data, err := os.ReadFile("../tools/grafana/dashboards/shop.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatalf("tools/grafana/dashboards/shop.json: %v", err)
+	}
+	rules := "groups:\n  - name: dashboard\n    rules:\n"
+	n := 0
+	for _, p := range d.Panels {
+		for _, target := range p.Targets {
+			expr := strings.ReplaceAll(target.Expr, "$__rate_interval", "1m")
+			quoted, _ := json.Marshal(expr) // a JSON string is a YAML string
+			rules += fmt.Sprintf("      - record: dashboard:query%d\n        expr: %s\n", n, quoted)
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("the dashboard has no query")
+	}
+	file := filepath.Join(t.TempDir(), "dashboard-rules.yml")
+	if err := os.WriteFile(file, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules on the dashboard's %d queries: %v\n%s\n%s", n, err, out, rules)
 	}
 }

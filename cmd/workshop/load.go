@@ -350,6 +350,8 @@ func runStep(ctx context.Context, binary, name string, o loadOptions, sink *sink
 			return loadRun{}, fmt.Errorf("%w\nlogs:\n%s", err, logs())
 		}
 	}
+	// Step 07 serves /metrics: scrape it as Prometheus would, so its cost is counted.
+	defer scrapeMetrics(client, addrs[3:], scrapeInterval)()
 	pid := cmd.Process.Pid
 	stockURL := "http://" + addrs[2] + "/stock/" + loadSKU
 	sink.takeTraces() // spans of an earlier run are not this one's
@@ -373,6 +375,45 @@ func runStep(ctx context.Context, binary, name string, o loadOptions, sink *sink
 		return loadRun{}, fmt.Errorf("no order succeeded\nlogs:\n%s", logs())
 	}
 	return res, nil
+}
+
+// scrapeInterval is how often the load scrapes a step's /metrics: the interval of the
+// repository's Prometheus configurations (tools/prometheus).
+const scrapeInterval = 5 * time.Second
+
+// scrapeMetrics reads http://addr/metrics of each of addrs every interval, in the
+// OpenMetrics format (exemplars included) that Prometheus asks for, until the returned
+// stop is called. An address that refuses the first scrape (a step without metrics) is
+// not asked again.
+func scrapeMetrics(client *http.Client, addrs []string, interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, addr := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for first := true; ; first = false {
+				req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+				req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if first && (err != nil || resp.StatusCode != http.StatusOK) {
+					return
+				}
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
 }
 
 // loadSKU is the SKU every order asks for.

@@ -181,6 +181,13 @@ var mutations = []mutation{
 		want: []string{"checkout's messaging_client_operation_duration_seconds has the attribute messaging_message_id", "TODO(07.3)"},
 	},
 	{
+		name: "07 the meter provider ignores OTEL_SDK_DISABLED", step: "07-logs-and-metrics",
+		edits: []edit{{"signals.go", "\tif otelenv.SDKDisabled() {\n\t\treturn otelmetrics.Noop(), nil, nil\n\t}\n", ""}},
+		run:   "TestSDKDisabled",
+		want:  []string{"with OTEL_SDK_DISABLED=true, gateway serves /metrics", "the collector received"},
+		dont:  []string{"logged a line with trace_id"},
+	},
+	{
 		name: "01 the gateway keeps any caller's ID, however long", step: "01-untraced",
 		edits: []edit{{"gateway.go", "requestID := shop.RequestIDFrom(r.Header.Get(requestIDHeader))", "requestID, _ := r.Header.Get(requestIDHeader), shop.RequestIDFrom"}},
 		run:   "TestContract/Correlation/IDTooLong",

@@ -160,8 +160,15 @@ func GetStock(l shop.Stock) http.HandlerFunc {
 // RelayCheckout copies checkout's answer to the gateway's caller: 202, and the errors
 // that are the caller's to fix (400, 431) or to retry (503), pass through; anything
 // else becomes 502 because the failure is checkout's, not the caller's.
+//
+// Its log lines are logged with the context of the call to checkout (resp.Request's),
+// so that a logger that reads the trace from the context (step 07) puts them on it.
 func RelayCheckout(w http.ResponseWriter, logger *slog.Logger, resp *http.Response) {
 	defer resp.Body.Close()
+	ctx := context.Background()
+	if resp.Request != nil {
+		ctx = resp.Request.Context()
+	}
 	switch resp.StatusCode {
 	case http.StatusAccepted, http.StatusBadRequest, http.StatusRequestHeaderFieldsTooLarge, http.StatusServiceUnavailable:
 		// Checked, not decoded and encoded again: the answer passes through as it came.
@@ -170,7 +177,7 @@ func RelayCheckout(w http.ResponseWriter, logger *slog.Logger, resp *http.Respon
 			err = errors.New("not one JSON value within the size limit")
 		}
 		if err != nil {
-			logger.Error("checkout answered with a body that is not JSON", "status", resp.StatusCode, "err", err)
+			logger.ErrorContext(ctx, "checkout answered with a body that is not JSON", "status", resp.StatusCode, "err", err)
 			WriteError(w, http.StatusBadGateway, "checkout answered with a malformed body")
 			return
 		}
@@ -180,7 +187,7 @@ func RelayCheckout(w http.ResponseWriter, logger *slog.Logger, resp *http.Respon
 	default:
 		var e ErrorBody
 		_ = json.NewDecoder(resp.Body).Decode(&e)
-		logger.Error("checkout failed", "status", resp.StatusCode, "err", e.Error)
+		logger.ErrorContext(ctx, "checkout failed", "status", resp.StatusCode, "err", e.Error)
 		WriteError(w, http.StatusBadGateway, "checkout failed: "+resp.Status)
 	}
 }
@@ -192,20 +199,26 @@ const maxRelayedBody = 64 << 10
 // checkout did not answer in time, 503 when the call was cancelled (the gateway is
 // shutting down, or its caller went away), and 502 when checkout could not be reached.
 func CheckoutUnreachable(w http.ResponseWriter, logger *slog.Logger, err error) {
+	CheckoutUnreachableContext(context.Background(), w, logger, err)
+}
+
+// CheckoutUnreachableContext is CheckoutUnreachable logging with ctx, the request's, so
+// that a logger that reads the trace from the context (step 07) puts the line on it.
+func CheckoutUnreachableContext(ctx context.Context, w http.ResponseWriter, logger *slog.Logger, err error) {
 	var netErr net.Error
 	var opErr *net.OpError
 	switch {
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		logger.Error("checkout unreachable", "err", err)
+		logger.ErrorContext(ctx, "checkout unreachable", "err", err)
 		WriteError(w, http.StatusBadGateway, "checkout is unreachable")
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		logger.Error("checkout did not answer in time", "err", err)
+		logger.ErrorContext(ctx, "checkout did not answer in time", "err", err)
 		WriteError(w, http.StatusGatewayTimeout, "checkout did not answer in time")
 	case errors.Is(err, context.Canceled):
-		logger.Warn("call to checkout cancelled", "err", err)
+		logger.WarnContext(ctx, "call to checkout cancelled", "err", err)
 		WriteError(w, http.StatusServiceUnavailable, "the gateway is shutting down; try again")
 	default:
-		logger.Error("checkout unreachable", "err", err)
+		logger.ErrorContext(ctx, "checkout unreachable", "err", err)
 		WriteError(w, http.StatusBadGateway, "checkout is unreachable")
 	}
 }

@@ -24,6 +24,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ot2otel/workshop/shared/otelenv"
 )
 
 // Keys of the trace context on a log line, as OpenTelemetry's log data model names them.
@@ -35,18 +37,22 @@ const (
 // ExporterVar is the standard variable that says where log records go besides stdout.
 const ExporterVar = "OTEL_LOGS_EXPORTER"
 
-// ExportOTLP reads OTEL_LOGS_EXPORTER: true for otlp; false when it is unset, none or
-// console (the service's own lines on stdout are the console); an error naming the
-// variable and the values it takes for anything else.
+// ExportOTLP reads OTEL_LOGS_EXPORTER, a comma-separated list as the specification has
+// it: true when it names otlp; false when it is unset or names only none or console (the
+// service's own lines on stdout are the console); an error naming the variable and the
+// values it takes for anything else.
 func ExportOTLP(getenv func(string) string) (bool, error) {
-	switch v := strings.ToLower(strings.TrimSpace(getenv(ExporterVar))); v {
-	case "otlp":
-		return true, nil
-	case "", "none", "console":
-		return false, nil
-	default:
-		return false, fmt.Errorf("%s %q: want otlp, console or none (every service logs to stdout; otlp also exports the records)", ExporterVar, v)
+	otlp := false
+	for _, v := range strings.Split(strings.ToLower(getenv(ExporterVar)), ",") {
+		switch v = strings.TrimSpace(v); v {
+		case "otlp":
+			otlp = true
+		case "", "none", "console":
+		default:
+			return false, fmt.Errorf("%s %q: want otlp, console or none (every service logs to stdout; otlp also exports the records)", ExporterVar, v)
+		}
 	}
+	return otlp, nil
 }
 
 // Provider is one service's logger provider, and what it writes to stdout.
@@ -61,6 +67,10 @@ type Provider struct {
 // NewLogExporter) is called and its exporter gets them too, in batches, in the
 // background: a collector that cannot be reached never holds up a request.
 //
+// With OTEL_SDK_DISABLED=true the lines are still written, but without trace_id and
+// span_id, and nothing is exported whatever OTEL_LOGS_EXPORTER says (a value it does
+// not know is still an error).
+//
 // The caller must Shutdown the provider when the service stops: that flushes the batch.
 // Records emitted after that are dropped, stdout's included.
 func New(ctx context.Context, res *resource.Resource, w io.Writer, format string, getenv func(string) string,
@@ -70,7 +80,15 @@ func New(ctx context.Context, res *resource.Resource, w io.Writer, format string
 	if err != nil {
 		return nil, err
 	}
+	// OTEL_SDK_DISABLED=true disables the SDK for every signal: nothing is exported and
+	// nothing correlated. The lines on stdout are the service's own log, not telemetry:
+	// they stay, as step 06 wrote them.
+	disabled := otelenv.SDKDisabled()
 	console := newConsole(w, format, service)
+	console.correlate = !disabled
+	if disabled {
+		otlp = false
+	}
 	opts := []sdklog.LoggerProviderOption{sdklog.WithResource(res), sdklog.WithProcessor(console)}
 	if otlp {
 		exp, err := newExporter(ctx)
@@ -98,8 +116,9 @@ func serviceName(res *resource.Resource) string {
 // formats the service's lines. Records below Info are not written, as slog's handlers
 // do by default.
 type console struct {
-	mu      sync.Mutex // one line at a time: the handler's writer is shared
-	handler slog.Handler
+	mu        sync.Mutex // one line at a time: the handler's writer is shared
+	handler   slog.Handler
+	correlate bool // write the record's trace_id and span_id
 }
 
 func newConsole(w io.Writer, format, service string) *console {
@@ -107,7 +126,7 @@ func newConsole(w io.Writer, format, service string) *console {
 	if format == "json" {
 		h = slog.NewJSONHandler(w, nil)
 	}
-	return &console{handler: h.WithAttrs([]slog.Attr{slog.String("service", service)})}
+	return &console{handler: h.WithAttrs([]slog.Attr{slog.String("service", service)}), correlate: true}
 }
 
 // severityOffset maps OpenTelemetry's severities onto slog's levels: the bridge's own
@@ -133,10 +152,10 @@ func (c *console) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		}
 		return true
 	})
-	if id := r.TraceID(); id.IsValid() {
+	if id := r.TraceID(); c.correlate && id.IsValid() {
 		rec.AddAttrs(slog.String(TraceIDKey, id.String()))
 	}
-	if id := r.SpanID(); id.IsValid() {
+	if id := r.SpanID(); c.correlate && id.IsValid() {
 		rec.AddAttrs(slog.String(SpanIDKey, id.String()))
 	}
 	c.mu.Lock()

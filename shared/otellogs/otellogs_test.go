@@ -85,7 +85,7 @@ type errTest struct{}
 func (errTest) Error() string { return "out of stock" }
 
 func TestExportOTLP(t *testing.T) {
-	for v, want := range map[string]bool{"": false, "none": false, "console": false, "otlp": true} {
+	for v, want := range map[string]bool{"": false, "none": false, "console": false, "otlp": true, "console, otlp": true} {
 		got, err := ExportOTLP(func(string) string { return v })
 		if err != nil || got != want {
 			t.Errorf("OTEL_LOGS_EXPORTER=%q: %v, %v; want %v", v, got, err, want)
@@ -93,5 +93,34 @@ func TestExportOTLP(t *testing.T) {
 	}
 	if _, err := ExportOTLP(func(string) string { return "syslog" }); err == nil || !strings.Contains(err.Error(), "OTEL_LOGS_EXPORTER") {
 		t.Errorf("OTEL_LOGS_EXPORTER=syslog: %v, want an error naming the variable", err)
+	}
+}
+
+// TestSDKDisabled: with OTEL_SDK_DISABLED=true the lines are written without the trace
+// context, and no exporter is made even when OTEL_LOGS_EXPORTER=otlp asks for one.
+func TestSDKDisabled(t *testing.T) {
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	var out bytes.Buffer
+	p := newProvider(t, &out, func(k string) string {
+		if k == ExporterVar {
+			return "otlp"
+		}
+		return ""
+	})
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled})
+	var rec log.Record
+	rec.SetSeverity(log.SeverityInfo)
+	rec.SetBody(attribute.StringValue("hello"))
+	p.Logger("test").Emit(trace.ContextWithSpanContext(context.Background(), sc), rec)
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("want one JSON line, got %q: %v", out.String(), err)
+	}
+	if line["msg"] != "hello" || line[TraceIDKey] != nil || line[SpanIDKey] != nil {
+		t.Errorf("with the SDK disabled, the line is %s, want msg=hello and no trace_id or span_id", out.String())
+	}
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	if _, err := New(context.Background(), resource.Empty(), &out, "json", func(string) string { return "syslog" }, nil); err == nil {
+		t.Error("OTEL_LOGS_EXPORTER=syslog with the SDK disabled: no error, want one naming the variable (a typo is a typo)")
 	}
 }

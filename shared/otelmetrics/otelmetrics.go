@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/ot2otel/workshop/shared/app"
@@ -59,18 +61,22 @@ func Addrs(getenv func(string) string, cfg app.Config) (map[string]string, error
 	return addrs, nil
 }
 
-// ExportOTLP reads OTEL_METRICS_EXPORTER: true for otlp; false when it is unset,
-// prometheus or none; an error naming the variable and the values it takes for
-// anything else. /metrics is served whatever it says: Prometheus scrapes it.
+// ExportOTLP reads OTEL_METRICS_EXPORTER, a comma-separated list as the specification
+// has it: true when it names otlp; false when it is unset or names only prometheus or
+// none; an error naming the variable and the values it takes for anything else.
+// /metrics is served whatever it says: Prometheus scrapes it.
 func ExportOTLP(getenv func(string) string) (bool, error) {
-	switch v := strings.ToLower(strings.TrimSpace(getenv(ExporterVar))); v {
-	case "otlp":
-		return true, nil
-	case "", "prometheus", "none":
-		return false, nil
-	default:
-		return false, fmt.Errorf("%s %q: want prometheus, otlp or none (every service serves /metrics; otlp also pushes them)", ExporterVar, v)
+	otlp := false
+	for _, v := range strings.Split(strings.ToLower(getenv(ExporterVar)), ",") {
+		switch v = strings.TrimSpace(v); v {
+		case "otlp":
+			otlp = true
+		case "", "prometheus", "none":
+		default:
+			return false, fmt.Errorf("%s %q: want prometheus, otlp or none (every service serves /metrics; otlp also pushes them)", ExporterVar, v)
+		}
 	}
+	return otlp, nil
 }
 
 // Readers returns the readers of one service's meter provider, and the handler of its
@@ -104,6 +110,24 @@ func Readers(ctx context.Context, getenv func(string) string, newReader func(con
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})
 	return readers, h, nil
 }
+
+// Provider is what a service measures with: an SDK meter provider, or Noop.
+type Provider interface {
+	metric.MeterProvider
+	// Shutdown pushes what is still to push and stops the readers.
+	Shutdown(context.Context) error
+}
+
+var _ Provider = (*sdkmetric.MeterProvider)(nil)
+
+// Noop returns the meter provider of a service whose SDK is disabled
+// (OTEL_SDK_DISABLED=true, which the specification defines for every signal): its
+// instruments measure nothing, and the service serves no /metrics.
+func Noop() Provider { return noopProvider{noop.NewMeterProvider()} }
+
+type noopProvider struct{ noop.MeterProvider }
+
+func (noopProvider) Shutdown(context.Context) error { return nil }
 
 // Service is the HTTP server of one service's /metrics, as app.Serve runs it. Put it
 // before its service in the list Serve gets: Serve stops services in the reverse order,

@@ -1,6 +1,7 @@
 package otelmetrics
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -33,13 +34,31 @@ func TestAddrs(t *testing.T) {
 }
 
 func TestExportOTLP(t *testing.T) {
-	for v, want := range map[string]bool{"": false, "prometheus": false, "none": false, "otlp": true, "OTLP": true} {
+	for v, want := range map[string]bool{"": false, "prometheus": false, "none": false, "otlp": true, "OTLP": true, "prometheus,otlp": true} {
 		got, err := ExportOTLP(func(string) string { return v })
 		if err != nil || got != want {
 			t.Errorf("OTEL_METRICS_EXPORTER=%q: %v, %v; want %v", v, got, err, want)
 		}
 	}
-	if _, err := ExportOTLP(func(string) string { return "graphite" }); err == nil || !strings.Contains(err.Error(), "OTEL_METRICS_EXPORTER") {
-		t.Errorf("OTEL_METRICS_EXPORTER=graphite: %v, want an error naming the variable", err)
+	for _, v := range []string{"graphite", "otlp,graphite", "console"} {
+		if _, err := ExportOTLP(func(string) string { return v }); err == nil || !strings.Contains(err.Error(), "OTEL_METRICS_EXPORTER") {
+			t.Errorf("OTEL_METRICS_EXPORTER=%s: %v, want an error naming the variable", v, err)
+		}
+	}
+}
+
+// TestNoop: the provider of a disabled SDK measures into nothing and shuts down.
+func TestNoop(t *testing.T) {
+	p := Noop()
+	c, err := p.Meter("test").Int64Counter("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(context.Background(), 1)
+	if c.Enabled(context.Background()) {
+		t.Error("the no-op provider's counter is enabled")
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Error(err)
 	}
 }

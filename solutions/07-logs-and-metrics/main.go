@@ -62,6 +62,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// header that does not parse) go to the log, not to stderr as plain text.
 	telemetry.HandleOTelErrors(logger, cmd.Services...)
 	otelenv.LogIgnored(logger, getenv)
+	if otelenv.SDKDisabled() {
+		// The specification's OTEL_SDK_DISABLED turns every signal off, not just traces.
+		logger.Warn("OTEL_SDK_DISABLED=true: no spans, no metrics (no /metrics is served) and no log records exported; " +
+			"the log lines on stdout stay, without trace_id and span_id")
+	}
 	// OTEL_TRACES_SAMPLER and its argument, checked (the SDK alone would sample everything
 	// for a value it does not know), and said once.
 	if err := sampling.LogOTel(logger, getenv); err != nil {
@@ -97,8 +102,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return errors.Join(err, tp.Shutdown(ctx), lp.Shutdown(ctx), app.CloseAll(services, b))
 		}
 		// /metrics goes first: Serve stops services in the reverse order, so it
-		// answers until its service has stopped.
-		services = append(services, otelmetrics.Service(name, metricsAddrs[name], metrics))
+		// answers until its service has stopped. There is none when the SDK is disabled.
+		if metrics != nil {
+			services = append(services, otelmetrics.Service(name, metricsAddrs[name], metrics))
+		}
 		closeAll := func(ctx context.Context) error {
 			return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx), lp.Shutdown(ctx))
 		}

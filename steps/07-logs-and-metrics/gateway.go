@@ -55,7 +55,7 @@ func placeOrder(client *http.Client, checkoutURL string, tracer trace.Tracer, lo
 		defer span.End()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, checkoutURL+"/orders", bytes.NewReader(order.Encode()))
 		if err != nil {
-			app.CheckoutUnreachable(w, logger, err)
+			app.CheckoutUnreachableContext(ctx, w, logger, err)
 			return
 		}
 		req.Header.Set("Content-Type", "application/json")
@@ -64,7 +64,7 @@ func placeOrder(client *http.Client, checkoutURL string, tracer trace.Tracer, lo
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, "checkout unreachable")
-			app.CheckoutUnreachable(w, logger, err)
+			app.CheckoutUnreachableContext(ctx, w, logger, err)
 			return
 		}
 		if resp.StatusCode != http.StatusAccepted {

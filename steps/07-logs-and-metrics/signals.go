@@ -62,8 +62,14 @@ func newLogger(lp *otellogs.Provider) *slog.Logger {
 // trace_based) keeps, on each histogram bucket, a measurement made inside a sampled
 // span, with its trace ID, as long as the instrument is given the span's context.
 //
+// With OTEL_SDK_DISABLED=true it is a no-op provider, and there is no /metrics to serve
+// (the handler is nil).
+//
 // The caller must Shutdown the provider when the service stops.
-func newMeterProvider(ctx context.Context, service string, getenv func(string) string) (*sdkmetric.MeterProvider, http.Handler, error) {
+func newMeterProvider(ctx context.Context, service string, getenv func(string) string) (otelmetrics.Provider, http.Handler, error) {
+	if otelenv.SDKDisabled() {
+		return otelmetrics.Noop(), nil, nil
+	}
 	res, err := otelenv.Resource(ctx, service)
 	if err != nil {
 		return nil, nil, err

@@ -313,6 +313,32 @@ func TestMetricsCardinality(t *testing.T) {
 		ids = append(ids, customer, request, resp.OrderID(), orderTraceID(t, resp))
 	}
 	f.WaitReserved(workshoptest.DemoSKU, 3)
+	// And one that fails in stock, so the attributes of failures (error.type) are read too.
+	failed := f.PlaceOrder(shop.Order{CustomerID: fmt.Sprintf("cust-failed-%d", time.Now().UnixNano()),
+		Items: []shop.Item{{SKU: workshoptest.DemoSKU, Quantity: 1000}}}, nil)
+	if failed.OrderID() == "" {
+		t.Fatalf("the order stock cannot fill: %d %s, want 202 (checkout does not know the stock)", failed.Status, failed.Body)
+	}
+	ids = append(ids, failed.OrderID(), orderTraceID(t, failed))
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		families, _ := scrape(t, f.MetricsURLs[app.Stock])
+		failedOnce := false
+		for _, m := range families["messaging_process_duration_seconds"].GetMetric() {
+			failedOnce = failedOnce || labels(m)["error_type"] != ""
+		}
+		if failedOnce {
+			break
+		}
+		// Three orders were handled already: no histogram at all will not come.
+		if _, ok := families["messaging_process_duration_seconds"]; !ok || time.Now().After(deadline) {
+			todo := todoMessaging
+			if len(families) == 0 {
+				todo = todoMeter
+			}
+			t.Fatalf("stock's messaging_process_duration_seconds has no series with error_type after an order it cannot fill; it has: %s.\nLook at %s",
+				names(families), todo)
+		}
+	}
 	forbidden := map[string]bool{"order_id": true, "order_id_": true, "messaging_message_id": true, "request_id": true,
 		"customer_id": true, "trace_id": true, "span_id": true}
 	for _, service := range []string{app.Gateway, app.Checkout, app.Stock} {
