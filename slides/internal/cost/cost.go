@@ -174,8 +174,8 @@ func Generate(benchDir string) (map[string][]byte, error) {
 // then each bar is the step's CPU per order over its own run's 01-untraced.
 func Chart(full, sampled *Run) []byte {
 	const (
-		w, h                          = 1160, 440
-		left, right, top, bottom      = 96, 16, 84, 76
+		w, h                          = 960, 400
+		left, right, top, bottom      = 76, 8, 118, 70
 		fullColour, sampledColour     = "#1f4e8c", "#e08a1e"
 		font                          = "font-family='DejaVu Sans, Arial, sans-serif'"
 		plotW, plotH              int = w - left - right, h - top - bottom
@@ -190,7 +190,7 @@ func Chart(full, sampled *Run) []byte {
 		}
 		return r.cpu(target)
 	}
-	format, grid, title := "%.0f", 100.0, "CPU µs per order, the shop's own processes"
+	format, grid, title := "%.0f", 100.0, "µs of CPU per order, the shop's own processes"
 	if relative {
 		format, grid, title = "%.2f", 0.5, "CPU per order, × 01's in the same run (two machines)"
 	}
@@ -220,22 +220,22 @@ func Chart(full, sampled *Run) []byte {
 		if relative {
 			tick = fmt.Sprintf("%.1f", v)
 		}
-		fmt.Fprintf(&b, "<text x='%d' y='%.1f' font-size='22' text-anchor='end' fill='#444'>%s</text>\n", left-10, y(v)+8, tick)
+		fmt.Fprintf(&b, "<text x='%d' y='%.1f' font-size='24' text-anchor='end' fill='#444'>%s</text>\n", left-8, y(v)+8, tick)
 	}
-	fmt.Fprintf(&b, "<text x='%d' y='%d' font-size='24' fill='#222'>%s</text>\n", left-80, 26, html.EscapeString(title))
-	// The legend, under the title.
+	fmt.Fprintf(&b, "<text x='%d' y='%d' font-size='26' font-weight='bold' fill='#222'>%s</text>\n", 4, 28, html.EscapeString(title))
+	// The legend, under the title, a line each.
 	legend := []struct{ colour, text string }{{fullColour, full.rate() + " traced (" + full.where() + ")"}}
 	if sampled != nil {
 		legend = append(legend, struct{ colour, text string }{sampledColour, sampled.rate() + " traced (" + sampled.where() + ")"})
 	}
 	for i, l := range legend {
-		const ly = 58
-		lx := left - 80 + i*540
-		fmt.Fprintf(&b, "<rect x='%d' y='%d' width='20' height='20' fill='%s'/>\n", lx, ly-17, l.colour)
-		fmt.Fprintf(&b, "<text x='%d' y='%d' font-size='22' fill='#222'>%s</text>\n", lx+28, ly+2, html.EscapeString(l.text))
+		const lx = 4
+		ly := 62 + 32*i
+		fmt.Fprintf(&b, "<rect x='%d' y='%d' width='22' height='22' fill='%s'/>\n", lx, ly-19, l.colour)
+		fmt.Fprintf(&b, "<text x='%d' y='%d' font-size='24' fill='#222'>%s</text>\n", lx+32, ly+2, html.EscapeString(l.text))
 	}
 	gw := float64(plotW) / float64(len(steps))
-	bw := gw * 0.42
+	bw := gw * 0.44
 	for i, t := range steps {
 		gx := float64(left) + gw*float64(i)
 		bars := []struct {
@@ -252,31 +252,39 @@ func Chart(full, sampled *Run) []byte {
 		for j, bar := range bars {
 			x := x0 + bw*float64(j)
 			fmt.Fprintf(&b, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'/>\n", x+2, y(bar.v), bw-4, y(0)-y(bar.v), bar.colour)
-			fmt.Fprintf(&b, "<text x='%.1f' y='%.1f' font-size='22' text-anchor='middle' fill='#222'>%s</text>\n", x+bw/2, y(bar.v)-6, fmt.Sprintf(format, bar.v))
+			text, size := fmt.Sprintf(format, bar.v), 24
+			if len(text) > 3 && !strings.Contains(text, ".") {
+				size = 21 // four digits of µs, beside another bar's
+			}
+			fmt.Fprintf(&b, "<text x='%.1f' y='%.1f' font-size='%d' text-anchor='middle' fill='#222'>%s</text>\n", x+bw/2, y(bar.v)-6, size, text)
 		}
 		num, name := label(t.Target)
-		fmt.Fprintf(&b, "<text x='%.1f' y='%d' font-size='24' font-weight='bold' text-anchor='middle' fill='#222'>%s</text>\n", gx+gw/2, top+plotH+30, html.EscapeString(num))
-		fmt.Fprintf(&b, "<text x='%.1f' y='%d' font-size='22' text-anchor='middle' fill='#222'>%s</text>\n", gx+gw/2, top+plotH+60, html.EscapeString(name))
+		fmt.Fprintf(&b, "<text x='%.1f' y='%d' font-size='26' font-weight='bold' text-anchor='middle' fill='#222'>%s</text>\n", gx+gw/2, top+plotH+30, html.EscapeString(num))
+		fmt.Fprintf(&b, "<text x='%.1f' y='%d' font-size='22' text-anchor='middle' fill='#222'>%s</text>\n", gx+gw/2, top+plotH+58, html.EscapeString(name))
 	}
 	fmt.Fprintf(&b, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#222'/>\n", left, w-right, y(0), y(0))
 	b.WriteString("</svg>\n")
 	return b.Bytes()
 }
 
-// traced is the last traced step both runs have, the one the sentences compare: native
-// OTel (06) or what came after it.
+// traced is the step the sentences compare: native OTel (06), the migration's end, when
+// both runs have it; otherwise the last traced step they both have.
 func traced(full, sampled *Run) string {
 	last := ""
 	for _, t := range full.steps() {
 		if t.Target != "01-untraced" && (sampled == nil || sampled.cpu(t.Target) > 0) {
 			last = t.Target
+			if last == "06-native-otel" {
+				break
+			}
 		}
 	}
 	return last
 }
 
 // Text is what the chart's slide says, as an HTML list: each figure a ratio to the
-// same run's untraced step, so runs on different machines still compare.
+// same run's untraced step, so runs on different machines still compare (the chart's
+// title says when they are).
 func Text(full, sampled *Run) []byte {
 	var b bytes.Buffer
 	b.WriteString("<!-- Generated by slides/cmd/cost-chart from benchmarks/" + full.File)
@@ -301,9 +309,6 @@ func Text(full, sampled *Run) []byte {
 			fmt.Fprintf(&b, "; at %s, <b>%.0f %%</b>: the instrumentation still runs for every request", sampled.rate(), (rs-1)*100)
 		}
 		b.WriteString("</li>\n")
-	}
-	if sampled != nil && full.Machine != sampled.Machine {
-		fmt.Fprintf(&b, "<li class=\"small\">Two runs, two machines (%s; %s): compare the ratios, not the µs</li>\n", html.EscapeString(full.where()), html.EscapeString(sampled.where()))
 	}
 	b.WriteString("</ul>\n")
 	return b.Bytes()
