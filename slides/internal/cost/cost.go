@@ -130,7 +130,7 @@ var names = map[string]string{
 	"04-otel-bridge":          "bridge",
 	"05-mixed-fleet":          "mixed",
 	"06-native-otel":          "native",
-	"07-logs-and-metrics":     "+ logs, metrics",
+	"07-logs-and-metrics":     "logs, metrics",
 }
 
 func label(target string) (num, name string) {
@@ -139,6 +139,21 @@ func label(target string) (num, name string) {
 		name = n
 	}
 	return num, name
+}
+
+// nameLines breaks a step's name over two lines when it is wider than a bar's group
+// (seven steps share the chart): after its first space or hyphen.
+func nameLines(name string) []string {
+	if len(name) <= 9 {
+		return []string{name}
+	}
+	if i := strings.IndexAny(name, " -"); i > 0 {
+		if name[i] == '-' {
+			return []string{name[:i+1], name[i+1:]}
+		}
+		return []string{name[:i], name[i+1:]}
+	}
+	return []string{name}
 }
 
 // Generate reads the figures in benchDir and returns the files for img/, by name.
@@ -174,8 +189,8 @@ func Generate(benchDir string) (map[string][]byte, error) {
 // then each bar is the step's CPU per order over its own run's 01-untraced.
 func Chart(full, sampled *Run) []byte {
 	const (
-		w, h                          = 960, 400
-		left, right, top, bottom      = 76, 8, 118, 70
+		w, h                          = 960, 420
+		left, right, top, bottom      = 76, 24, 118, 96
 		fullColour, sampledColour     = "#1f4e8c", "#e08a1e"
 		font                          = "font-family='DejaVu Sans, Arial, sans-serif'"
 		plotW, plotH              int = w - left - right, h - top - bottom
@@ -260,7 +275,9 @@ func Chart(full, sampled *Run) []byte {
 		}
 		num, name := label(t.Target)
 		fmt.Fprintf(&b, "<text x='%.1f' y='%d' font-size='26' font-weight='bold' text-anchor='middle' fill='#222'>%s</text>\n", gx+gw/2, top+plotH+30, html.EscapeString(num))
-		fmt.Fprintf(&b, "<text x='%.1f' y='%d' font-size='22' text-anchor='middle' fill='#222'>%s</text>\n", gx+gw/2, top+plotH+58, html.EscapeString(name))
+		for k, line := range nameLines(name) {
+			fmt.Fprintf(&b, "<text x='%.1f' y='%d' font-size='22' text-anchor='middle' fill='#222'>%s</text>\n", gx+gw/2, top+plotH+56+k*25, html.EscapeString(line))
+		}
 	}
 	fmt.Fprintf(&b, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#222'/>\n", left, w-right, y(0), y(0))
 	b.WriteString("</svg>\n")
