@@ -3,3 +3,6 @@
 // .code address still matches the file it points into, and every slide fits its page in
 // a real headless Chromium.
 package slides
+
+// The cost slides' chart and sentences, from benchmarks/ (cost_test.go checks them).
+//go:generate go run ./cmd/cost-chart

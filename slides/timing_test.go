@@ -275,8 +275,8 @@ func TestExercisesNotGivenAway(t *testing.T) {
 			t.Errorf("%s: %q lists TODOs %v; steps/%s-* has %v", deck, exercise.Title, onSlide, step, inCode)
 		}
 	}
-	if steps < 6 {
-		t.Errorf("%s: %d step sections (\"Step NN: ...\" headers), want one per step", deck, steps)
+	if dirs, _ := filepath.Glob(filepath.Join("..", "steps", "[0-9][0-9]-*")); steps != len(dirs) {
+		t.Errorf("%s: %d step sections (\"Step NN: ...\" headers), and steps/ has %d steps: one section per step", deck, steps, len(dirs))
 	}
 }
 
@@ -300,7 +300,9 @@ func slideIncludes(t *testing.T, deck string) map[string][]string {
 	return out
 }
 
-// stepTodos returns the TODO IDs in steps/NN-*, sorted.
+// stepTodos returns the TODO IDs in steps/NN-*'s code, sorted: what the attendee
+// edits. Its tests are left out: a later step's tests name an earlier step's TODO when
+// what that step built breaks (step 07's, TODO(06.1) and the others).
 func stepTodos(t *testing.T, step string) []string {
 	t.Helper()
 	dirs, _ := filepath.Glob(filepath.Join("..", "steps", step+"-*"))
@@ -309,7 +311,7 @@ func stepTodos(t *testing.T, step string) []string {
 	}
 	var ids []string
 	err := filepath.WalkDir(dirs[0], func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 			return err
 		}
 		b, err := os.ReadFile(p)
