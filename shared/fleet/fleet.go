@@ -386,6 +386,23 @@ func (f *Fleet) WaitReserved(ctx context.Context, sku string, n int) error {
 	}
 }
 
+// WaitDeadLettered waits until stock's consumer has dead-lettered a message, and returns
+// the log record that says so.
+func (f *Fleet) WaitDeadLettered(ctx context.Context) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		if rec := deadLettered(f.logs.Records()); rec != nil {
+			return rec, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stock's consumer dead-lettered no message\nlogs:\n%s", f.logs)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // deadLettered is the first log record of a message dead-lettered by its consumer, or nil.
 func deadLettered(records []map[string]any) map[string]any {
 	for _, rec := range records {
