@@ -48,10 +48,12 @@ check:
 	@$(GO) run ./cmd/workshop check $(STEP)
 
 ## demo: run a step's system, place an order, print what happened. STEP=03 picks the
-## step; FROM=steps runs your steps/03 instead of solutions/03.
+## step; FROM=steps runs your steps/03 instead of solutions/03; ORDER=out-of-stock orders
+## more than stock holds (the opening story's order: its trace shows where it failed).
 FROM ?= solutions
+ORDER ?=
 demo:
-	@$(GO) run ./cmd/workshop demo $(if $(filter steps,$(FROM)),-step) $(STEP)
+	@$(GO) run ./cmd/workshop demo $(if $(filter steps,$(FROM)),-step) $(if $(filter out-of-stock,$(ORDER)),-out-of-stock) $(STEP)
 
 list:
 	@$(GO) run ./cmd/workshop list

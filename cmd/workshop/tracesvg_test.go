@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +48,44 @@ func TestTracePicturesDrawn(t *testing.T) {
 		svg, err := os.ReadFile(base + ".svg")
 		if err != nil || !bytes.Equal(svg, renderSVG(rec)) {
 			t.Errorf("%s.svg is not what its record draws (%v): run make slides-traces", base, err)
+		}
+	}
+}
+
+// TestTracePicturesReadable: a trace picture on a slide is shown wide enough that its
+// text is 24 px or more on a 1024×768 projector (present scales the 1240×740 slide by
+// 0.8192 there), and no taller than the slides' style lets an image be (560 px), which
+// would shrink it.
+func TestTracePicturesReadable(t *testing.T) {
+	deck, err := os.ReadFile("../../slides/workshop.slide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed := regexp.MustCompile(`(?m)^\.image img/traces/(\S+)\.svg (\S+) (\S+)$`).FindAllStringSubmatch(string(deck), -1)
+	if len(placed) == 0 {
+		t.Fatal("no trace picture on a slide of workshop.slide (.image img/traces/NAME.svg _ WIDTH)")
+	}
+	for _, m := range placed {
+		width, err := strconv.Atoi(m[3])
+		if m[2] != "_" || err != nil {
+			t.Errorf(".image img/traces/%s.svg %s %s: give the width alone (_ WIDTH), so the text's size is known", m[1], m[2], m[3])
+			continue
+		}
+		if px := svgFont * float64(width) / svgWidth * 0.8192; px < 24 {
+			t.Errorf("img/traces/%s.svg at width %d: its text is %.1f px at 1024×768, less than 24", m[1], width, px)
+		}
+		rec, err := readRecord(filepath.Join(tracePictures, m[1]))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		svg := string(renderSVG(rec))
+		var h float64
+		if _, err := fmt.Sscanf(svg[strings.Index(svg, `viewBox="0 0 `):], `viewBox="0 0 1100 %g"`, &h); err != nil {
+			t.Fatalf("img/traces/%s.svg: no viewBox: %v", m[1], err)
+		}
+		if shown := h * float64(width) / svgWidth; shown > 560 {
+			t.Errorf("img/traces/%s.svg at width %d is %.0f px tall: more than the 560 the slides' style allows an image", m[1], width, shown)
 		}
 	}
 }
