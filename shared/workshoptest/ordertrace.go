@@ -59,9 +59,7 @@ type OrderTrace struct {
 	Tags   func(hop tracecheck.Hop, span tracecheck.Span) map[string]string
 	// Attrs shows the attributes when the trace is logged.
 	Attrs bool
-	// Ignore drops, before any check, the recorded spans that are not the order's
-	// (06: redisotel traces the Redis calls of each untraced GET /stock poll as a trace
-	// of its own).
+	// Ignore drops, before any check, the recorded spans that are not the order's.
 	Ignore func(tracecheck.Span) bool
 }
 
