@@ -110,7 +110,7 @@ func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, u
 	say("started gateway %s, checkout %s, stock %s", f.GatewayURL, f.CheckoutURL, f.StockURL)
 	// Span names carry them: publish ws-…:checkout.processed here, publish
 	// shop:checkout.processed in a deployment (and in the slides' pictures).
-	say("exchange %s, queue %s: names of the demo's own, so that it meets no other system on the broker; deployed, they are %s and %s",
+	say("exchange %s and queue %s (deployed: %s and %s): its own, to meet no other system on the broker",
 		f.Env["AMQP_EXCHANGE"], f.Env["AMQP_QUEUE"], app.DefaultExchange, app.DefaultQueue)
 
 	order := shop.DemoOrder()
