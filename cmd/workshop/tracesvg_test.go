@@ -144,6 +144,10 @@ func checkPicture(t *testing.T, stepName, order string, spans []tracecheck.Span,
 	if err != nil {
 		t.Fatalf("%v: run make slides-traces", err)
 	}
+	if strings.Contains(out, "using an in-memory ledger") {
+		// CI sets WORKSHOP_REQUIRE_REDIS=1, with which the demo fails instead.
+		t.Skipf("Redis does not answer, so stock's ledger is in memory and makes no Redis span: %s.svg, drawn with Redis, is not compared", base)
+	}
 	fresh := normaliseTrace(stepName, order, spans, traceID)
 	if !equalShape(stored, fresh) {
 		t.Errorf("%s.svg is stale: the demo's trace now has another shape. Run make slides-traces and look at the pictures.\n"+
