@@ -4,7 +4,7 @@ GO ?= go
 MODULES := . shared benchmarks slides $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
-.PHONY: test vet standalone test-modules exercises check demo list prefetch slides slides-pdf slides-img fuzz race jaeger e2e load-figures
+.PHONY: test vet standalone test-modules exercises check demo list prefetch slides slides-pdf slides-img slides-traces fuzz race jaeger e2e load-figures
 
 ## test: (maintainers) vet and test every green module, build each step and solution outside
 ## the workspace, then check every exercise is real and steps/ is in sync: it fails once you
@@ -48,10 +48,12 @@ check:
 	@$(GO) run ./cmd/workshop check $(STEP)
 
 ## demo: run a step's system, place an order, print what happened. STEP=03 picks the
-## step; FROM=steps runs your steps/03 instead of solutions/03.
+## step; FROM=steps runs your steps/03 instead of solutions/03; ORDER=out-of-stock orders
+## more than stock holds (the opening story's order: its trace shows where it failed).
 FROM ?= solutions
+ORDER ?=
 demo:
-	@$(GO) run ./cmd/workshop demo $(if $(filter steps,$(FROM)),-step) $(STEP)
+	@$(GO) run ./cmd/workshop demo $(if $(filter steps,$(FROM)),-step) $(if $(filter out-of-stock,$(ORDER)),-out-of-stock) $(STEP)
 
 list:
 	@$(GO) run ./cmd/workshop list
@@ -74,6 +76,15 @@ slides-pdf:
 ## slides-img: regenerate the slides' SVG diagrams from their Graphviz sources
 slides-img:
 	@for f in slides/img/*.dot; do echo "dot $$f"; dot -Tsvg "$$f" -o "$${f%.dot}.svg" || exit 1; done
+
+## slides-traces: draw each step's order trace (and the trace of an order stock could not
+## fill) as the SVG waterfalls in slides/img/traces, from real runs of the demos; a
+## picture whose trace kept its shape keeps its file
+TRACE_STEPS := 02 03 04 05 06 07
+slides-traces:
+	@for n in $(TRACE_STEPS); do $(GO) run ./cmd/workshop demo -svg slides/img/traces $$n >/dev/null || exit 1; done
+	@$(GO) run ./cmd/workshop demo -svg slides/img/traces -out-of-stock 06 >/dev/null
+	@ls slides/img/traces/*.svg
 
 ## fuzz: run every fuzz target for FUZZTIME each (their seed corpora already run in make test)
 FUZZTIME ?= 20s

@@ -26,7 +26,31 @@ var newReceivers = []func() (tracecheck.Receiver, error){otelspans.NewReceiver, 
 // command, which starts the system, places an order and prints what happened. The spans
 // arrive at receivers in this process, not the step's, so that a step's binary links no
 // collector; once the step's demo is done, demo draws the order's trace from them.
-func (w *workshop) demo(ctx context.Context, s step, fromStep bool) error {
+func (w *workshop) demo(ctx context.Context, s step, fromStep bool, opt demoOptions) error {
+	spans, traceID, err := w.runDemo(ctx, s, fromStep, opt)
+	if err != nil || opt.svgDir == "" {
+		return err
+	}
+	return w.writePicture(opt.svgDir, s, opt.order(), spans, traceID)
+}
+
+// demoOptions are the demo command's flags beyond -step.
+type demoOptions struct {
+	outOfStock bool   // order more than stock holds (demo.OutOfStock)
+	svgDir     string // draw the trace as an SVG in this directory
+}
+
+// order names the demo's order: "demo", or demo.OutOfStock.
+func (o demoOptions) order() string {
+	if o.outOfStock {
+		return demo.OutOfStock
+	}
+	return "demo"
+}
+
+// runDemo runs the step's demo, draws the trace, and returns every span the receivers
+// collected and the order's trace ID.
+func (w *workshop) runDemo(ctx context.Context, s step, fromStep bool, opt demoOptions) ([]tracecheck.Span, string, error) {
 	dir := "./solutions/" + s.Name
 	if fromStep {
 		dir = "./steps/" + s.Name
@@ -34,22 +58,25 @@ func (w *workshop) demo(ctx context.Context, s step, fromStep bool) error {
 	rs, err := startReceivers(newReceivers, os.Getenv)
 	defer rs.close()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	fmt.Fprintf(w.out, "go run %s demo\n", dir)
 	cmd := exec.CommandContext(ctx, "go", "run", dir, "demo")
 	cmd.Dir = w.root
 	cmd.Env = append(os.Environ(), demo.CollectedEnv+"=1")
+	if opt.outOfStock {
+		cmd.Env = append(cmd.Env, demo.OrderEnv+"="+demo.OutOfStock)
+	}
 	for k, v := range rs.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	out := &traceIDWriter{w: w.out}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, out, w.errOut
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("demo of %s: %w", s.Name, err)
+		return nil, "", fmt.Errorf("demo of %s: %w", s.Name, err)
 	}
 	w.showTrace(rs, out.traceID)
-	return nil
+	return rs.spans(), out.traceID, nil
 }
 
 // traceIDWriter copies the step's demo output to w and keeps the order's trace ID from it.

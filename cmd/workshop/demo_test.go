@@ -2,13 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/tracecheck"
 )
 
@@ -106,31 +102,25 @@ func TestShowTrace(t *testing.T) {
 }
 
 // TestDemoDrawsTheTrace runs the mixed fleet's demo, whose spans arrive at both of the
-// workshop command's receivers, and checks they make one trace.
+// workshop command's receivers, and checks they make one trace, that the output says
+// which collector received which span, that no span is outside the order's trace, and
+// that step 05's picture is fresh (TestTracePicturesFresh checks the other steps').
 func TestDemoDrawsTheTrace(t *testing.T) {
-	// The test's own receivers, never a backend of the caller's.
-	for _, kv := range app.SpanBackends(os.Getenv) {
-		k, _, _ := strings.Cut(kv, "=")
-		t.Setenv(k, "")
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut bytes.Buffer
-	w := &workshop{root: root, out: &out, errOut: &errOut}
-	if err := w.demo(context.Background(), step{Name: "05-mixed-fleet", Number: "05"}, false); err != nil {
-		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
-	}
+	clearSpanBackends(t) // the test's own receivers, never a backend of the caller's
+	spans, traceID, out := runDemoForTest(t, "05-mixed-fleet", demoOptions{})
 	for _, want := range []string{"demo: 202 Accepted", "The order's trace, ", "gateway ", "checkout ", "process ", "reserve stock",
 		"Which collector received which span:", "JAEGER_ENDPOINT (jaeger thrift), ", "(OTLP), "} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, out)
 		}
 	}
 	for _, not := range []string{"NOT in the order's trace", "Spans were sent to", "(no spans arrived)"} {
-		if strings.Contains(out.String(), not) {
-			t.Errorf("the demo's output says %q:\n%s", not, out.String())
+		if strings.Contains(out, not) {
+			t.Errorf("the demo's output says %q:\n%s", not, out)
 		}
 	}
+	if others := len(spans) - len(tracecheck.Filter(spans, traceID)); others > 0 || traceID == "" {
+		t.Errorf("%d span(s) outside the order's trace %q:\n%s", others, traceID, tracecheck.String(spans))
+	}
+	checkPicture(t, "05-mixed-fleet", "demo", spans, traceID, out)
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ot2otel/workshop/shared/app"
 	"github.com/ot2otel/workshop/shared/broker"
+	"github.com/ot2otel/workshop/shared/fleet"
 )
 
 // rawTarget is the name the raw RabbitMQ measurement goes by among the steps.
@@ -587,7 +588,14 @@ func caughtUp(ctx context.Context, client *http.Client, stockURL string, accepte
 
 // reserved is how many of loadSKU stock has reserved, or -1 if it does not say.
 func reserved(client *http.Client, url string) int64 {
-	resp, err := client.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return -1
+	}
+	for k, v := range fleet.NotSampled() { // stock's API is traced: the run's polls are no orders
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return -1
 	}

@@ -30,7 +30,8 @@ For attendees:
   reset NN           put step NN back to its starting code (yours is kept first in
                      .workshop/backup/NN-name/TIME)
   demo [-step] [NN]  run solution NN (default: the last step), place an order, show the
-                     trace; -step runs your steps/NN instead
+                     trace; -step runs your steps/NN instead; -out-of-stock orders more
+                     than stock holds; -svg DIR draws the trace as an SVG (make slides-traces)
   trace ID | --last  draw a trace from Jaeger's query API ($JAEGER_QUERY_URL, -query URL;
                      default http://localhost:16686); --last: the newest order's trace
   restock [-forget]  put stock's ledger in Redis back to the catalogue, nothing reserved
@@ -99,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "demo":
 		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 		fromStep := fs.Bool("step", false, "run your step (steps/NN) rather than its solution")
+		var opt demoOptions
+		fs.BoolVar(&opt.outOfStock, "out-of-stock", false, "order more than stock holds: the trace of an order stock cannot fill")
+		fs.StringVar(&opt.svgDir, "svg", "", "also draw the order's trace as an SVG waterfall, with its normalised record, in this directory")
 		if err := fs.Parse(rest); err != nil {
 			return err
 		}
@@ -112,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		return w.demo(ctx, s, *fromStep)
+		return w.demo(ctx, s, *fromStep, opt)
 	case "diff":
 		return w.diffCmd(rest)
 	case "sync":

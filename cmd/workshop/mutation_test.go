@@ -229,6 +229,13 @@ var mutations = []mutation{
 		dont:  []string{"tracing.go"},
 	},
 	{
+		name: "03 stock's HTTP API without server spans", step: "03-traced-rabbit-broker",
+		edits: []edit{{"stock.go", "\tr.Use(serverSpans(tracer))\n", ""}},
+		run:   "TestContract/OrderTrace$",
+		want:  []string{"GET /stock/gopher-plush made no", "r.Use(serverSpans(...)) in newStockAPI, stock.go"},
+		dont:  []string{"belongs in its trace"},
+	},
+	{
 		name: "01 stock does not read the ID", step: "01-untraced",
 		edits: []edit{{"stock.go", "logger := logger.With(\"request_id\", requestID)", "_ = requestID"}},
 		run:   "TestContract/Correlation",

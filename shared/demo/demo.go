@@ -30,6 +30,15 @@ import (
 // nothing about where the spans went.
 const CollectedEnv = "WORKSHOP_DEMO_COLLECTED"
 
+// OrderEnv picks the demo's order: unset, the demo order (shop.DemoOrder), which stock
+// fills; OutOfStock, an order for more than stock holds, which the gateway and checkout
+// accept and stock cannot fill: the talk's opening story ("I paid, and nothing was
+// reserved"), whose trace shows where it failed.
+const OrderEnv = "WORKSHOP_DEMO_ORDER"
+
+// OutOfStock is the value of OrderEnv for an order stock cannot fill.
+const OutOfStock = "out-of-stock"
+
 // Run runs the demo for a step's run function.
 func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, stdout io.Writer) error {
 	say := func(format string, args ...any) string {
@@ -40,6 +49,14 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {
 		return err
+	}
+	unfillable := false
+	switch v := getenv(OrderEnv); v {
+	case "":
+	case OutOfStock:
+		unfillable = true
+	default:
+		return fmt.Errorf("%s=%q: want %q or nothing", OrderEnv, v, OutOfStock)
 	}
 	why, err := broker.Fallback(ctx, cfg.Broker.URL, cfg.RequireRabbitMQ)
 	switch {
@@ -58,7 +75,7 @@ func Run(ctx context.Context, run fleet.RunFunc, getenv func(string) string, std
 	default:
 		say("keeping the stock ledger in Redis at %s", redact(cfg.RedisURL))
 	}
-	o, err := placeOrder(ctx, run, envWith(getenv), say)
+	o, err := placeOrder(ctx, run, envWith(getenv), unfillable, say)
 	if err != nil {
 		return err
 	}
@@ -79,7 +96,7 @@ type placed struct {
 
 // placeOrder starts the system with env, places the demo order, waits for stock to
 // reserve it, and stops the system, which flushes the spans.
-func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, say func(string, ...any) string) (placed, error) {
+func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, unfillable bool, say func(string, ...any) string) (placed, error) {
 	f, err := fleet.Start(ctx, run, env)
 	if err != nil {
 		return placed{}, err
@@ -91,8 +108,15 @@ func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, s
 		}
 	}()
 	say("started gateway %s, checkout %s, stock %s", f.GatewayURL, f.CheckoutURL, f.StockURL)
+	// Span names carry them: publish ws-…:checkout.processed here, publish
+	// shop:checkout.processed in a deployment (and in the slides' pictures).
+	say("exchange %s and queue %s (deployed: %s and %s): its own, to meet no other system on the broker",
+		f.Env["AMQP_EXCHANGE"], f.Env["AMQP_QUEUE"], app.DefaultExchange, app.DefaultQueue)
 
 	order := shop.DemoOrder()
+	if unfillable {
+		order.Items = []shop.Item{{SKU: shop.DemoSKU, Quantity: shop.MaxQuantity}}
+	}
 	p := placed{requestID: "demo-" + shop.NewRequestID()[:8]}
 	say("POST /checkout %s  (X-Request-ID: %s)", order.Encode(), p.requestID)
 	resp, err := f.PlaceOrder(ctx, order, http.Header{"X-Request-ID": {p.requestID}})
@@ -104,7 +128,14 @@ func placeOrder(ctx context.Context, run fleet.RunFunc, env map[string]string, s
 		line := say(traceLine+"%s", tr)
 		p.traceID = TraceID(line)
 	}
-	if resp.Status == http.StatusAccepted {
+	switch {
+	case resp.Status == http.StatusAccepted && unfillable:
+		rec, err := f.WaitDeadLettered(ctx)
+		if err != nil {
+			return placed{}, err
+		}
+		say("stock could not fill the order: %v", rec["error"])
+	case resp.Status == http.StatusAccepted:
 		if err := f.WaitReserved(ctx, shop.DemoSKU, shop.DemoQuantity); err != nil {
 			return placed{}, err
 		}

@@ -332,11 +332,16 @@ func (f *Fleet) Post(ctx context.Context, url string, body any, header http.Head
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
-// Stock returns stock's view of one SKU.
+// Stock returns stock's view of one SKU. Its request asks not to be sampled, in both
+// header formats, so that stock's traced API records nothing of the polls that wait for
+// an order: what a fleet records is the order's trace and nothing else.
 func (f *Fleet) Stock(ctx context.Context, sku string) (shop.StockItem, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.StockURL+"/stock/"+sku, nil)
 	if err != nil {
 		return shop.StockItem{}, err
+	}
+	for k, v := range NotSampled() {
+		req.Header.Set(k, v)
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
@@ -376,6 +381,23 @@ func (f *Fleet) WaitReserved(ctx context.Context, sku string, n int) error {
 		case <-ctx.Done():
 			return fmt.Errorf("stock never reserved %d of %s (reserved %d): the event did not reach the stock consumer\nlogs:\n%s",
 				n, sku, last.Reserved, f.logs)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// WaitDeadLettered waits until stock's consumer has dead-lettered a message, and returns
+// the log record that says so.
+func (f *Fleet) WaitDeadLettered(ctx context.Context) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		if rec := deadLettered(f.logs.Records()); rec != nil {
+			return rec, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stock's consumer dead-lettered no message\nlogs:\n%s", f.logs)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -469,4 +491,20 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.buf = append(w.buf[:0], w.buf[i+1:]...)
 	}
 	return len(p), nil
+}
+
+// NotSampled are request headers that carry a new trace context whose sampled flag is
+// off, in W3C Trace Context and in jaeger's format (one trace, so a service that reads
+// both agrees): a traced service that follows its caller's decision records nothing of
+// the request.
+func NotSampled() map[string]string {
+	var ids [24]byte
+	if _, err := rand.Read(ids[:]); err != nil {
+		panic(err) // crypto/rand never fails on the systems Go supports
+	}
+	trace, span := hex.EncodeToString(ids[:16]), hex.EncodeToString(ids[16:])
+	return map[string]string{
+		"traceparent":   "00-" + trace + "-" + span + "-00",
+		"uber-trace-id": trace + ":" + span + ":0:0",
+	}
 }

@@ -10,8 +10,9 @@
 // the name is what a trace needs. A failed command is tagged error=true and logs its
 // error; redis.Nil (no such key) is an answer, not an error.
 //
-// A command outside any trace (no span in its context: a poll of GET /stock, which
-// stock does not trace) is not traced: each would otherwise start a trace of its own.
+// A command outside any trace (no span in its context: work that is nobody's request)
+// is not traced: each would otherwise start a trace of its own. Stock's HTTP API puts
+// its server span in the context, so its reads are traced under it.
 package otredis
 
 import (

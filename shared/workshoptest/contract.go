@@ -147,8 +147,17 @@ func Contract(t *testing.T, s Step) {
 		t.Run("OrderTrace", func(t *testing.T) {
 			_, received := s.Trace.Collect(t)
 			f := Start(t, s.Run, nil)
-			resp := f.OrderAndStop() // stopping flushes every service's spans
-			CheckOrderTrace(t, received(), resp, s.Trace.Want(f.Env, resp.OrderID()))
+			resp := f.PlaceDemoOrder(nil)
+			f.WaitReserved(DemoSKU, 2)
+			if s.Trace.StockAPI.Name != "" {
+				f.AskStock()
+			}
+			f.Stop() // stopping flushes every service's spans
+			spans := received()
+			if s.Trace.StockAPI.Name != "" {
+				spans = CheckStockAPI(t, spans, s.Trace.StockAPI)
+			}
+			CheckOrderTrace(t, spans, resp, s.Trace.Want(f.Env, resp.OrderID()))
 		})
 		// Three processes that share nothing but RabbitMQ and the collectors, as
 		// deployed: their spans form one trace too.

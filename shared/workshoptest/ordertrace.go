@@ -23,6 +23,10 @@ type OrderTraces struct {
 	Collect func(t *testing.T) (env map[string]string, received func() []tracecheck.Span)
 	// Want is the trace the order with ID orderID must make, in a fleet with env.
 	Want func(env map[string]string, orderID string) OrderTrace
+	// StockAPI, when its Name is set, is stock's server span for a GET /stock/{sku}
+	// asked after the order (TestContract/OrderTrace): a trace of its own, the ledger's
+	// Redis calls under it (StockAPIHop).
+	StockAPI tracecheck.Hop
 }
 
 // TraceResponseFormat is the traceresponse header (W3C Trace Context level 2): the
@@ -55,9 +59,7 @@ type OrderTrace struct {
 	Tags   func(hop tracecheck.Hop, span tracecheck.Span) map[string]string
 	// Attrs shows the attributes when the trace is logged.
 	Attrs bool
-	// Ignore drops, before any check, the recorded spans that are not the order's
-	// (06: redisotel traces the Redis calls of each untraced GET /stock poll as a trace
-	// of its own).
+	// Ignore drops, before any check, the recorded spans that are not the order's.
 	Ignore func(tracecheck.Span) bool
 }
 

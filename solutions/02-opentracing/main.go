@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 				return errors.Join(err, app.CloseAll(services, b))
 			}
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
-				Handler: newStockAPI(ledger, b),
+				Handler: newStockAPI(ledger, b, tracer),
 				Consume: func(ctx context.Context) error { return b.Consume(ctx, reserveStock(ledger, tracer, log)) },
 				Close:   func(ctx context.Context) error { return errors.Join(closeTracer(ctx), ledger.Close()) }})
 		}

@@ -14,7 +14,8 @@ import (
 var step = otsuite.Step(run, newCheckout, reserveStock, workshoptest.Step{
 	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otelglobal.Sentinel()},
 		Todo: "TODO(04.2): bridge.SetTextMapPropagator(prop), not otel.SetTextMapPropagator; and TODO(04.1): each service gets the bridge newTracing built for it"},
-	Trace: workshoptest.OrderTraces{Collect: otelsuite.Traces(noSpans), Want: orderTrace},
+	Trace: workshoptest.OrderTraces{Collect: otelsuite.Traces(noSpans), Want: orderTrace,
+		StockAPI: workshoptest.StockAPIHop("TODO(04.1): every service traces through the bridge newTracing returns; serverSpans itself is unchanged")},
 	// W3C on both wires now, and the OpenTelemetry edge's rules for repeated headers
 	// and the public endpoint.
 	Edge: workshoptest.EdgeStep{Collect: otelsuite.Spans, HTTPFormat: "traceparent", AMQPFormat: "traceparent", OTel: true, BaggageToAMQP: true,

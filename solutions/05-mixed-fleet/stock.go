@@ -14,12 +14,14 @@ import (
 	"github.com/ot2otel/workshop/shared/shop"
 )
 
-// newStockAPI returns stock's routes: GET /stock and GET /stock/{sku}.
-func newStockAPI(ledger shop.Stock, b broker.Broker) http.Handler {
+// newStockAPI returns stock's routes: GET /stock and GET /stock/{sku}, each in a server
+// span like the other services' routes, so the ledger's Redis calls sit under it.
+func newStockAPI(ledger shop.Stock, b broker.Broker, tracer opentracing.Tracer) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/stock", app.ListStock(ledger)).Methods(http.MethodGet)
 	r.Handle("/stock/{sku}", app.GetStock(ledger)).Methods(http.MethodGet)
 	r.Handle("/healthz", app.Healthz(b.Ready)).Methods(http.MethodGet)
+	r.Use(serverSpans(tracer))
 	return r
 }
 

@@ -25,8 +25,9 @@ var step = workshoptest.Step{
 	NewReserve: func(ledger shop.Stock, logger *slog.Logger) broker.Handler {
 		return reserveStock(ledger, noop.NewTracerProvider().Tracer(""), metricnoop.Meter{}, logger)
 	},
-	Demo:    []string{"202 Accepted", "stock reserved 2 gopher-plush", "Log lines with request_id="},
-	Trace:   workshoptest.OrderTraces{Collect: otelsuite.Traces("TODO(06.3): newTracerProvider exports with autoexport.NewSpanExporter, and each service's Close shuts its provider down"), Want: orderTrace},
+	Demo: []string{"202 Accepted", "stock reserved 2 gopher-plush", "Log lines with request_id="},
+	Trace: workshoptest.OrderTraces{Collect: otelsuite.Traces("TODO(06.3): newTracerProvider exports with autoexport.NewSpanExporter, and each service's Close shuts its provider down"), Want: orderTrace,
+		StockAPI: workshoptest.StockAPIHop("serverSpans (middleware.go), unchanged since step 06; newStockAPI (stock.go) uses it like the other services")},
 	Globals: workshoptest.Globals{Sentinels: []workshoptest.Sentinel{otelglobal.Sentinel()}, Todo: "TODO(06.1): otelmux and otelhttp get the service's provider and propagator (WithTracerProvider, WithPropagators); never otel.Set*"},
 	// W3C on both wires, from otelhttp and the hand-written AMQP carrier.
 	Edge: workshoptest.EdgeStep{Collect: otelsuite.Spans, HTTPFormat: "traceparent", AMQPFormat: "traceparent", OTel: true, BaggageToAMQP: true,

@@ -12,7 +12,8 @@ import (
 // the edge suite expects the trace context and baggage on the AMQP message too; and
 // jaeger-client's own errors and spans go to the service's log, as in step 02.
 var step = otsuite.Step(run, newCheckout, reserveStock, workshoptest.Step{
-	Trace:   workshoptest.OrderTraces{Collect: jaegersuite.Traces("step 02's exercise 02.1: newTracer builds a jaeger tracer with config.FromEnv and returns the closer that flushes it"), Want: orderTrace},
+	Trace: workshoptest.OrderTraces{Collect: jaegersuite.Traces("step 02's exercise 02.1: newTracer builds a jaeger tracer with config.FromEnv and returns the closer that flushes it"), Want: orderTrace,
+		StockAPI: workshoptest.StockAPIHop("serverSpans (middleware.go), unchanged since step 02; newStockAPI (stock.go) uses it like the other services")},
 	Globals: workshoptest.Globals{Todo: "TODO(03.1) and TODO(03.2): the decorator traces with the tracer it was given (t.tracer), never the global one"},
 	Edge: workshoptest.EdgeStep{Collect: jaegersuite.Spans, HTTPFormat: "uber-trace-id", AMQPFormat: "uber-trace-id", BaggageToAMQP: true,
 		Todo: "TODO(03.1): inject the producer span's context into the AMQP headers"},

@@ -16,7 +16,7 @@ var step = otsuite.Step(run, newCheckout, reserveStock, workshoptest.Step{
 	Trace: workshoptest.OrderTraces{Want: orderTrace, Collect: func(t *testing.T) (map[string]string, func() []tracecheck.Span) {
 		c := collect(t)
 		return c.env(), func() []tracecheck.Span { return c.received(t) }
-	}},
+	}, StockAPI: workshoptest.StockAPIHop("serverSpans (middleware.go), unchanged since step 02, with stock's own tracer")},
 	// W3C on the way in, uber-trace-id on the message the legacy checkout sends; an
 	// allowed baggage key crosses the legacy checkout as uberctx-* (jaegerBaggage).
 	Edge: workshoptest.EdgeStep{

@@ -130,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 			traced := NewTracedRabbitBroker(b, tracer)
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
-				Handler: newStockAPI(ledger, b),
+				Handler: newStockAPI(ledger, b, tracer),
 				Consume: func(ctx context.Context) error { return traced.Consume(ctx, reserveStock(ledger, tracer, log)) },
 				Close:   func(ctx context.Context) error { return errors.Join(tr.Shutdown(ctx), ledger.Close()) }})
 		}

@@ -222,11 +222,6 @@ func orderTrace(env map[string]string, orderID string) workshoptest.OrderTrace {
 			}
 		},
 		Attrs: true,
-		// GET /stock, which the tests poll, is not traced: redisotel makes each poll's
-		// Redis calls a trace of their own. They are not the order's.
-		Ignore: func(s tracecheck.Span) bool {
-			return s.ParentID == "" && s.Kind == tracecheck.KindClient && s.Attrs["db.system"] == "redis"
-		},
 	}
 }
 

@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 			traced := NewTracedRabbitBroker(b, tp, mp, prop)
 			services = append(services, app.Service{Name: name, Addr: cfg.StockAddr,
-				Handler: newStockAPI(ledger, b),
+				Handler: newStockAPI(ledger, b, tp, mp, prop),
 				Consume: func(ctx context.Context) error {
 					return traced.Consume(ctx, reserveStock(ledger, tp.Tracer(tracerName), mp.Meter(meterName), log))
 				},
