@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/opentracing/opentracing-go"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 
@@ -148,6 +149,38 @@ func TestBaggageOnly(t *testing.T) {
 					t.Errorf("the bare bridge kept tenant=%q from a request without trace context: keepBaggage is no "+
 						"longer needed, and this test no longer says why it is there", got)
 				}
+			}
+		})
+	}
+}
+
+// TestBaggageOnlyOverAMQP: a message that carries baggage and no trace context, in
+// either format (a publisher outside the fleet, a legacy one whose trace was not
+// sampled and not propagated), through the real broker: the consumer span at an
+// OpenTelemetry stock starts a new trace that carries the baggage on, as
+// jaeger-client's would (keepBaggage, over the AMQP headers' TextMap carrier).
+func TestBaggageOnlyOverAMQP(t *testing.T) {
+	for name, headers := range map[string]amqp.Table{
+		"W3C baggage":    {"baggage": "tenant=acme%20corp"},
+		"uberctx-tenant": {"uberctx-tenant": "acme corp"},
+		"jaeger-baggage, as a byte array, as other clients send": {"jaeger-baggage": []byte("tenant=acme%20corp")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := newRecorder(t)
+			prop := bothFormats(t)
+			stock := keepBaggage(rec.tracingWith("stock", prop).Tracer, prop) // as newTracing makes it
+			b := workshoptest.Broker(t)
+			if err := b.Publish(context.Background(), broker.Message{RoutingKey: broker.RoutingKey, Body: []byte("{}"), Headers: headers}); err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]string
+			consumeOne(t, NewTracedRabbitBroker(b, stock), func(ctx context.Context, msg broker.Message) error {
+				got = baggageOf(opentracing.SpanFromContext(ctx))
+				return nil
+			})
+			if got["tenant"] != "acme corp" {
+				t.Errorf("a message with %v and no trace context: the consumer span has baggage %v, want tenant=\"acme corp\".\n"+
+					"Look at keepBaggage (baggage.go), which newTracing wraps the bridge in, and %s", headers, got, bridgeHint)
 			}
 		})
 	}
