@@ -17,31 +17,20 @@ const PropagatorsVar = "OTEL_PROPAGATORS"
 const KnownPropagators = "tracecontext, baggage, jaeger, b3, b3multi, xray, ottrace (or none, alone)"
 
 // PropagatorsFromEnv returns the propagators OTEL_PROPAGATORS names, in its order, and
-// def when it is unset or blank: each step's own choice, its newPropagator. A name it
-// cannot honour is an error that names the variable and the names it takes (Propagators).
+// def when it is unset or blank: each step's own choice, its newPropagator. Each name is
+// looked up with contrib's autoprop, which on its own would log an unknown name and
+// carry on with the others (autoprop.NewTextMapPropagator), and read none next to other
+// names as none alone: a service that does not speak what its operator asked for breaks
+// traces silently. So an unknown name is an error, and so is none with anything else,
+// naming the variable and the names it takes. (Step 05's newPropagator reads the
+// variable the same way, and adds jaeger-client's baggage to jaeger.)
 func PropagatorsFromEnv(getenv func(string) string, def propagation.TextMapPropagator) (propagation.TextMapPropagator, error) {
-	if strings.TrimSpace(getenv(PropagatorsVar)) == "" {
+	value := getenv(PropagatorsVar)
+	if strings.TrimSpace(value) == "" {
 		return def, nil
 	}
-	return Propagators(getenv, "", nil)
-}
-
-// Propagators returns the composite of the propagators OTEL_PROPAGATORS names, in its
-// order, or those defaults names when it is unset or blank. Each name is looked up with
-// contrib's autoprop, which on its own would log an unknown name and carry on with the
-// others (autoprop.NewTextMapPropagator), and read none next to other names as none
-// alone: a service that does not speak what its operator asked for breaks traces
-// silently. So an unknown name is an error, and so is none with anything else. wrap,
-// when not nil, may replace the propagator of a name with one of its own (step 05's
-// jaeger, which also bridges jaeger-client's baggage).
-func Propagators(getenv func(string) string, defaults string, wrap func(name string, p propagation.TextMapPropagator) propagation.TextMapPropagator) (propagation.TextMapPropagator, error) {
-	value := getenv(PropagatorsVar)
-	list, what := value, fmt.Sprintf("%s %q", PropagatorsVar, value)
-	if strings.TrimSpace(list) == "" {
-		list, what = defaults, fmt.Sprintf("the default propagators %q (%s is unset)", defaults, PropagatorsVar)
-	}
 	var names []string
-	for _, name := range strings.Split(list, ",") {
+	for _, name := range strings.Split(value, ",") {
 		if name = strings.ToLower(strings.TrimSpace(name)); name != "" {
 			names = append(names, name)
 		}
@@ -50,13 +39,10 @@ func Propagators(getenv func(string) string, defaults string, wrap func(name str
 	for _, name := range names {
 		p, err := autoprop.TextMapPropagator(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w: want a comma-separated list of %s", what, err, KnownPropagators)
+			return nil, fmt.Errorf("%s %q: %w: want a comma-separated list of %s", PropagatorsVar, value, err, KnownPropagators)
 		}
 		if name == "none" && len(names) > 1 {
-			return nil, fmt.Errorf("%s: none means no propagation at all: want it alone, or a list of %s", what, KnownPropagators)
-		}
-		if wrap != nil {
-			p = wrap(name, p)
+			return nil, fmt.Errorf("%s %q: none means no propagation at all: want it alone, or a list of %s", PropagatorsVar, value, KnownPropagators)
 		}
 		props = append(props, p)
 	}

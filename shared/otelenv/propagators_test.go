@@ -54,19 +54,3 @@ func TestPropagators(t *testing.T) {
 		})
 	}
 }
-
-func TestPropagatorsDefaultsAndWrap(t *testing.T) {
-	unset := func(string) string { return "" }
-	var wrapped []string
-	p, err := Propagators(unset, "tracecontext,jaeger", func(name string, p propagation.TextMapPropagator) propagation.TextMapPropagator {
-		wrapped = append(wrapped, name)
-		return p
-	})
-	if err != nil || !slices.Equal(wrapped, []string{"tracecontext", "jaeger"}) || !slices.Contains(p.Fields(), "uber-trace-id") {
-		t.Errorf("defaults tracecontext,jaeger: wrapped %v, fields %v, %v", wrapped, p.Fields(), err)
-	}
-	// A bad default is the step's own mistake: the error says so, not that the operator set something.
-	if _, err := Propagators(unset, "tracecontext,jager", nil); err == nil || !strings.Contains(err.Error(), "the default propagators") {
-		t.Errorf("a bad default: %v, want an error naming the default propagators", err)
-	}
-}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/opentracing/opentracing-go"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
+	"go.opentelemetry.io/contrib/propagators/autoprop"
 	otelbridge "go.opentelemetry.io/otel/bridge/opentracing"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -151,21 +152,44 @@ const defaultPropagators = "tracecontext,baggage"
 // falls back to the global propagator, which is a no-op unless someone sets it.
 //
 // The names are OpenTelemetry's (tracecontext, baggage, jaeger, b3, b3multi, xray,
-// ottrace, none), each looked up with contrib's autoprop by otelenv.Propagators, which
-// refuses a name it does not know, and none with anything else: autoprop alone would log
-// the one and carry on without it, and read the other as none alone, and a service that
-// does not speak what its operator asked for would break traces silently. jaeger also
-// reads and writes jaeger-client's baggage (jaegerBaggage): the contrib Jaeger propagator
-// carries only the trace context. And jaeger reads uber-trace-id as jaeger-client-go does
-// (edge.ReadURLEncodedJaeger): older jaeger clients and some proxies send it URL-encoded
-// (%3A for the colons), which jaeger-client decodes and the contrib propagator does not.
-// Without it, such a caller's trace would continue at a legacy service and restart at a
-// migrated one.
+// ottrace, none), each looked up with contrib's autoprop, which on its own would log an
+// unknown name and carry on with the others (autoprop.NewTextMapPropagator): a service
+// that does not speak what its operator asked for would break traces silently. So a name
+// it does not know is an error, and so is none with anything else, which autoprop reads
+// as none alone. jaeger also reads and writes jaeger-client's baggage (jaegerBaggage):
+// the contrib Jaeger propagator carries only the trace context. And jaeger reads
+// uber-trace-id as jaeger-client-go does (edge.ReadURLEncodedJaeger): older jaeger
+// clients and some proxies send it URL-encoded (%3A for the colons), which jaeger-client
+// decodes and the contrib propagator does not. Without it, such a caller's trace would
+// continue at a legacy service and restart at a migrated one.
 func newPropagator(getenv func(string) string) (propagation.TextMapPropagator, error) {
-	return otelenv.Propagators(getenv, defaultPropagators, func(name string, p propagation.TextMapPropagator) propagation.TextMapPropagator {
-		if name == "jaeger" {
-			return propagation.NewCompositeTextMapPropagator(edge.ReadURLEncodedJaeger(p), jaegerBaggage{})
+	value := getenv("OTEL_PROPAGATORS")
+	list := strings.TrimSpace(value)
+	if list == "" {
+		list = defaultPropagators
+	}
+	var names []string
+	for _, name := range strings.Split(list, ",") {
+		if name = strings.ToLower(strings.TrimSpace(name)); name != "" {
+			names = append(names, name)
 		}
-		return p
-	})
+	}
+	var props []propagation.TextMapPropagator
+	for _, name := range names {
+		p, err := autoprop.TextMapPropagator(name)
+		if err != nil {
+			return nil, fmt.Errorf("OTEL_PROPAGATORS %q: %w: want a comma-separated list of %s", value, err, knownPropagators)
+		}
+		if name == "none" && len(names) > 1 {
+			return nil, fmt.Errorf("OTEL_PROPAGATORS %q: none means no propagation at all: want it alone, or a list of %s", value, knownPropagators)
+		}
+		if name == "jaeger" {
+			p = propagation.NewCompositeTextMapPropagator(edge.ReadURLEncodedJaeger(p), jaegerBaggage{})
+		}
+		props = append(props, p)
+	}
+	return propagation.NewCompositeTextMapPropagator(props...), nil
 }
+
+// knownPropagators are the names OTEL_PROPAGATORS takes, as autoprop knows them.
+const knownPropagators = "tracecontext, baggage, jaeger, b3, b3multi, xray, ottrace (or none, alone)"
