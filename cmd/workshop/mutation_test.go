@@ -20,7 +20,9 @@ type mutation struct {
 	dont  []string // what the failure must not say: a hint that blames the wrong cause
 }
 
-// edit replaces the first old in file by new; old must occur.
+// edit replaces the first old in file by new; old must occur. A file under shared/ is
+// in a copy of the shared module, which the copied solution then builds against: a
+// mistake in what every step shares (the gateway's edge, say) is planted there.
 type edit struct{ file, old, new string }
 
 var mutations = []mutation{
@@ -127,6 +129,25 @@ var mutations = []mutation{
 		run:   "TestBaggageCrosses",
 		want:  []string{"OpenTelemetry to jaeger-client: the baggage item tenant=\"acme corp\" arrived as \"\"", "TODO(05.3)", "Inject writes every baggage member"},
 		dont:  []string{"jaeger-client to OpenTelemetry: the baggage item"},
+	},
+	{
+		// The allow-list is shared (shared/edge), so the mistake is planted in a copy of
+		// shared that the copied step builds against: the engineer who adds a format to
+		// the edge and filters only the one they were thinking of.
+		name: "05 the allow-list applied to W3C baggage only", step: "05-mixed-fleet",
+		edits: []edit{{"shared/edge/edge.go", "if strings.HasPrefix(key, uberBaggage) && !cfg.allowed(", "if false && strings.HasPrefix(key, uberBaggage) && !cfg.allowed("}},
+		run:   "TestBaggageAllowList",
+		want: []string{"the caller's jaeger-client's uberctx-* key uber.secret, which GATEWAY_BAGGAGE_ALLOW does not list, reached checkout",
+			"The allow-list was applied to some formats and not to jaeger-client's uberctx-*", "edge.Sanitize (shared/edge, filterBaggage)"},
+		dont: []string{"W3C baggage key w3c.secret", "jaeger-baggage key jbag.secret"},
+	},
+	{
+		name: "05 the allow-list applied to jaeger-client's formats only", step: "05-mixed-fleet",
+		edits: []edit{{"shared/edge/edge.go", "for _, name := range []string{baggageHeader, jaegerBaggage} {", "for _, name := range []string{jaegerBaggage} {"}},
+		run:   "TestBaggageAllowList",
+		want: []string{"gateway=otel: the caller's W3C baggage key w3c.secret, which GATEWAY_BAGGAGE_ALLOW does not list, reached checkout",
+			"The allow-list was applied to some formats and not to W3C baggage"},
+		dont: []string{"uberctx-* key uber.secret", "jaeger-baggage key jbag.secret"},
 	},
 	{
 		name: "05 uberctx- values URL-encoded over AMQP too", step: "05-mixed-fleet",
@@ -382,9 +403,16 @@ func TestMutations(t *testing.T) {
 			t.Parallel()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			dir := copySolution(t, root, m.step)
+			withShared := false
+			for _, e := range m.edits {
+				withShared = withShared || strings.HasPrefix(e.file, "shared/")
+			}
+			dir := copySolution(t, root, m.step, withShared)
 			for _, e := range m.edits {
 				path := filepath.Join(dir, e.file)
+				if strings.HasPrefix(e.file, "shared/") {
+					path = filepath.Join(filepath.Dir(dir), e.file)
+				}
 				src, err := os.ReadFile(path)
 				if err != nil {
 					t.Fatal(err)
@@ -435,19 +463,28 @@ func TestMutations(t *testing.T) {
 }
 
 // copySolution copies solutions/step's files into a temporary directory whose go.mod
-// replaces the shared module by the repository's.
-func copySolution(t *testing.T, root, step string) string {
+// replaces the shared module by the repository's, or, withShared, by a copy of it beside
+// the step's (<tmp>/shared), for a mutation to plant a mistake in.
+func copySolution(t *testing.T, root, step string, withShared bool) string {
 	t.Helper()
 	src := filepath.Join(root, "solutions", step)
-	dir := filepath.Join(t.TempDir(), step)
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, step)
 	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 		t.Fatal(err)
+	}
+	shared := filepath.Join(root, "shared")
+	if withShared {
+		shared = filepath.Join(tmp, "shared")
+		if err := os.CopyFS(shared, os.DirFS(filepath.Join(root, "shared"))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed := strings.ReplaceAll(string(mod), "=> ../../shared", "=> "+filepath.Join(root, "shared"))
+	fixed := strings.ReplaceAll(string(mod), "=> ../../shared", "=> "+shared)
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(fixed), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,9 @@ type Step struct {
 	// SamplingTodo names what to look at when the services do not sample as the
 	// standard variables say (TestContract/Sampling); empty: Edge.Todo.
 	SamplingTodo string
+	// Propagators: the services take their propagators from OTEL_PROPAGATORS
+	// (TestContract/Propagators); empty for the steps before OpenTelemetry.
+	Propagators PropagatorsStep
 }
 
 func (s Step) samplingTodo() string {
@@ -178,6 +181,9 @@ func Contract(t *testing.T, s Step) {
 			edge.Run = s.Run
 			CheckEdge(t, edge)
 		})
+	}
+	if s.Propagators.Todo != "" {
+		t.Run("Propagators", func(t *testing.T) { CheckPropagatorsFromEnv(t, s.Run, s.Propagators) })
 	}
 	if len(s.TracerLogs) > 0 {
 		t.Run("TracerLogs", func(t *testing.T) {

@@ -22,6 +22,9 @@ var step = otsuite.Step(run, newCheckout, reserveStock, workshoptest.Step{
 		Todo: "TODO(04.1) and TODO(04.2): the bridge, with the W3C propagators"},
 	// OpenTelemetry's errors are structured records in the service's log, one per
 	// outage, not plain text on stderr.
+	// OTEL_PROPAGATORS, honoured on both wires, and refused when it names what no
+	// service can speak.
+	Propagators:  workshoptest.PropagatorsStep{Todo: "TODO(04.1) and TODO(04.2): the bridge, speaking the propagator main builds from OTEL_PROPAGATORS"},
 	SamplingTodo: "TODO(04.1): newTracerProvider passes the sampler of otelenv.SamplerFromEnv(service, os.Getenv) with sdktrace.WithSampler",
 	TracerLogs:   []workshoptest.LogCheck{workshoptest.OTelErrorLogs("TODO(04.1): each service traces with the OpenTelemetry SDK (newTracing, tracing.go), its spans batched to the exporter autoexport.NewSpanExporter makes from OTEL_*")},
 })

@@ -23,6 +23,10 @@ var step = otsuite.Step(run, newCheckout, reserveStock, workshoptest.Step{
 		Collect:    func(t *testing.T) func() []tracecheck.Span { return collect(t).spans },
 		HTTPFormat: "traceparent", AMQPFormat: "uber-trace-id", OTel: true, BaggageToAMQP: true,
 		Todo: propagatorHint("the Jaeger propagator next to the W3C ones")},
+	// OTEL_PROPAGATORS, with every service on OpenTelemetry: honoured on both wires,
+	// and refused when it names what no service can speak.
+	Propagators: workshoptest.PropagatorsStep{Env: map[string]string{"SHOP_TRACER": "otel"},
+		Todo: "newPropagator (tracing.go), which main hands to every OpenTelemetry service and its bridge"},
 	// Gateway's and stock's OpenTelemetry errors go to their logs, as in step 04; the
 	// legacy checkout's jaeger-client reports its errors, once per outage, and with
 	// JAEGER_REPORTER_LOG_SPANS=true its spans, to its log.

@@ -31,6 +31,9 @@ var step = workshoptest.Step{
 	// W3C on both wires, from otelhttp and the hand-written AMQP carrier.
 	Edge: workshoptest.EdgeStep{Collect: otelsuite.Spans, HTTPFormat: "traceparent", AMQPFormat: "traceparent", OTel: true, BaggageToAMQP: true,
 		Todo: "TODO(06.1) and TODO(06.2): otelmux and otelhttp with the service's propagator, and the AMQP carrier"},
+	// OTEL_PROPAGATORS, honoured on both wires, and refused when it names what no
+	// service can speak.
+	Propagators: workshoptest.PropagatorsStep{Todo: "TODO(06.1) and TODO(06.2): otelmux, otelhttp and the TracedRabbitBroker with the propagator main hands each service"},
 	// OpenTelemetry's errors are structured records in the service's log, as since
 	// step 04, now from native instrumentation.
 	TracerLogs: []workshoptest.LogCheck{workshoptest.OTelErrorLogs("TODO(06.1): otelmux (middleware.go) and otelhttp (gateway.go) record into the service's own provider (WithTracerProvider), whose exporter reads OTEL_*")},

@@ -58,13 +58,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := sampling.LogOTel(logger, getenv); err != nil {
 		return err
 	}
+	// Every service speaks the same propagation formats, and hands them to all its
+	// instrumentation explicitly: the global propagator is a no-op. They are
+	// OTEL_PROPAGATORS', newPropagator's W3C pair when it is unset: the migration is over
+	// and no service speaks uber-trace-id. A consumer of a queue that a legacy publisher
+	// fed keeps OTEL_PROPAGATORS=tracecontext,baggage,jaeger until the queue is empty
+	// (MIGRATION.md's drain rule). A name the services cannot honour stops them now,
+	// before they connect to anything.
+	prop, err := otelenv.PropagatorsFromEnv(getenv, newPropagator())
+	if err != nil {
+		return err
+	}
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
 		return err
 	}
-	// Every service speaks the same propagation formats, and hands them to all its
-	// instrumentation explicitly: the global propagator is a no-op.
-	prop := newPropagator()
 
 	var services []app.Service
 	for _, name := range cmd.Services {

@@ -72,13 +72,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := sampling.LogOTel(logger, getenv); err != nil {
 		return err
 	}
+	// Every service speaks the same propagation formats, and hands them to all its
+	// instrumentation explicitly: the global propagator is a no-op. They are
+	// OTEL_PROPAGATORS', newPropagator's W3C pair when it is unset, as in step 06: no
+	// service speaks uber-trace-id. A name the services cannot honour stops them now,
+	// before they connect to anything.
+	prop, err := otelenv.PropagatorsFromEnv(getenv, newPropagator())
+	if err != nil {
+		return err
+	}
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
 		return err
 	}
-	// Every service speaks the same propagation formats, and hands them to all its
-	// instrumentation explicitly: the global propagator is a no-op.
-	prop := newPropagator()
 
 	var services []app.Service
 	for _, name := range cmd.Services {

@@ -60,14 +60,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := sampling.LogOTel(logger, getenv); err != nil {
 		return err
 	}
+	// Every service speaks the same propagation formats, handed to the bridge and to any
+	// OpenTelemetry instrumentation explicitly: the global propagator is a no-op. They are
+	// OTEL_PROPAGATORS', newPropagator's W3C pair when it is unset: OpenTelemetry's own
+	// default, and enough here, where every service moved at once and none speaks
+	// uber-trace-id (a fleet that moves service by service adds jaeger: step 05). A name
+	// the services cannot honour stops them now, before they connect to anything.
+	prop, err := otelenv.PropagatorsFromEnv(getenv, newPropagator())
+	if err != nil {
+		return err
+	}
 	b, err := app.OpenBroker(ctx, cfg, cmd, logger)
 	if err != nil {
 		return err
 	}
-
-	// Every service speaks the same propagation formats, handed to the bridge and to any
-	// OpenTelemetry instrumentation explicitly: the global propagator is a no-op.
-	prop := newPropagator()
 
 	var services []app.Service
 	for _, name := range cmd.Services {

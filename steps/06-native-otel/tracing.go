@@ -90,7 +90,8 @@ func newPropagator() propagation.TextMapPropagator {
 // prop for a tracer that only starts spans).
 //
 // TODO(06.3): once no code calls it, delete openTracer and run go mod tidy: the bridge,
-// opentracing-go, go-stdlib and the Jaeger propagator leave go.mod.
+// opentracing-go and go-stdlib leave go.mod, and the Jaeger propagator its direct
+// requirements (OTEL_PROPAGATORS may still name jaeger, through autoprop).
 func openTracer(tracer trace.Tracer, prop propagation.TextMapPropagator) opentracing.Tracer {
 	bridge, _ := otelbridge.NewTracerPair(tracer)
 	if prop != nil {
