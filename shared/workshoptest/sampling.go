@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -263,10 +265,28 @@ func CheckSamplerRefused(t *testing.T, run fleet.RunFunc, otel bool) {
 			{map[string]string{"OTEL_TRACES_SAMPLER": "nope"}, "OTEL_TRACES_SAMPLER"},
 		}
 	}
+	// Addresses, an exchange and a queue of its own, and a few seconds: a shop that does not
+	// refuse serves until the context ends, and must meet nothing it did not choose.
+	suffix := fmt.Sprintf("%x", rand.Uint64())
+	own := map[string]string{"AMQP_EXCHANGE": "ws-refused-" + suffix, "AMQP_QUEUE": "ws-stock-refused-" + suffix}
+	// Distinct addresses: step 07 refuses a metrics address that is a service's.
+	for _, k := range []string{"GATEWAY_ADDR", "CHECKOUT_ADDR", "STOCK_ADDR", "GATEWAY_METRICS_ADDR", "CHECKOUT_METRICS_ADDR", "STOCK_METRICS_ADDR"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("a free port: %v", err)
+		}
+		own[k] = ln.Addr().String()
+		defer ln.Close() // held until the cases ran, so no two keys get one port
+	}
 	for _, c := range cases {
 		var out strings.Builder
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := run(ctx, []string{"shop", "all"}, func(k string) string { return c.env[k] }, &out)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := run(ctx, []string{"shop", "all"}, func(k string) string {
+			if v, ok := c.env[k]; ok {
+				return v
+			}
+			return own[k]
+		}, &out)
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), c.bad) {
 			t.Errorf("with %v: %v, want the shop to stop at start with an error naming %s (sampling.LogOTel or "+
