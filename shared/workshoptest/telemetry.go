@@ -23,7 +23,9 @@ import (
 // each came from, so a test can wait for the failures it needs instead of sleeping
 // for them (on a loaded machine no sleep is ever long enough).
 type downCollector struct {
-	ln       net.Listener
+	ln net.Listener
+	// accept: answer each request 200, as a collector that is up does (exportsAtAll).
+	accept   bool
 	mu       sync.Mutex
 	attempts int
 	from     map[string]int
@@ -32,11 +34,18 @@ type downCollector struct {
 // startDownCollector listens on a port of the test's own until the test ends.
 func startDownCollector(t *testing.T) *downCollector {
 	t.Helper()
+	return startCollector(t, false)
+}
+
+// startCollector is startDownCollector, or with accept a collector that is up, answering
+// every export 200.
+func startCollector(t *testing.T, accept bool) *downCollector {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &downCollector{ln: ln, from: map[string]int{}}
+	d := &downCollector{ln: ln, accept: accept, from: map[string]int{}}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -59,6 +68,9 @@ func (d *downCollector) refuse(conn net.Conn) {
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(req.Body, 4<<20))
+	if d.accept {
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.attempts++
@@ -129,6 +141,46 @@ func failUntil(t *testing.T, f *Fleet, what, todo string, started, done func() b
 	}
 }
 
+// exportsAtAll reports whether the services of run (service's, when not "") send any
+// span to r, a collector that takes them all, so that a check of what a failed export
+// logs can fail at once, naming its TODO, for a step whose tracers export nothing yet,
+// instead of placing orders until a clock runs out. One order; then up to 2 s for an
+// export (env, set for the rest of the test, sets the short flush interval: it comes
+// within milliseconds), and a stop, which flushes every tracer whatever the machine's
+// load. The caller points endpointVar elsewhere (t.Setenv) before its next fleet. A collector that
+// accepts leaves no failure in OpenTelemetry's error handler, which is one per process
+// and says a failure once per outage: the check's own outage starts clean.
+func exportsAtAll(t *testing.T, run fleet.RunFunc, endpointVar, path string, env map[string]string, service string) bool {
+	t.Helper()
+	up := startCollector(t, true)
+	got := func() bool {
+		all, from := up.Attempts(service)
+		return (service == "" && all > 0) || from > 0
+	}
+	// The SDKs read these from the process's environment, not from run's getenv.
+	for k, v := range mergeEnv(env, map[string]string{endpointVar: up.URL(path)}) {
+		t.Setenv(k, v)
+	}
+	f := Start(t, run, nil)
+	f.PlaceDemoOrder(nil)
+	for deadline := time.Now().Add(2 * time.Second); !got() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.Stop()
+	return got()
+}
+
+// mergeEnv returns the variables of every map, later maps winning.
+func mergeEnv(envs ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, e := range envs {
+		for k, v := range e {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // LogCheck is a check that a step's tracer reports its own errors to the services'
 // log, run by Contract as TestContract/TracerLogs/Name.
 type LogCheck struct {
@@ -161,6 +213,10 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 			}
 		}
 		return
+	}
+	if !exportsAtAll(t, run, "OTEL_EXPORTER_OTLP_ENDPOINT", "", map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "20"}, "") {
+		t.Fatalf("one order and a shutdown, which flushes every tracer, left no span at a collector that takes them all "+
+			"(OTEL_EXPORTER_OTLP_ENDPOINT): the services export no spans. Look at %s", todo)
 	}
 	collector := startDownCollector(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL(""))
@@ -211,6 +267,10 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 // report its spans; and JAEGER_REPORTER_LOG_SPANS=true logs each span. service is a
 // service that traces with jaeger-client; todo names what to look at.
 func CheckJaegerLogs(t *testing.T, run fleet.RunFunc, service, todo string) {
+	if !exportsAtAll(t, run, "JAEGER_ENDPOINT", "/api/traces", map[string]string{"JAEGER_REPORTER_FLUSH_INTERVAL": "50ms"}, service) {
+		t.Fatalf("one order and a shutdown, which flushes every tracer, left no span of %s at a collector that takes them all "+
+			"(JAEGER_ENDPOINT): %s reports no spans. Look at %s", service, service, todo)
+	}
 	collector := startDownCollector(t)
 	t.Setenv("JAEGER_ENDPOINT", collector.URL("/api/traces"))
 	t.Setenv("JAEGER_REPORTER_FLUSH_INTERVAL", "50ms")
