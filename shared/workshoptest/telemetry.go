@@ -29,6 +29,26 @@ type downCollector struct {
 	mu       sync.Mutex
 	attempts int
 	from     map[string]int
+	paths    map[string]int // attempts by request path
+}
+
+// DownCollector is startDownCollector's collector, for a step's own checks of what
+// its services say when an export fails.
+type DownCollector = downCollector
+
+// StartDownCollector starts a collector that takes each export and hangs up without an
+// answer, on a port of the test's own (held until the test ends, so no other process
+// can take it, as one can a closed port), and counts the attempts by path.
+func StartDownCollector(t *testing.T) *DownCollector {
+	t.Helper()
+	return startDownCollector(t)
+}
+
+// AttemptsAt returns how many exports to path (/v1/logs, say) reached the collector.
+func (d *downCollector) AttemptsAt(path string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.paths[path]
 }
 
 // startDownCollector listens on a port of the test's own until the test ends.
@@ -45,7 +65,7 @@ func startCollector(t *testing.T, accept bool) *downCollector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &downCollector{ln: ln, accept: accept, from: map[string]int{}}
+	d := &downCollector{ln: ln, accept: accept, from: map[string]int{}, paths: map[string]int{}}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -74,6 +94,7 @@ func (d *downCollector) refuse(conn net.Conn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.attempts++
+	d.paths[req.URL.Path]++
 	if name := thriftServiceName(body); name != "" {
 		d.from[name]++
 	}
