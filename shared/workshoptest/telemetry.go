@@ -168,13 +168,29 @@ func failUntil(t *testing.T, f *Fleet, what, todo string, done func() bool) {
 // and says a failure once per outage: the check's own outage starts clean.
 func exportsAtAll(t *testing.T, run fleet.RunFunc, endpointVar, path string, env map[string]string, service string) bool {
 	t.Helper()
+	return sendsAtAll(t, run, func(url string) map[string]string { return mergeEnv(env, map[string]string{endpointVar: url + path}) }, service)
+}
+
+// tracesAtAll is exportsAtAll for services of either world: OTLP and jaeger-client's
+// HTTP reporter both point at the collector that takes them all.
+func tracesAtAll(t *testing.T, run fleet.RunFunc) bool {
+	t.Helper()
+	return sendsAtAll(t, run, func(url string) map[string]string {
+		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": url, "JAEGER_ENDPOINT": url + "/api/traces",
+			"OTEL_BSP_SCHEDULE_DELAY": "20", "JAEGER_REPORTER_FLUSH_INTERVAL": "50ms"}
+	}, "")
+}
+
+// sendsAtAll is exportsAtAll with the variables vars gives for the collector's URL.
+func sendsAtAll(t *testing.T, run fleet.RunFunc, vars func(url string) map[string]string, service string) bool {
+	t.Helper()
 	up := startCollector(t, true)
 	got := func() bool {
 		all, from := up.Attempts(service)
 		return (service == "" && all > 0) || from > 0
 	}
 	// The SDKs read these from the process's environment, not from run's getenv.
-	for k, v := range mergeEnv(env, map[string]string{endpointVar: up.URL(path)}) {
+	for k, v := range vars(up.URL("")) {
 		t.Setenv(k, v)
 	}
 	f := Start(t, run, nil)
