@@ -4,7 +4,7 @@ GO ?= go
 MODULES := . shared benchmarks slides $(sort $(wildcard solutions/[0-9][0-9]-*))
 STEP ?=
 
-.PHONY: test vet standalone test-modules exercises check demo list prefetch slides slides-pdf slides-img slides-traces fuzz race jaeger e2e load-figures
+.PHONY: test vet standalone test-modules exercises check demo list prefetch slides slides-pdf slides-img slides-traces fuzz race stress jaeger e2e load-figures
 
 ## test: (maintainers) vet and test every green module, build each step and solution outside
 ## the workspace, then check every exercise is real and steps/ is in sync: it fails once you
@@ -119,6 +119,34 @@ load-figures:
 RACE_MODULES := shared $(sort $(wildcard solutions/[0-9][0-9]-*))
 race:
 	@for m in $(RACE_MODULES); do echo "go test -race  $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
+
+## stress: (maintainers) the solutions' suites STRESS_RUNS times over, one after the other,
+## while STRESS_BURN busy loops that the target starts (and stops) keep both cores busy:
+## a test that depends on how fast the machine runs fails here. Each failing run's
+## output is kept in STRESS_LOGS. The race detector's packages: make stress
+## STRESS_FLAGS=-race STRESS_MODULES="$(RACE_MODULES)"
+STRESS_RUNS ?= 5
+STRESS_BURN ?= 2
+STRESS_FLAGS ?=
+STRESS_MODULES ?= $(sort $(wildcard solutions/[0-9][0-9]-*))
+STRESS_LOGS ?= $(or $(TMPDIR),/tmp)/workshop-stress
+stress:
+	@mkdir -p $(STRESS_LOGS); burners=""; \
+	for i in $$(seq $(STRESS_BURN)); do sh -c 'while :; do :; done' & burners="$$burners $$!"; done; \
+	trap 'kill $$burners 2>/dev/null' EXIT INT TERM; \
+	runs=0; fails=0; \
+	for r in $$(seq $(STRESS_RUNS)); do for m in $(STRESS_MODULES); do \
+		runs=$$((runs+1)); log=$(STRESS_LOGS)/run$$r-$$(basename $$m).log; \
+		if (cd $$m && $(GO) test -count=1 $(STRESS_FLAGS) -timeout 15m ./... >$$log 2>&1); then \
+			echo "stress: run $$r $$m ok (load $$(cut -d' ' -f1 /proc/loadavg))"; rm -f $$log; \
+		else \
+			fails=$$((fails+1)); echo "stress: run $$r $$m FAILED (load $$(cut -d' ' -f1 /proc/loadavg)), output in $$log:"; \
+			grep -E -e '--- FAIL|^panic:|^FAIL' $$log | sed 's/^/    /'; \
+		fi; \
+	done; done; \
+	echo "stress: $$runs suite runs, $$fails failed, $(STRESS_BURN) busy loops beside them on $$(nproc) cores, load $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	test $$fails -eq 0
+
 # Jaeger v2, built from its Go module (tools/jaeger, outside go.work so that no step ever
 # resolves Jaeger's requirements). The first build downloads about 330 MB of modules and
 # takes several CPU-minutes; later runs start at once.

@@ -117,28 +117,20 @@ func TestServeShutsDownInOrder(t *testing.T) {
 		record("request finished")
 		w.WriteHeader(http.StatusAccepted)
 	})
-	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), broker.NewMemory(broker.Config{}),
-			Service{Name: "consumer", Addr: freeAddr(t), Handler: http.NotFoundHandler(),
-				Consume: func(ctx context.Context) error { <-ctx.Done(); record("consumer stopped"); return nil },
-				Close:   func(context.Context) error { record("consumer closed"); return nil }},
-			Service{Name: "web", Addr: addr, Handler: slow,
-				Close: func(context.Context) error { record("web closed"); return nil }},
-		)
-	}()
+	running, done := serveFree(t, ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), broker.NewMemory(broker.Config{}),
+		Service{Name: "consumer", Handler: http.NotFoundHandler(),
+			Consume: func(ctx context.Context) error { <-ctx.Done(); record("consumer stopped"); return nil },
+			Close:   func(context.Context) error { record("consumer closed"); return nil }},
+		Service{Name: "web", Handler: slow,
+			Close: func(context.Context) error { record("web closed"); return nil }},
+	)
+	addr := running[1].Addr
 	var resp *http.Response
 	var err error
 	got := make(chan struct{})
 	go func() {
-		for i := 0; i < 100; i++ {
-			if resp, err = http.Get("http://" + addr); err == nil {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		resp, err = http.Get("http://" + addr) // web listens: serveFree saw it say so
 		close(got)
 	}()
 	<-inFlight

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,15 +27,12 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// serve runs Serve with services until the test ends, or until the returned stop.
-func serve(t *testing.T, services ...Service) (stop func() error) {
+// serve runs Serve with services, each on a free port (serveFree), until the test ends,
+// or until the returned stop; it returns the services' addresses, in order.
+func serve(t *testing.T, services ...Service) (stop func() error, addrs []string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, discard(), nil, services...) }()
-	for _, s := range services {
-		waitListening(t, s.Addr, done)
-	}
+	running, done := serveFree(t, ctx, discard(), nil, services...)
 	var once sync.Once
 	var err error
 	stop = func() error {
@@ -49,34 +47,101 @@ func serve(t *testing.T, services ...Service) (stop func() error) {
 		return err
 	}
 	t.Cleanup(func() { _ = stop() })
-	return stop
+	for _, s := range running {
+		addrs = append(addrs, s.Addr)
+	}
+	return stop, addrs
 }
 
-// waitListening waits until addr accepts connections, or until Serve, whose result done
-// carries, has returned without serving it (a port taken under the test, say): then it
-// fails with Serve's error, which it puts back for whoever stops Serve. The bound is
-// generous: on a loaded machine a listener may take seconds to come up, and a test that
-// works never waits for it.
-func waitListening(t *testing.T, addr string, done chan error) {
+// serveFree runs Serve(ctx, logger, b, services...) in the background, each service on a
+// port freeAddr picks (any Addr given is replaced), and returns once every service
+// listens: the services as Serve runs them, and the channel Serve's result arrives on.
+//
+// A port picked free can be taken by another process before Serve listens on it, on a
+// machine that runs many tests at once: Serve then returns at once, having served
+// nothing, "NAME: listen on ADDR: ... address already in use" for one of the ports
+// picked here, and serveFree tries again on new ports (at most 5 times). It knows a
+// service listens from Serve's own "listening" record, not from a dial, which the port's
+// new owner would answer. Any other error of Serve's, before every service listens,
+// fails the test as Serve's own.
+func serveFree(t *testing.T, ctx context.Context, logger *slog.Logger, b broker.Broker, services ...Service) ([]Service, chan error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
+	for attempt := 1; ; attempt++ {
+		running := slices.Clone(services)
+		picked := map[string]bool{}
+		for i := range running {
+			running[i].Addr = freeAddr(t)
+			picked[running[i].Addr] = true
 		}
-		select {
-		case serveErr := <-done:
-			done <- serveErr
-			t.Fatalf("Serve returned before %s listened: %v", addr, serveErr)
-		default:
+		listening := make(chan string, len(running))
+		log := slog.New(listeningHandler{Handler: logger.Handler(), listening: listening})
+		done := make(chan error, 1)
+		go func() { done <- Serve(ctx, log, b, running...) }()
+		deadline := time.After(20 * time.Second)
+		for n := 0; n < len(running); {
+			select {
+			case <-listening:
+				n++
+			case err := <-done:
+				if attempt < 5 && inUse(err, picked) {
+					t.Logf("attempt %d: a port picked free was taken before Serve listened on it (%v): trying other ports", attempt, err)
+					goto retry
+				}
+				done <- err
+				t.Fatalf("Serve returned before every service listened: %v", err)
+			case <-deadline:
+				t.Fatalf("after 20 s, %d of %d services listen", n, len(running))
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never listened: %v", addr, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return running, done
+	retry:
 	}
+}
+
+// inUse reports whether err is Serve's failure to listen on one of the addresses in
+// picked because another process holds it.
+func inUse(err error, picked map[string]bool) bool {
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		return false
+	}
+	for addr := range picked {
+		if strings.Contains(err.Error(), "listen on "+addr+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// listeningHandler passes records on to Handler, and the service of each "listening"
+// record, which Serve writes once the service's listener is open, to listening.
+type listeningHandler struct {
+	slog.Handler
+	listening chan<- string
+}
+
+func (h listeningHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h listeningHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "listening" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "service" {
+				h.listening <- a.Value.String()
+			}
+			return true
+		})
+	}
+	if h.Handler.Enabled(ctx, r.Level) {
+		return h.Handler.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h listeningHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return listeningHandler{Handler: h.Handler.WithAttrs(attrs), listening: h.listening}
+}
+
+func (h listeningHandler) WithGroup(name string) slog.Handler {
+	return listeningHandler{Handler: h.Handler.WithGroup(name), listening: h.listening}
 }
 
 // orders is a router like checkout's: POST /orders reads an order.
@@ -92,8 +157,8 @@ func orders() *mux.Router {
 
 func TestSlowBodyTimesOut(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
-	serve(t, Service{Name: "checkout", Addr: addr, Handler: orders()})
+	_, addrs := serve(t, Service{Name: "checkout", Handler: orders()})
+	addr := addrs[0]
 
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -161,8 +226,8 @@ func TestErrorsInJSONBehindWrappers(t *testing.T) {
 
 func TestUnknownPathAndMethodAreJSON(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
-	serve(t, Service{Name: "checkout", Addr: addr, Handler: orders()})
+	_, addrs := serve(t, Service{Name: "checkout", Handler: orders()})
+	addr := addrs[0]
 	for _, tc := range []struct {
 		method, path string
 		want         int
@@ -257,7 +322,6 @@ func TestCheckoutUnreachableSaysWhy(t *testing.T) {
 // the broker. Shutdown must still answer every request, in JSON, and return in time.
 func TestShutdownAnswersRequestsInFlight(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
 	started := make(chan struct{}, 10)
 	waiting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
@@ -265,11 +329,8 @@ func TestShutdownAnswersRequestsInFlight(t *testing.T) {
 		PublishFailed(w, r.Context().Err())
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, discard(), broker.NewMemory(broker.Config{}), Service{Name: "checkout", Addr: addr, Handler: waiting})
-	}()
-	waitListening(t, addr, done)
+	running, done := serveFree(t, ctx, discard(), broker.NewMemory(broker.Config{}), Service{Name: "checkout", Handler: waiting})
+	addr := running[0].Addr
 
 	const callers = 3
 	answers := make(chan string, callers)
@@ -328,7 +389,7 @@ func TestShutdownClosesInParallel(t *testing.T) {
 	var mu sync.Mutex
 	var deadlines []bool
 	for _, name := range []string{"stock", "checkout", "gateway"} {
-		services = append(services, Service{Name: name, Addr: freeAddr(t), Handler: http.NotFoundHandler(),
+		services = append(services, Service{Name: name, Handler: http.NotFoundHandler(),
 			Close: func(ctx context.Context) error {
 				_, ok := ctx.Deadline()
 				mu.Lock()
@@ -338,7 +399,7 @@ func TestShutdownClosesInParallel(t *testing.T) {
 				return ctx.Err()
 			}})
 	}
-	stop := serve(t, services...)
+	stop, _ := serve(t, services...)
 	start := time.Now()
 	errc := make(chan error, 1)
 	go func() { errc <- stop() }()

@@ -407,6 +407,10 @@ func httputilProxy(u *url.URL) http.Handler {
 	})
 }
 
+// ownProcessEnv names, in a copy of the test binary InOwnProcess started, the one test
+// it runs.
+const ownProcessEnv = "WORKSHOP_OWN_PROCESS"
+
 // InOwnProcess runs the calling test in a process of its own, a fresh copy of the test
 // binary, for what a process does only once (OpenTelemetry reports a bad baggage header
 // once per process) or globally (OpenTelemetry's error handler). In the parent it runs
@@ -414,13 +418,13 @@ func httputilProxy(u *url.URL) http.Handler {
 // in the child it returns "" and true, and the test goes on.
 func InOwnProcess(t *testing.T) (stderr string, child bool) {
 	t.Helper()
-	if os.Getenv("WORKSHOP_OWN_PROCESS") == t.Name() {
+	if os.Getenv(ownProcessEnv) == t.Name() {
 		return "", true
 	}
 	// Each level of the name anchored: TestContract/TracerLogs/OTel runs that leaf alone.
 	run := "^" + strings.ReplaceAll(t.Name(), "/", "$/^") + "$"
 	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "WORKSHOP_OWN_PROCESS="+t.Name())
+	cmd.Env = append(os.Environ(), ownProcessEnv+"="+t.Name())
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -403,6 +403,13 @@ const remoteHint = "OpenTelemetry services: newTracerProvider (tracing.go) passe
 func CheckRemoteSampling(t *testing.T, run fleet.RunFunc, collect func(t *testing.T) (map[string]string, func() []tracecheck.Span),
 	want func(env map[string]string, orderID string) OrderTrace, todo string) {
 	t.Helper()
+	// A step whose services record no span yet has no sampler that could ask the
+	// endpoint: that is decided first, without a clock (tracesAtAll), rather than by
+	// WaitApplied's bound running out.
+	if !tracesAtAll(t, run) {
+		t.Fatalf("the services record no span at all (one order and a shutdown, which flushes every tracer, left none at a "+
+			"collector that takes them all), so no sampler of theirs asks the sampling endpoint.\nLook at %s.\n%s", todo, remoteHint)
+	}
 	_, received := collect(t)
 	e := NewSamplingEndpoint(t, StrategyNone)
 	for k, v := range RemoteSampling(e.URL) {

@@ -6,6 +6,7 @@ package workshoptest
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -165,8 +166,10 @@ func CheckShutdownFlushes(t *testing.T, s ShutdownFlushes) {
 var consumerBroken atomic.Bool
 
 var (
-	brokerOnce sync.Once
-	brokerErr  error
+	brokerOnce, brokerSaid sync.Once
+	brokerErr              error
+	// brokerFallback: RabbitMQ is unreachable and the tests use the in-memory broker.
+	brokerFallback bool
 )
 
 // RabbitMQURL is the broker the tests use: AMQP_URL, or RabbitMQ on localhost.
@@ -177,48 +180,67 @@ func RabbitMQURL() string {
 	return app.DefaultAMQPURL
 }
 
-// CheckBroker fails the test when RabbitMQ is unreachable and WORKSHOP_REQUIRE_RABBITMQ=1;
-// otherwise it says, once, that the tests fall back to the in-memory broker.
-func CheckBroker(t testing.TB) {
-	t.Helper()
+// probeBroker decides, once per test binary, between RabbitMQ and the in-memory broker.
+func probeBroker() {
 	brokerOnce.Do(func() {
 		var requiredErr error
 		brokerErr, requiredErr = broker.Fallback(context.Background(), RabbitMQURL(), requireRabbitMQ())
 		if requiredErr != nil {
 			brokerErr = requiredErr
-		} else if brokerErr != nil {
-			t.Logf("RabbitMQ is not reachable (%v): these tests use the in-memory broker. "+
-				"Start RabbitMQ (docker compose up -d rabbitmq) to test against the real one.", brokerErr)
+		} else {
+			brokerFallback = brokerErr != nil
 		}
 	})
+}
+
+// CheckBroker fails the test when RabbitMQ is unreachable and WORKSHOP_REQUIRE_RABBITMQ=1;
+// otherwise it says, once, that the tests fall back to the in-memory broker.
+func CheckBroker(t testing.TB) {
+	t.Helper()
+	probeBroker()
+	if brokerFallback {
+		brokerSaid.Do(func() {
+			t.Logf("RabbitMQ is not reachable (%v): these tests use the in-memory broker. "+
+				"Start RabbitMQ (docker compose up -d rabbitmq) to test against the real one.", brokerErr)
+		})
+	}
 	if brokerErr != nil && requireRabbitMQ() {
 		t.Fatal(brokerErr)
 	}
 }
 
 var (
-	redisOnce sync.Once
-	redisErr  error
+	redisOnce, redisSaid sync.Once
+	redisErr             error
+	redisURL             string
 )
 
-// CheckRedis fails the test when Redis does not answer and WORKSHOP_REQUIRE_REDIS=1;
-// otherwise it says, once, that the services fall back to an in-memory ledger. It
-// returns why Redis cannot be used, or nil.
-func CheckRedis(t testing.TB) error {
-	t.Helper()
+// probeRedis checks, once per test binary, whether Redis answers.
+func probeRedis() {
 	redisOnce.Do(func() {
 		cfg, err := app.LoadConfig(os.Getenv)
 		if err != nil {
 			redisErr = err
 			return
 		}
+		redisURL = cfg.RedisURL
 		redisErr = app.RedisReachable(context.Background(), cfg)
-		if redisErr != nil && os.Getenv("WORKSHOP_REQUIRE_REDIS") != "1" {
+	})
+}
+
+// CheckRedis fails the test when Redis does not answer and WORKSHOP_REQUIRE_REDIS=1;
+// otherwise it says, once, that the services fall back to an in-memory ledger. It
+// returns why Redis cannot be used, or nil.
+func CheckRedis(t testing.TB) error {
+	t.Helper()
+	probeRedis()
+	if redisErr != nil && os.Getenv("WORKSHOP_REQUIRE_REDIS") != "1" && redisURL != "" {
+		redisSaid.Do(func() {
 			t.Logf("Redis does not answer at %s (%v): stock keeps its ledger in memory in these tests, "+
 				"and the checks of its Redis calls cannot pass. Start Redis (docker compose up -d redis) to test against it.",
-				cfg.RedisURL, redisErr)
-		}
-	})
+				redisURL, redisErr)
+		})
+	}
 	if redisErr != nil && os.Getenv("WORKSHOP_REQUIRE_REDIS") == "1" {
 		t.Fatalf("WORKSHOP_REQUIRE_REDIS=1 but Redis does not answer: %v", redisErr)
 	}
@@ -263,7 +285,7 @@ func Broker(t testing.TB) broker.Broker {
 	return b
 }
 
-// StartProcesses builds the step in the test's directory and runs its gateway, checkout
+// StartProcesses runs the step's main package in the test's directory its gateway, checkout
 // and stock as three processes, as they are deployed, with env on top of the test's
 // environment; it stops them with SIGTERM when the test ends (or at Stop) and fails the
 // test unless each exits 0. Three processes can only meet through RabbitMQ, so without
@@ -279,10 +301,15 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 		t.Skipf("a stock process of its own needs Redis, which does not answer: %v", redisErr)
 	}
 	pinTestExporter()
-	binary := Binary(t, ".")
 	// The processes inherit the test's environment: pin the exporter the test means.
 	pinned := maps.Clone(exporterDefaults)
 	maps.Copy(pinned, env)
+	binary := selfMain()
+	if binary != "" {
+		pinned[mainEnv] = "1"
+	} else {
+		binary = Binary(t, ".")
+	}
 	f, err := fleet.StartProcesses(context.Background(), binary, pinned)
 	if err != nil {
 		t.Fatalf("start the services as processes: %v", err)
@@ -290,6 +317,75 @@ func StartProcesses(t testing.TB, env map[string]string) *Fleet {
 	tf := &Fleet{Fleet: f, t: t}
 	t.Cleanup(tf.Stop)
 	return tf
+}
+
+// mainEnv, set to 1 in a process StartProcesses starts from the test binary, makes
+// Main run the step's main instead of the tests.
+const mainEnv = "WORKSHOPTEST_RUN_MAIN"
+
+// mainExecutable is the test binary when its TestMain is Main, which can run the step's
+// own main; "" otherwise.
+var mainExecutable string
+
+// selfMain returns the test binary when it can run the step's main (Main), or "".
+func selfMain() string { return mainExecutable }
+
+// Main is a step's TestMain: TestMain(m *testing.M) { workshoptest.Main(m, main) }.
+// Started by StartProcesses as one of the services, the test binary runs the step's
+// own main (os.Args as the deployed command gets them: the program, then the service),
+// signal handling and exit status included, and never the tests. Otherwise it runs the
+// tests, and StartProcesses starts the services from the test binary itself: the same
+// package main, already compiled and linked, where building the command on its own
+// linked a second binary of the same code on every edit, which took longer than all
+// the rest of a step's tests.
+//
+// run, when not nil, is the step's run: Main places TestContract/CheckoutTimesOut's order
+// before the first test, so that the gateway's 8 s wait for a checkout that never answers
+// overlaps every test of the package, whichever runs first.
+func Main(m *testing.M, main func(), run fleet.RunFunc) {
+	if os.Getenv(mainEnv) == "1" {
+		os.Unsetenv(mainEnv)
+		os.Args = append([]string{"shop"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	if exe, err := os.Executable(); err == nil {
+		mainExecutable = exe
+	}
+	// Not in a copy of the test binary that runs one test in its own process
+	// (InOwnProcess): that test is not CheckoutTimesOut, and it owns the process's
+	// globals (OpenTelemetry's error handler), which a fleet of the order's would set.
+	if run != nil && os.Getenv(ownProcessEnv) == "" {
+		early = startCheckoutTimesOut(run)
+	}
+	code := m.Run()
+	if early != nil {
+		// Contract checked it, or the tests run left it out (-run): either way the
+		// silent checkout lets go of the call now, and the services stop.
+		early.finish()
+	}
+	os.Exit(code)
+}
+
+// early is the order Main placed for CheckoutTimesOut, which the first Contract takes
+// (takeEarly) and checks; nil when TestMain is not Main.
+var (
+	early      *PendingTimeout
+	earlyTaken atomic.Bool
+)
+
+// checkoutTimesOut returns the order Main placed, to the first caller, or places one.
+func checkoutTimesOut(t *testing.T, run fleet.RunFunc) *PendingTimeout {
+	t.Helper()
+	if os.Getenv(ownProcessEnv) != "" {
+		return nil // one test in its own process (InOwnProcess), which is not CheckoutTimesOut
+	}
+	if early != nil && earlyTaken.CompareAndSwap(false, true) {
+		CheckBroker(t)
+		CheckRedis(t)
+		return early
+	}
+	return StartCheckoutTimesOut(t, run)
 }
 
 // Binary builds the main package pkg (as the go command names it, from the test's
@@ -403,24 +499,119 @@ func AMQPTextKeys(t amqp.Table) []string {
 // answer in time.
 func CheckoutTimesOut(t *testing.T, run fleet.RunFunc) {
 	t.Helper()
+	StartCheckoutTimesOut(t, run).Check(t)
+}
+
+// PendingTimeout is CheckoutTimesOut's order, placed and not yet answered: the gateway
+// gives checkout app.RequestTimeout (8 s) before it answers 504, a wait that overlaps
+// the other checks when the order is placed first and checked last.
+type PendingTimeout struct {
+	done    chan struct{}
+	f       *fleet.Fleet
+	resp    fleet.Response
+	err     error
+	release func() // closes the silent checkout's listener and the calls it holds
+	stop    sync.Once
+}
+
+// StartCheckoutTimesOut starts run's system with a checkout that takes the call and
+// never answers, and places an order with it in the background; Check waits for the
+// answer. When the test that called it ends first (a -run that leaves the check out),
+// the silent checkout lets go of the call, which ends the order at once.
+func StartCheckoutTimesOut(t testing.TB, run fleet.RunFunc) *PendingTimeout {
+	t.Helper()
+	CheckBroker(t)
+	CheckRedis(t)
+	p := startCheckoutTimesOut(run)
+	t.Cleanup(func() {
+		if err := p.finish(); err != nil {
+			t.Errorf("stop the services: %v", err)
+		}
+	})
+	return p
+}
+
+// startCheckoutTimesOut is StartCheckoutTimesOut without a test: the caller calls finish.
+func startCheckoutTimesOut(run fleet.RunFunc) *PendingTimeout {
+	probeBroker()
+	probeRedis()
+	pinTestExporter()
+	p := &PendingTimeout{done: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		p.err = err
+		close(p.done)
+		return p
 	}
-	defer ln.Close()
+	var mu sync.Mutex
+	var held []net.Conn
+	p.release = func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+		held = nil
+	}
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			defer c.Close() // held open, unanswered, until the test ends
+			mu.Lock()
+			held = append(held, c) // held open, unanswered, until released
+			mu.Unlock()
 		}
 	}()
-	f := Start(t, run, map[string]string{"CHECKOUT_URL": "http://" + ln.Addr().String()})
-	resp := f.PlaceOrder(DemoOrder(), nil)
+	go func() {
+		defer close(p.done)
+		f, err := fleet.Start(context.Background(), run, map[string]string{"CHECKOUT_URL": "http://" + ln.Addr().String()})
+		if err != nil {
+			p.err = fmt.Errorf("start the services: %w", err)
+			return
+		}
+		p.f = f
+		p.resp, p.err = f.PlaceOrder(context.Background(), DemoOrder(), nil)
+		if p.err != nil {
+			p.err = fmt.Errorf("place order: %w", p.err)
+		}
+	}()
+	return p
+}
+
+// finish releases the silent checkout, waits for the order's answer and stops the
+// services, once; it returns the stop's error.
+func (p *PendingTimeout) finish() (err error) {
+	p.stop.Do(func() {
+		if p.release != nil {
+			p.release()
+		}
+		<-p.done
+		if p.f != nil {
+			err = p.f.Stop()
+		}
+	})
+	return err
+}
+
+// Check waits for the order's answer, fails t unless it is a 504 saying that checkout
+// did not answer in time, and stops the services, failing t unless they stop cleanly.
+func (p *PendingTimeout) Check(t testing.TB) {
+	t.Helper()
+	<-p.done
+	if p.err != nil {
+		p.finish()
+		t.Fatal(p.err)
+	}
+
+	resp := p.resp
 	if resp.Status != http.StatusGatewayTimeout || !strings.Contains(resp.Error(), "did not answer in time") {
 		t.Errorf("with a checkout that never answers: got %d %s, want 504 saying checkout did not answer in time", resp.Status, resp.Body)
+	}
+	if err := p.finish(); err != nil {
+		t.Errorf("stop the services: %v", err)
 	}
 }
 

@@ -20,3 +20,8 @@ var step = otsuite.Step(run, newCheckout, reserveStock, workshoptest.Step{
 })
 
 func TestContract(t *testing.T) { workshoptest.Contract(t, step) }
+
+// TestMain runs the tests; in a process that TestContract/SeparateProcesses starts as one
+// of the services, it runs this step's main instead, as the deployed command does;
+// and it places TestContract/CheckoutTimesOut's order before the first test.
+func TestMain(m *testing.M) { workshoptest.Main(m, main, run) }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -472,13 +471,10 @@ func TestOTLPLogsAndMetrics(t *testing.T) {
 // TestUnreachableCollector: a log and metrics collector that cannot be reached is said
 // once, and no order waits for it.
 func TestUnreachableCollector(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-	for k, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": closed, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+	// A collector that takes each export and hangs up: a port of the test's own, which no
+	// other process can take meanwhile, as one can a closed port; it counts the attempts.
+	collector := workshoptest.StartDownCollector(t)
+	for k, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL(""), "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
 		"OTEL_LOGS_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp", "OTEL_TRACES_EXPORTER": "none",
 		"OTEL_METRIC_EXPORT_INTERVAL": "100", "OTEL_BLRP_SCHEDULE_DELAY": "50"} {
 		t.Setenv(k, v)
@@ -495,24 +491,39 @@ func TestUnreachableCollector(t *testing.T) {
 		}
 	}
 	f.WaitReserved(workshoptest.DemoSKU, 6)
-	// Several exports have failed by now (every 50 and 100 ms); each signal is said once.
-	deadline := time.Now().Add(10 * time.Second)
+	// Exports fail every 50 and 100 ms. Whether the services export both signals at
+	// all is decided without a clock: when none has reached the collector within 2 s,
+	// the services stop, which flushes every provider, so an export they make at all
+	// is made then.
+	exported := func() bool { return collector.AttemptsAt("/v1/logs") > 0 && collector.AttemptsAt("/v1/metrics") > 0 }
+	for deadline := time.Now().Add(2 * time.Second); !exported() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopped := false
+	if !exported() {
+		f.Stop()
+		stopped = true
+	}
 	counts := map[string]int{}
-	for time.Now().Before(deadline) {
+	said := func() bool {
 		clear(counts)
 		for _, rec := range f.Logs() {
 			if msg, _ := rec["msg"].(string); strings.HasPrefix(msg, "exporting log records failed") || strings.HasPrefix(msg, "exporting metrics failed") {
 				counts[msg]++
 			}
 		}
-		if len(counts) == 2 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+		return len(counts) == 2
+	}
+	// Each signal's failure is said once: wait for both records (a condition; the bound
+	// only ends the wait for a step that does not say them).
+	for deadline := time.Now().Add(10 * time.Second); !said() && !stopped && exported() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
 	}
 	if len(counts) != 2 {
-		t.Fatalf("with the collector down, the log says %v, want one \"exporting log records failed\" and one \"exporting metrics failed\": "+
-			"the services export nothing yet.\nLook at %s; and %s", counts, todoLogger, todoMeter)
+		t.Fatalf("with the collector down (%d export(s) of log records and %d of metrics reached it), the log says %v, "+
+			"want one \"exporting log records failed\" and one \"exporting metrics failed\": "+
+			"the services export nothing yet.\nLook at %s; and %s",
+			collector.AttemptsAt("/v1/logs"), collector.AttemptsAt("/v1/metrics"), counts, todoLogger, todoMeter)
 	}
 	for msg, n := range counts {
 		if n != 1 {
