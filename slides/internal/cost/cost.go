@@ -360,6 +360,9 @@ func Chart(runs ...*Run) []byte {
 		grid *= 2
 	}
 	yMax := math.Ceil(max/grid) * grid
+	if (yMax-max)/yMax*float64(plotH) < 8 {
+		yMax += grid // room for the tallest bar's figure under the legend
+	}
 	y := func(v float64) float64 { return float64(top+plotH) - v/yMax*float64(plotH) }
 
 	var b bytes.Buffer
