@@ -1,6 +1,8 @@
 // Command cost-chart writes the cost slides' chart and sentences into img/, from the
-// figures in benchmarks/ (see package cost). Run it from the slides module after
-// `workshop load` or the hop benchmark wrote new figures (go generate does):
+// figures in benchmarks/ (see package cost): load.json, and load-sampled.json and
+// load-unsampled.json when they exist (make load-figures writes the three), and hops.txt.
+// Run it from the slides module after `workshop load` or the hop benchmark wrote new
+// figures (go generate does):
 //
 //	go run ./cmd/cost-chart
 //
@@ -19,7 +21,7 @@ import (
 )
 
 func main() {
-	bench := flag.String("bench", "../benchmarks", "the directory of load.json, load-sampled.json and hops.txt")
+	bench := flag.String("bench", "../benchmarks", "the directory of load.json, load-sampled.json, load-unsampled.json and hops.txt")
 	img := flag.String("img", "img", "the directory to write cost.svg, cost.html and hops.html in")
 	flag.Parse()
 	files, err := cost.Generate(*bench)

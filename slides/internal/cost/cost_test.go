@@ -8,120 +8,200 @@ import (
 	"testing"
 )
 
-// writeRun writes a load JSON file with the given CPU per order, by target.
-func writeRun(t *testing.T, dir, name, machine, command string, cpu map[string]float64, order []string) {
+// The fixtures in testdata/ are `workshop load` JSON files cut to what the generator reads,
+// with figures chosen for round ratios:
+//
+//	three: load.json (-sampling 1, with spans per order and spans dropped), load-sampled.json
+//	       (-sampling 0.1) and load-unsampled.json (-sampling 0), one machine, steps 01 03 04 06 07
+//	mixed: the same, but load-unsampled.json from another machine
+//	two:   load.json and load-sampled.json as workshop load wrote them before it counted
+//	       spans (no -sampling: the ratio is in an -env), steps 01 to 06, no 07
+//	one:   load.json alone, 01 03 04 06, 12 spans dropped
+
+func generate(t *testing.T, dir string) (chart, text string) {
 	t.Helper()
-	var summary []map[string]any
-	for _, target := range order {
-		s := map[string]any{"target": target, "orders_per_second": 1000.0}
-		if v, ok := cpu[target]; ok {
-			s["cpu_us_per_order"] = v
-		}
-		summary = append(summary, s)
-	}
-	data, _ := json.Marshal(map[string]any{"machine": machine, "date": "2026-12-05T10:00:00Z", "command": command, "summary": summary})
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-const hops = `tracer                           ns/hop   B/hop  allocs/hop  time vs native  allocs vs native
-jaeger-client-go                   3703    3001          38            2.2x              2.5x
-OTel SDK, OpenTracing bridge       4031    4136          50            2.4x              3.3x
-OTel SDK, native API               1680    1712          15            1.0x              1.0x
-`
-
-func fixture(t *testing.T, sampledMachine string) string {
-	dir := t.TempDir()
-	order := []string{"rabbitmq-raw", "01-untraced", "03-traced-rabbit-broker", "06-native-otel"}
-	writeRun(t, dir, FullJSON, "AMD EPYC, 2 cores", "go run ./cmd/workshop load",
-		map[string]float64{"01-untraced": 400, "03-traced-rabbit-broker": 560, "06-native-otel": 700}, order)
-	if sampledMachine != "" {
-		writeRun(t, dir, SampledJSON, sampledMachine, "go run ./cmd/workshop load -env OTEL_TRACES_SAMPLER_ARG=0.1 01 06",
-			map[string]float64{"01-untraced": 400, "06-native-otel": 500}, []string{"01-untraced", "06-native-otel"})
-	}
-	if err := os.WriteFile(filepath.Join(dir, HopsText), []byte(hops), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// The chart and the sentences follow the figures: change one, and they say so.
-func TestGenerateFollowsTheFigures(t *testing.T) {
-	files, err := Generate(fixture(t, "AMD EPYC, 2 cores"))
+	files, err := Generate(filepath.Join("testdata", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	chart, text := string(files[ChartFile]), string(files[TextFile])
-	for _, want := range []string{"µs of CPU per order", ">700<", ">560<", ">500<", "every order traced", "1 in 10 traced", ">native<"} {
-		if !strings.Contains(chart, want) {
-			t.Errorf("the chart has no %q:\n%s", want, chart)
+	return string(files[ChartFile]), string(files[TextFile])
+}
+
+func contains(t *testing.T, what, s string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			t.Errorf("the %s has no %q:\n%s", what, w, s)
 		}
 	}
-	if strings.Contains(chart, ">rabbitmq-raw<") || strings.Contains(chart, ">raw<") {
-		t.Errorf("the chart draws rabbitmq-raw, which has no CPU per order")
-	}
-	for _, want := range []string{"03 <b>1.40×</b> · 06 <b>1.75×</b>", "(06, native) adds <b>75 %</b>", "at 1 in 10, <b>25 %</b>"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("the text has no %q:\n%s", want, text)
+}
+
+func lacks(t *testing.T, what, s string, unwanted ...string) {
+	t.Helper()
+	for _, w := range unwanted {
+		if strings.Contains(s, w) {
+			t.Errorf("the %s has %q:\n%s", what, w, s)
 		}
 	}
-	if strings.Contains(chart, "two machines") {
-		t.Errorf("one machine, and the chart says two:\n%s", chart)
+}
+
+// bars counts the chart's bars of each run's colour.
+func bars(chart string) (n [3]int) {
+	for i, c := range colours {
+		for _, line := range strings.Split(chart, "\n") {
+			if strings.HasPrefix(line, "<rect x=") && strings.Contains(line, "fill='"+c+"'") && !strings.Contains(line, "width='22'") {
+				n[i]++
+			}
+		}
 	}
+	return n
+}
+
+// lines are the sentences under the chart.
+func lines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "<li>") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Three runs from one machine: three bars a step in µs, 07 among them, and the four
+// sentences the slide needs, each from the run it names.
+func TestThreeRuns(t *testing.T) {
+	chart, text := generate(t, "three")
+	contains(t, "chart", chart, "µs of CPU per order", "every order sampled", "1 in 10 sampled", "nothing sampled",
+		"measured on AMD EPYC 7B13, 2026-12-05", ">708<", ">500<", ">430<", ">412<", ">07<", ">logs,<",
+		"load.json, benchmarks/load-sampled.json and benchmarks/load-unsampled.json")
+	lacks(t, "chart", chart, "machines", ">rabbitmq-raw<", ">raw<")
+	if n := bars(chart); n != [3]int{5, 5, 5} {
+		t.Errorf("the chart has %v bars of each run, want 5 each:\n%s", n, chart)
+	}
+	want := []string{
+		"<li>Every order sampled: 06 <b>1.15×</b> 03's CPU per order, the bridge (04) <b>1.10×</b></li>",
+		"<li>1 in 10 sampled: 06 <b>1.20×</b>, 03 <b>1.10×</b> 01's; nothing sampled: 06 <b>1.03×</b> 01's</li>",
+		"<li>Metrics and log correlation (07): <b>1.10×</b> 06's, every order sampled</li>",
+		"<li>Every order sampled, 06 exports <b>9.0</b> spans per order; <b>0</b> dropped in the run</li>",
+	}
+	if got := lines(text); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the sentences are\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A run from another machine turns every bar into a ratio to its own run's 01, and the
+// chart says so; the sentences, ratios within a run, stay as they are.
+func TestMixedMachinesCompareAsRatios(t *testing.T) {
+	chart, text := generate(t, "mixed")
+	contains(t, "chart", chart, "× 01&#39;s in the same run (two machines)",
+		"every order sampled (AMD EPYC 7B13, 2026-12-05)", "nothing sampled (Intel Xeon, 2026-12-03)",
+		">1.77<", ">1.25<", ">1.03<", ">1.00<")
+	lacks(t, "chart", chart, ">708<", ">412<", "measured on")
+	if n := bars(chart); n != [3]int{5, 5, 5} {
+		t.Errorf("the chart has %v bars of each run, want 5 each", n)
+	}
+	if _, three := generate(t, "three"); text != three {
+		t.Errorf("another machine changed the sentences:\n%s", text)
+	}
+}
+
+// Two runs as workshop load wrote them before it counted spans: the sampling ratio read
+// from -env, steps the sampled run lacks drawn with one bar, no 07, no spans.
+func TestTwoRunsNoStep07(t *testing.T) {
+	chart, text := generate(t, "two")
+	contains(t, "chart", chart, "every order sampled", "1 in 10 sampled", ">480<", ">620<", ">05<", ">mixed<")
+	lacks(t, "chart", chart, "nothing sampled", ">07<", "machines")
+	if n := bars(chart); n != [3]int{6, 4, 0} {
+		t.Errorf("the chart has %v bars of each run, want 6, 4 and 0", n)
+	}
+	contains(t, "text", text, "06 <b>1.15×</b> 03's", "the bridge (04) <b>1.10×</b>", "1 in 10 sampled: 06 <b>1.20×</b>, 03 <b>1.10×</b> 01's</li>")
+	lacks(t, "text", text, "07", "spans", "nothing sampled")
+	if n := len(lines(text)); n != 2 {
+		t.Errorf("%d sentences, want 2:\n%s", n, text)
+	}
+}
+
+// One run: one bar a step, the sentences about it alone, and the dropped spans it counted.
+func TestOneRun(t *testing.T) {
+	chart, text := generate(t, "one")
+	if n := bars(chart); n != [3]int{4, 0, 0} {
+		t.Errorf("the chart has %v bars of each run, want 4, 0 and 0", n)
+	}
+	lacks(t, "chart", chart, "1 in 10", "nothing sampled", ">07<")
+	contains(t, "text", text, "Every order sampled: 06 <b>1.15×</b>", "06 exports <b>9.0</b> spans per order; <b>12</b> dropped")
+	lacks(t, "text", text, "1 in 10", "nothing sampled", "(07)")
+}
+
+// Every figure comes from the files: change one, and the chart and the sentences follow.
+func TestGenerateFollowsTheFigures(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{FullJSON, SampledJSON, UnsampledJSON, HopsText} {
+		data, err := os.ReadFile(filepath.Join("testdata", "three", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == FullJSON {
+			var run map[string]any
+			json.Unmarshal(data, &run)
+			for _, s := range run["summary"].([]any) {
+				if s := s.(map[string]any); s["target"] == "07-logs-and-metrics" {
+					s["cpu_us_per_order"] = 966.0
+				}
+			}
+			data, _ = json.Marshal(run)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := Generate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "chart", string(files[ChartFile]), ">966<")
+	contains(t, "text", string(files[TextFile]), "(07): <b>1.50×</b> 06's")
 	if h := string(files[HopsFile]); !strings.Contains(h, "<b>2.4×</b> the time and <b>3.3×</b>") || !strings.Contains(h, "no cheaper than") {
 		t.Errorf("the hop text does not follow hops.txt:\n%s", h)
 	}
 }
 
-// Runs from two machines compare as ratios to their own untraced step, and say so.
-func TestTwoMachinesCompareAsRatios(t *testing.T) {
-	files, err := Generate(fixture(t, "Intel Xeon, 2 cores"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chart, text := string(files[ChartFile]), string(files[TextFile])
-	for _, want := range []string{"× 01&#39;s in the same run", ">1.75<", ">1.25<", ">1.00<"} {
-		if !strings.Contains(chart, want) {
-			t.Errorf("the chart has no %q:\n%s", want, chart)
+// The ratio a run sampled is read from its command: -env wins, as in workshop load.
+func TestRate(t *testing.T) {
+	for cmd, want := range map[string]string{
+		"go run ./cmd/workshop load 01 06":                                        "every order",
+		"go run ./cmd/workshop load -sampling 1 01":                               "every order",
+		"go run ./cmd/workshop load -sampling 0 01":                               "nothing",
+		"go run ./cmd/workshop load -sampling=0.25 01":                            "1 in 4",
+		"go run ./cmd/workshop load -sampling 0.3 01":                             "30 %",
+		"go run ./cmd/workshop load -sampling 1 -env OTEL_TRACES_SAMPLER_ARG=0.1": "1 in 10",
+	} {
+		if got := (&Run{Command: cmd}).rate(); got != want {
+			t.Errorf("%s: rate %q, want %q", cmd, got, want)
 		}
-	}
-	if strings.Contains(chart, ">700<") {
-		t.Errorf("two machines, and the chart compares their µs:\n%s", chart)
-	}
-	if !strings.Contains(chart, "(two machines)") {
-		t.Errorf("the chart does not say the runs are from two machines:\n%s", chart)
-	}
-	if !strings.Contains(text, "06 <b>1.75×</b>") || !strings.Contains(text, "at 1 in 10, <b>25 %</b>") {
-		t.Errorf("the text does not give each run's ratios:\n%s", text)
-	}
-}
-
-// Without the sampled run, one series and no sentence about sampling.
-func TestWithoutTheSampledRun(t *testing.T) {
-	files, err := Generate(fixture(t, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := string(files[ChartFile]); strings.Contains(c, "1 in 10") || strings.Count(c, "<rect x=") != 1+3 {
-		t.Errorf("without load-sampled.json the chart should have one legend box and three bars:\n%s", c)
-	}
-	if s := string(files[TextFile]); strings.Contains(s, "1 in 10") {
-		t.Errorf("without load-sampled.json the text speaks of sampling:\n%s", s)
 	}
 }
 
 // A run without the untraced baseline, or without figures, is an error, not a chart.
 func TestBadRuns(t *testing.T) {
-	dir := fixture(t, "")
-	writeRun(t, dir, FullJSON, "m", "c", map[string]float64{"06-native-otel": 700}, []string{"06-native-otel"})
+	dir := t.TempDir()
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hops, _ := os.ReadFile(filepath.Join("testdata", "one", HopsText))
+	write(HopsText, string(hops))
+	write(FullJSON, `{"summary": [{"target": "06-native-otel", "cpu_us_per_order": 700}]}`)
 	if _, err := Generate(dir); err == nil || !strings.Contains(err.Error(), "01-untraced") {
 		t.Errorf("a run without 01-untraced: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, FullJSON), []byte("{"), 0o644)
-	if _, err := Generate(dir); err == nil {
-		t.Errorf("a broken JSON file made a chart")
+	write(FullJSON, `{"summary": [{"target": "01-untraced", "cpu_us_per_order": 400}]}`)
+	write(UnsampledJSON, "{")
+	if _, err := Generate(dir); err == nil || !strings.Contains(err.Error(), UnsampledJSON) {
+		t.Errorf("a broken load-unsampled.json made a chart: %v", err)
 	}
+	os.Remove(filepath.Join(dir, UnsampledJSON))
 	os.Remove(filepath.Join(dir, FullJSON))
 	if _, err := Generate(dir); err == nil || !strings.Contains(err.Error(), "workshop load") {
 		t.Errorf("no load.json: %v", err)
