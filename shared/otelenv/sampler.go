@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -129,22 +127,9 @@ func (l *remoteLog) Fetch(service string) ([]byte, error) {
 	}
 	l.errored = false
 	l.mu.Unlock()
-	u := l.endpoint + "?" + url.Values{"service": {service}}.Encode()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u, http.NoBody)
+	body, err := sampling.FetchStrategies(l.client, l.endpoint, service)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStrategies))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %s", resp.Status)
 	}
 	// jaegerremote's parser (jsonpb) takes any number for the strategy type, and then
 	// applies whatever rates the answer holds: refuse a type the protocol does not
@@ -161,11 +146,8 @@ func (l *remoteLog) Fetch(service string) ([]byte, error) {
 	return body, nil
 }
 
-// fetchTimeout bounds one poll; maxStrategies, the answer read.
-const (
-	fetchTimeout  = 10 * time.Second
-	maxStrategies = 1 << 20
-)
+// fetchTimeout bounds one poll.
+const fetchTimeout = 10 * time.Second
 
 func (*remoteLog) Init(logr.RuntimeInfo)    {}
 func (*remoteLog) Enabled(int) bool         { return false }

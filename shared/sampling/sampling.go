@@ -27,9 +27,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -366,4 +368,28 @@ func StrategyType(raw json.RawMessage) (int, error) {
 		return 0, fmt.Errorf("unknown strategyType %d: want 0 (PROBABILISTIC) or 1 (RATE_LIMITING)", n)
 	}
 	return int(n), nil
+}
+
+// MaxStrategiesAnswer bounds how much of a sampling endpoint's answer FetchStrategies reads.
+const MaxStrategiesAnswer = 1 << 20
+
+// FetchStrategies asks a sampling endpoint (Jaeger's remote sampling protocol) for
+// service's strategies, as jaeger-client's and jaegerremote's own fetchers do, with
+// client's timeout: both worlds' remote samplers poll through it, so a poll is bounded
+// and a failure reads the same in either. An answer other than 200 is an error quoting
+// its start.
+func FetchStrategies(client *http.Client, endpoint, service string) ([]byte, error) {
+	resp, err := client.Get(endpoint + "?" + url.Values{"service": {service}}.Encode())
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxStrategiesAnswer))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s: %.200s", endpoint, resp.Status, body)
+	}
+	return body, nil
 }

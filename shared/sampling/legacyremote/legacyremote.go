@@ -28,9 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -99,9 +97,6 @@ func SamplerOptions(endpoint string, logger jaeger.Logger) []jaeger.SamplerOptio
 // the tracer waits for a poll under way.
 const FetchTimeout = 10 * time.Second
 
-// maxAnswer bounds the answer read.
-const maxAnswer = 1 << 20
-
 type fetcher struct {
 	endpoint string
 	client   *http.Client
@@ -110,19 +105,7 @@ type fetcher struct {
 // Fetch implements jaeger.SamplingStrategyFetcher, as jaeger-client's own fetcher does,
 // with a timeout.
 func (f fetcher) Fetch(service string) ([]byte, error) {
-	resp, err := f.client.Get(f.endpoint + "?" + url.Values{"service": {service}}.Encode())
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s: %.200s", f.endpoint, resp.Status, body)
-	}
-	return body, nil
+	return workshopsampling.FetchStrategies(f.client, f.endpoint, service)
 }
 
 // Option is a config.Option for cfg.NewTracer that, when the JAEGER_* environment asks
