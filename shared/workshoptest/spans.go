@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,16 +46,13 @@ func Post(t *testing.T, url string, body any, status int) fleet.Response {
 }
 
 // FakeCheckout returns the URL of a checkout that answers with h until the test ends,
-// or, when h is nil, of a port nothing listens on: a checkout that is down.
+// or, when h is nil, of a checkout that is down: it reads each call and hangs up without
+// an answer. (Not a closed port: another process may take a port the moment it is
+// closed, and answer the call.)
 func FakeCheckout(t *testing.T, h http.HandlerFunc) string {
 	t.Helper()
 	if h == nil {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln.Close()
-		return "http://" + ln.Addr().String()
+		return startDownCollector(t).URL("")
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
