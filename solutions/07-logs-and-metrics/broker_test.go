@@ -34,7 +34,7 @@ var brokerSuite = otelsuite.Broker{
 	},
 	Carrier:    func(h amqp.Table) any { return amqpHeadersCarrier(h) },
 	Propagator: newPropagator(),
-	PublishHop: publishHop, ProcessHop: processHop, Attrs: brokerAttrs, CheckAttrs: checkAttrs,
+	PublishHop: publishHop, ProcessHop: processHop, Attrs: otelsuite.BrokerAttrs, CheckAttrs: otelsuite.CheckAttrs,
 	StockReserve: stockReserve,
 	Todo:         "TODO(06.2)", ReserveTodo: "TODO(06.3)",
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -157,7 +155,7 @@ func TestSpans(t *testing.T) {
 			return map[string]string{"http.request.method": "POST", "http.route": route, "http.response.status_code": "202"}
 		},
 		Healthz:             "TODO(06.1): leave /healthz out with otelmux.WithFilter",
-		Tags:                checkAttrs,
+		Tags:                otelsuite.CheckAttrs,
 		TraceResponseFormat: "TODO(06.1): traceResponse names the span in the request's context (trace.SpanContextFromContext)",
 		TraceResponseSpan:   "TODO(06.1): traceResponse runs inside serverSpans, so it names otelmux's server span",
 		ServerError:         "Look at TODO(06.1): otelmux sets the status from the answer's code",
@@ -214,7 +212,7 @@ func orderTrace(env map[string]string, orderID string) workshoptest.OrderTrace {
 			workshoptest.CheckRedisSpans(t, spans, workshoptest.RedisotelSpans(stockReserve, redisTodo))
 			for _, hop := range []tracecheck.Hop{producer, consumer} {
 				span, _ := tracecheck.Find(spans, hop)
-				checkAttrs(t, span, brokerAttrs(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], orderID), hop.Todo)
+				otelsuite.CheckAttrs(t, span, otelsuite.BrokerAttrs(hop, env["AMQP_EXCHANGE"], env["AMQP_QUEUE"], orderID), hop.Todo)
 				for _, tag := range []string{"message_bus.destination", "peer.hostname", "peer.port"} {
 					if _, ok := span.Attrs[tag]; ok {
 						t.Errorf("the %s span still carries OpenTracing's %s tag: the conventions replace it.\nLook at %s", hop, tag, hop.Todo)
@@ -238,28 +236,6 @@ func processHop(exchange, queue string) tracecheck.Hop {
 	return tracecheck.Hop{Service: "stock", Kind: tracecheck.KindConsumer, Name: "process " + exchange + ":" + broker.RoutingKey + ":" + queue,
 		Todo: "TODO(06.2): in TracedRabbitBroker.Consume, extract the context from the message's headers with the propagator, " +
 			"and start a CONSUMER span named \"process {exchange}:{routing key}:{queue}\" from it, its child"}
-}
-
-// brokerAttrs are the attributes the messaging conventions ask of a broker span: the
-// operation, the destination, the message, and where RabbitMQ is (the in-memory broker
-// of a laptop without RabbitMQ is nowhere).
-func brokerAttrs(hop tracecheck.Hop, exchange, queue, messageID string) map[string]string {
-	want := map[string]string{
-		"messaging.system":                           "rabbitmq",
-		"messaging.operation.type":                   "send",
-		"messaging.operation.name":                   "publish",
-		"messaging.destination.name":                 exchange + ":" + broker.RoutingKey,
-		"messaging.rabbitmq.destination.routing_key": broker.RoutingKey,
-		"messaging.message.id":                       messageID,
-	}
-	if hop.Kind == tracecheck.KindConsumer {
-		want["messaging.operation.type"], want["messaging.operation.name"] = "process", "process"
-		want["messaging.destination.name"] += ":" + queue
-	}
-	if host, port, ok := rabbitAddress(); ok {
-		want["server.address"], want["server.port"] = host, port
-	}
-	return want
 }
 
 var stockReserve = workshoptest.StockReserveHop("TODO(06.3): start the \"reserve stock\" span with tracer.Start(ctx, ...) in reserveStock, under the consumer span in ctx")
@@ -298,30 +274,6 @@ func newRecorder(t *testing.T) recorder { return recorder{otelsuite.NewRecorder(
 // provider returns a tracer provider for service that samples every span and records it.
 func (r recorder) provider(service string) trace.TracerProvider {
 	return r.Provider(service, sdktrace.WithSampler(sdktrace.AlwaysSample()))
-}
-
-// rabbitAddress returns the host and port of the RabbitMQ the tests use, when they use it.
-func rabbitAddress() (host, port string, ok bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if broker.Reachable(ctx, workshoptest.RabbitMQURL()) != nil {
-		return "", "", false // the in-memory broker has no address
-	}
-	u, err := url.Parse(workshoptest.RabbitMQURL())
-	if err != nil {
-		return "", "", false
-	}
-	return u.Hostname(), cmp.Or(u.Port(), "5672"), true
-}
-
-// checkAttrs checks the span's attributes, blaming todo.
-func checkAttrs(t *testing.T, span tracecheck.Span, want map[string]string, todo string) {
-	t.Helper()
-	for k, v := range want {
-		if got, ok := span.Attrs[k]; !ok || got != v {
-			t.Errorf("the %s %s span %q has %s=%q, want %q.\nLook at %s", span.Service, span.Kind, span.Name, k, got, v, todo)
-		}
-	}
 }
 
 // TestRouteTemplate: otelmux names the server span after the route template.
