@@ -1,5 +1,5 @@
 // Package otelsuite is what the tests of every step with an OpenTelemetry SDK share
-// (04, 05 and 06): a recorder of SDK providers, and a collector the providers built from
+// (04 to 07): a recorder of SDK providers, and a collector the providers built from
 // the environment export to. It uses the OpenTelemetry API and SDK alone, so that step
 // 06, which must not build OpenTracing, can use it; bridgesuite adds the bridge.
 package otelsuite
