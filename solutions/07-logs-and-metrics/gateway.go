@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/mux"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -22,7 +21,11 @@ import (
 // newGateway returns the gateway's routes: the public POST /checkout, which checks the
 // order and hands it to checkout.
 func newGateway(checkoutURL string, tp trace.TracerProvider, mp metric.MeterProvider, prop propagation.TextMapPropagator, logger *slog.Logger) http.Handler {
-	client := &http.Client{Timeout: 10 * time.Second, Transport: clientSpans(tp, mp, prop)}
+	// No Timeout: the call's deadline is its request's, which app.Serve bounds by
+	// RequestTimeout. Over a transport net/http does not know, such as otelhttp's, a
+	// client's Timeout costs a goroutine, a timer and two channels per call to cancel it
+	// the pre-Go-1.5 way, even when the context's deadline comes first.
+	client := &http.Client{Transport: clientSpans(tp, mp, prop)}
 	r := mux.NewRouter()
 	r.Handle("/checkout", placeOrder(client, checkoutURL, tp.Tracer(tracerName), logger)).Methods(http.MethodPost)
 	r.Handle("/healthz", app.Healthz(nil)).Methods(http.MethodGet)
