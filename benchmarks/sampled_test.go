@@ -168,7 +168,9 @@ func BenchmarkEncodeSpan(b *testing.B) {
 				n = 0
 			}
 		}
-		b.ReportMetric(float64(client.bytes.Load())/float64(client.spans.Load()), "wire-B/span")
+		if spans := client.spans.Load(); spans > 0 {
+			b.ReportMetric(float64(client.bytes.Load())/float64(spans), "wire-B/span")
+		}
 	})
 	b.Run("thrift", func(b *testing.B) {
 		rep := jaeger.NewInMemoryReporter()
