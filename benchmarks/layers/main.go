@@ -15,6 +15,20 @@
 // layer's CPU under runtime.mallocgc. -reserved scales the consumer's samples (those
 // under broker.(*Rabbit).consume) to the orders stock reserved in the window, when it
 // fell behind the orders accepted.
+//
+// With -instrumentation REGEXP it answers a narrower question, the share of the
+// process that is instrumentation, for the lower bound in the README: each sample is
+// charged to the innermost frame outside the standard library and the runtime (the
+// tracers not passed through this time); it is instrumentation when that frame matches
+// REGEXP, the workshop's own (package main, shared/) or a library's, and application
+// otherwise; a sample without such a frame is garbage collection's or the runtime's.
+// The expressions the README uses:
+//
+//	06: go\.opentelemetry\.io|httpsnoop|go-redis/extra|TracedRabbitBroker|amqpHeadersCarrier|messageAttributes|Destination|joinNonEmpty|traceResponse|edge\.|recordError
+//	03: jaeger|opentracing|otredis|TracedRabbitBroker|amqpHeadersCarrier|messageTags|traceResponse|serverSpans|main\.route
+//
+// (03's callCheckout is left out: it is the innermost frame of the whole HTTP call, whose
+// own tracing calls are jaeger-client's frames.)
 package main
 
 import (
@@ -117,6 +131,39 @@ func layerOf(frames []string) string {
 	return "standard library: " + pkgOf(frames[len(frames)-1])
 }
 
+// instrumentationOf is -instrumentation's charge: the innermost frame outside the
+// standard library and the runtime decides.
+func instrumentationOf(frames []string, instr *regexp.Regexp) string {
+	for _, f := range frames {
+		if stdlib(f) {
+			continue
+		}
+		switch {
+		case !instr.MatchString(f):
+			return "application"
+		case strings.HasPrefix(f, "main.") || strings.HasPrefix(f, "github.com/ot2otel/"):
+			return "instrumentation: the workshop's"
+		default:
+			return "instrumentation: libraries"
+		}
+	}
+	all := strings.Join(frames, " ")
+	if strings.Contains(all, "runtime.gcBgMarkWorker") || strings.Contains(all, "runtime.bgsweep") || strings.Contains(all, "runtime.bgscavenge") {
+		return "garbage collection"
+	}
+	return "runtime, standard library only"
+}
+
+// stdlib reports whether fn is the standard library's or the runtime's: its package
+// path's first element has no dot.
+func stdlib(fn string) bool {
+	if strings.HasPrefix(fn, "main.") {
+		return false
+	}
+	first, _, _ := strings.Cut(fn, "/")
+	return !strings.Contains(fn, "/") || !strings.Contains(first, ".")
+}
+
 // pkgOf is the package path of a function's name: up to the first dot after the last
 // slash ("net/http" of "net/http.(*conn).serve").
 func pkgOf(fn string) string {
@@ -130,6 +177,7 @@ func pkgOf(fn string) string {
 func main() {
 	orders := flag.Float64("orders", 0, "orders answered in the profiles' windows (workshop load's 'reserved M/N': N)")
 	reserved := flag.Float64("reserved", 0, "orders stock reserved in the windows ('reserved M/N': M); 0: the same as -orders")
+	instr := flag.String("instrumentation", "", "REGEXP: split the samples into instrumentation (innermost frame outside the standard library matches) and the rest")
 	index := flag.String("sample_index", "", "pprof's -sample_index: alloc_space or alloc_objects for an allocation profile")
 	flag.Parse()
 	if *orders <= 0 || flag.NArg() != 1 {
@@ -152,6 +200,9 @@ func main() {
 			v *= *orders / *reserved
 		}
 		l := layerOf(s.frames)
+		if *instr != "" {
+			l = instrumentationOf(s.frames, regexp.MustCompile(*instr))
+		}
 		total[l] += v
 		if strings.Contains(strings.Join(s.frames, " "), "runtime.mallocgc") {
 			alloc[l] += v

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+)
 
 // TestParseAndCharge reads `go tool pprof -traces` output as it prints it, and charges
 // each stack to the layer that asked for the work.
@@ -42,6 +45,26 @@ Type: alloc_space
 	for i, w := range want {
 		if samples[i].value != w.value || layerOf(samples[i].frames) != w.layer {
 			t.Errorf("sample %d: %v charged to %q, want %v to %q", i, samples[i].value, layerOf(samples[i].frames), w.value, w.layer)
+		}
+	}
+}
+
+// TestInstrumentationOf: -instrumentation charges a sample by its innermost frame outside
+// the standard library, the tracers included, and tells the workshop's own frames apart.
+func TestInstrumentationOf(t *testing.T) {
+	instr := regexp.MustCompile(`go\.opentelemetry\.io|TracedRabbitBroker`)
+	for _, c := range []struct {
+		frames []string
+		want   string
+	}{
+		{[]string{"runtime.mallocgc", "go.opentelemetry.io/otel/sdk/trace.(*tracer).Start", "main.placeOrder"}, "instrumentation: libraries"},
+		{[]string{"runtime.mapassign", "main.(*TracedRabbitBroker).Publish", "main.createOrder"}, "instrumentation: the workshop's"},
+		{[]string{"net/http.(*Client).Do", "main.placeOrder", "go.opentelemetry.io/contrib/otelmux.traceware.ServeHTTP"}, "application"},
+		{[]string{"runtime.scanobject", "runtime.gcBgMarkWorker"}, "garbage collection"},
+		{[]string{"net/textproto.readMIMEHeader", "net/http.(*conn).serve"}, "runtime, standard library only"},
+	} {
+		if got := instrumentationOf(c.frames, instr); got != c.want {
+			t.Errorf("%q: %q, want %q", c.frames, got, c.want)
 		}
 	}
 }
