@@ -117,7 +117,7 @@ type loadSummary struct {
 	Dropped       int64   `json:"spans_dropped"`
 }
 
-const loadUsage = `usage: workshop load [flags] [NN ...]
+const loadUsage = `usage: workshop load [flags] [NN[:KEY=VALUE...] ...]
 
 Runs each named step's "all" (default: every step) as a process of its own against the
 real RabbitMQ, with spans exported to a sink in this process, and drives it with a closed
