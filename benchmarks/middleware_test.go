@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // unsampledParent is a request's traceparent whose sampled flag is off: what nine
@@ -37,7 +40,7 @@ func BenchmarkServerMiddleware(b *testing.B) {
 	reader := sdkmetric.NewManualReader()
 	withReader := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer withReader.Shutdown(context.Background())
-	router := func(mp metric.MeterProvider) http.Handler {
+	routerWith := func(tp trace.TracerProvider, mp metric.MeterProvider) http.Handler {
 		r := mux.NewRouter()
 		r.HandleFunc("/orders", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
@@ -49,12 +52,15 @@ func BenchmarkServerMiddleware(b *testing.B) {
 		}
 		return r
 	}
+	router := func(mp metric.MeterProvider) http.Handler { return routerWith(tp, mp) }
 	body := []byte(`{"customer_id":"load","items":[{"sku":"span-sticker","quantity":1}]}`)
 	for _, c := range []struct {
 		name string
 		h    http.Handler
 	}{
 		{"bare", router(nil)},
+		// OTEL_SDK_DISABLED=true: what otelmux costs by itself, before any span.
+		{"otelmux-sdk-disabled", routerWith(tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())},
 		{"otelmux-noop-meter", router(metricnoop.NewMeterProvider())},
 		{"otelmux-meter-with-reader", router(withReader)},
 	} {
@@ -102,6 +108,8 @@ func BenchmarkClientTransport(b *testing.B) {
 		rt   http.RoundTripper
 	}{
 		{"bare", answer},
+		{"otelhttp-sdk-disabled", otelhttp.NewTransport(answer, otelhttp.WithTracerProvider(tracenoop.NewTracerProvider()),
+			otelhttp.WithPropagators(prop), otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))},
 		{"otelhttp-noop-meter", otelhttp.NewTransport(answer, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop),
 			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))},
 		{"otelhttp-meter-with-reader", otelhttp.NewTransport(answer, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop),
@@ -118,6 +126,32 @@ func BenchmarkClientTransport(b *testing.B) {
 					b.Fatalf("%v %v", resp, err)
 				}
 				resp.Body.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkTraceResponse times the traceresponse header the OTel steps (04-07) put on
+// every answer, written the two ways: fmt.Sprintf boxes the IDs, concatenation does not.
+func BenchmarkTraceResponse(b *testing.B) {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{0x4b, 0xf9, 0x2f}, SpanID: trace.SpanID{0xf0, 0x67}})
+	for _, c := range []struct {
+		name  string
+		value func() string
+	}{
+		{"sprintf", func() string { return fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()) }},
+		{"concatenated", func() string {
+			return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+		}},
+	} {
+		if got, want := c.value(), "00-4bf92f00000000000000000000000000-f067000000000000-00"; got != want {
+			b.Fatalf("%s: %q, want %q", c.name, got, want)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			h := http.Header{}
+			for b.Loop() {
+				h.Set("traceresponse", c.value())
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,8 +36,9 @@ const rawTarget = "rabbitmq-raw"
 
 // loadOptions is what `workshop load` was asked to do.
 type loadOptions struct {
-	src      string // the tree whose solutions are built (the repository by default)
-	steps    []step
+	src      string       // the tree whose solutions are built (the repository by default)
+	steps    []step       // each step to build, once
+	targets  []loadTarget // what the rounds run: a step, or a step with variables of its own
 	clients  int
 	duration time.Duration
 	warmup   time.Duration
@@ -49,6 +51,15 @@ type loadOptions struct {
 	sampling []string // the sampler -sampling asks for, in both worlds' variables
 	profile  string   // a directory for CPU and allocation profiles of each run's window
 	command  string   // the command line, for the results file
+}
+
+// loadTarget is one step as the rounds run it: its name in the tables ("06-native-otel",
+// or "06-native-otel:OTEL_SDK_DISABLED=true" for a variant) and the variables that
+// variant adds to its process's environment, after -sampling's and -env's.
+type loadTarget struct {
+	name string
+	step step
+	env  []string
 }
 
 // loadRun is one measurement: one step (or the raw broker) in one round.
@@ -106,12 +117,21 @@ type loadSummary struct {
 	Dropped       int64   `json:"spans_dropped"`
 }
 
-const loadUsage = `usage: workshop load [flags] [NN ...]
+const loadUsage = `usage: workshop load [flags] [NN[:KEY=VALUE...] ...]
 
 Runs each named step's "all" (default: every step) as a process of its own against the
 real RabbitMQ, with spans exported to a sink in this process, and drives it with a closed
 loop of clients placing orders. Rounds interleave the steps, and RabbitMQ's own
-publish-with-confirm rate on the same topology, so that a noisy machine treats them alike.`
+publish-with-confirm rate on the same topology, so that a noisy machine treats them alike.
+
+A step may be named more than once with variables of its own after a colon,
+NN:KEY=VALUE[:KEY=VALUE...] (values without a colon), so that one run measures the same
+step with a layer taken away, e.g. the SDK off and the trace headers off:
+
+  workshop load -sampling 0 01 06 06:OTEL_SDK_DISABLED=true 06:OTEL_PROPAGATORS=none
+
+Its variables win over -sampling's and -env's; the tables name it as written, the step's
+full name first ("06-native-otel:OTEL_SDK_DISABLED=true").`
 
 // parseLoad reads load's flags.
 func (w *workshop) parseLoad(args []string) (loadOptions, error) {
@@ -169,12 +189,55 @@ func (w *workshop) parseLoad(args []string) (loadOptions, error) {
 		}
 	}
 	var err error
-	src := &workshop{root: o.src}
-	if o.steps, err = src.stepsArg(fs.Args()); err != nil {
+	if o.steps, o.targets, err = (&workshop{root: o.src}).loadTargets(fs.Args()); err != nil {
 		return o, err
 	}
 	o.command = "go run ./cmd/workshop load " + strings.Join(args, " ")
 	return o, nil
+}
+
+// loadTargets reads the step arguments, each NN or NN:KEY=VALUE[:KEY=VALUE...]: the
+// steps to build, once each, and the targets to run, in the order given.
+func (w *workshop) loadTargets(args []string) ([]step, []loadTarget, error) {
+	if len(args) == 0 {
+		steps, err := w.stepsArg(nil)
+		var targets []loadTarget
+		for _, s := range steps {
+			targets = append(targets, loadTarget{name: s.Name, step: s})
+		}
+		return steps, targets, err
+	}
+	var (
+		steps   []step
+		targets []loadTarget
+		seen    = map[string]bool{}
+	)
+	for _, a := range args {
+		arg, vars, variant := strings.Cut(a, ":")
+		s, err := w.stepArg([]string{arg})
+		if err != nil {
+			return nil, nil, err
+		}
+		t := loadTarget{name: s.Name, step: s}
+		if variant {
+			for _, v := range strings.Split(vars, ":") {
+				if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+					return nil, nil, fmt.Errorf("load: %q: want NN:KEY=VALUE[:KEY=VALUE...], got %q", a, v)
+				}
+				t.env = append(t.env, v)
+			}
+			t.name += ":" + vars
+		}
+		if seen[t.name] {
+			return nil, nil, fmt.Errorf("load: %s named twice", t.name)
+		}
+		seen[t.name] = true
+		if !slices.ContainsFunc(steps, func(b step) bool { return b.Name == s.Name }) {
+			steps = append(steps, s)
+		}
+		targets = append(targets, t)
+	}
+	return steps, targets, nil
 }
 
 func envOr(key, def string) string {
@@ -218,8 +281,10 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 	if !o.noRaw {
 		targets = append(targets, rawTarget)
 	}
-	for _, s := range o.steps {
-		targets = append(targets, s.Name)
+	byName := map[string]loadTarget{}
+	for _, t := range o.targets {
+		targets = append(targets, t.name)
+		byName[t.name] = t
 	}
 	var runs []loadRun
 	for round := 1; round <= o.rounds; round++ {
@@ -231,7 +296,8 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 			if target == rawTarget {
 				run, err = rawConfirmRate(ctx, o.amqpURL, o.clients, o.warmup, o.duration)
 			} else {
-				run, err = runStep(ctx, binaries[target], fmt.Sprintf("%s-r%d", target, round), o, sink)
+				t := byName[target]
+				run, err = runStep(ctx, binaries[t.step.Name], fileName(fmt.Sprintf("%s-r%d", target, round)), o, t.env, sink)
 			}
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", round, target, err)
@@ -270,7 +336,9 @@ func (w *workshop) load(ctx context.Context, o loadOptions) error {
 }
 
 // runStep starts one step's `all` as a process, loads it and stops it.
-func runStep(ctx context.Context, binary, name string, o loadOptions, sink *sink) (loadRun, error) {
+//
+// name names its profiles; own is the target's own variables, which win over the rest.
+func runStep(ctx context.Context, binary, name string, o loadOptions, own []string, sink *sink) (loadRun, error) {
 	// The services' three addresses, the three of their /metrics (step 07), the profiler's.
 	addrs, err := freeLoopbackAddrs(7)
 	if err != nil {
@@ -297,6 +365,7 @@ func runStep(ctx context.Context, binary, name string, o loadOptions, sink *sink
 	}
 	env = append(env, o.sampling...)
 	env = append(env, o.env...) // later entries win
+	env = append(env, own...)
 	logFile, err := os.CreateTemp("", "workshop-load-*.log")
 	if err != nil {
 		return loadRun{}, err
@@ -377,6 +446,11 @@ func runStep(ctx context.Context, binary, name string, o loadOptions, sink *sink
 	}
 	return res, nil
 }
+
+// fileName is a target's name fit for a file name: a variant's colons become '+'
+// ("06-native-otel+OTEL_SDK_DISABLED=true-r1"), which go tool pprof would otherwise
+// take for a host and port.
+func fileName(target string) string { return strings.ReplaceAll(target, ":", "+") }
 
 // scrapeInterval is how often the load scrapes a step's /metrics: the interval of the
 // repository's Prometheus configurations (tools/prometheus).

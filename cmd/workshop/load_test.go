@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +272,48 @@ func TestDroppedSpans(t *testing.T) {
 	} {
 		if id, ok := sampledTrace(h); id != want || ok != (want != "") {
 			t.Errorf("sampledTrace(%q) = %q, %v; want %q", h, id, ok, want)
+		}
+	}
+}
+
+// TestLoadVariants: a step named with variables after a colon is a target of its own,
+// built once with the plain step, and its variables reach only its process; a malformed
+// or repeated variant is refused.
+func TestLoadVariants(t *testing.T) {
+	var out bytes.Buffer
+	w := &workshop{root: "../..", out: &out, errOut: &out}
+	o, err := w.parseLoad([]string{"-sampling", "0", "01", "06", "6:OTEL_SDK_DISABLED=true",
+		"06:OTEL_PROPAGATORS=none:OTEL_TRACES_EXPORTER=none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var built []string
+	for _, s := range o.steps {
+		built = append(built, s.Name)
+	}
+	if strings.Join(built, " ") != "01-untraced 06-native-otel" {
+		t.Errorf("built %q, want 01 and 06 once each", built)
+	}
+	want := []loadTarget{
+		{name: "01-untraced"}, {name: "06-native-otel"},
+		{name: "06-native-otel:OTEL_SDK_DISABLED=true", env: []string{"OTEL_SDK_DISABLED=true"}},
+		{name: "06-native-otel:OTEL_PROPAGATORS=none:OTEL_TRACES_EXPORTER=none",
+			env: []string{"OTEL_PROPAGATORS=none", "OTEL_TRACES_EXPORTER=none"}},
+	}
+	if len(o.targets) != len(want) {
+		t.Fatalf("targets %+v, want %+v", o.targets, want)
+	}
+	for i, tg := range o.targets {
+		if tg.name != want[i].name || !slices.Equal(tg.env, want[i].env) || !strings.HasPrefix(tg.name, tg.step.Name) {
+			t.Errorf("target %d = %+v, want %+v", i, tg, want[i])
+		}
+	}
+	if got := fileName(o.targets[2].name + "-r1"); got != "06-native-otel+OTEL_SDK_DISABLED=true-r1" {
+		t.Errorf("profile name %q", got)
+	}
+	for _, bad := range [][]string{{"06:"}, {"06:=x"}, {"06:NOEQUALS"}, {"06:A=1", "06:A=1"}, {"06", "6"}, {"99:A=1"}} {
+		if _, err := w.parseLoad(bad); err == nil {
+			t.Errorf("load %q accepted", bad)
 		}
 	}
 }

@@ -531,3 +531,15 @@ func TestHeadersMatchTheWire(t *testing.T) {
 		t.Errorf("Memory delivered %#v\nRabbitMQ delivered %#v", viaMemory, viaRabbit)
 	}
 }
+
+// TestRabbitInfoDoesNotAllocate: a traced broker asks for Info on every message it
+// publishes or consumes, so it is made once, at Dial. (Not in TestBehaviour, whose
+// parallel subtests cannot count allocations.)
+func TestRabbitInfoDoesNotAllocate(t *testing.T) {
+	url := requireRabbit(t)
+	logger, _ := testLogger(t)
+	r := dialRabbit(t, testConfig(t, url), logger)
+	if n := testing.AllocsPerRun(100, func() { _ = r.Info() }); n != 0 {
+		t.Errorf("Info() allocates %v times per call, want 0", n)
+	}
+}

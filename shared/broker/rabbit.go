@@ -44,9 +44,10 @@ type Rabbit struct {
 	cfg     Config
 	log     *slog.Logger
 	safeURL string // cfg.URL without the password
-	host    string
-	port    int
-	opts    dialOptions
+	// info is what Info returns, made once: a traced broker asks for it on every
+	// message, and the dead-letter queue's name would be a new string each time.
+	info Info
+	opts dialOptions
 
 	// ctx is cancelled by Close; it ends the reconnect loop and all waiting.
 	ctx       context.Context
@@ -110,8 +111,10 @@ func dial(ctx context.Context, cfg Config, logger *slog.Logger, opts dialOptions
 	r := &Rabbit{
 		cfg:     cfg,
 		safeURL: redactURL(cfg.URL),
-		host:    uri.Host,
-		port:    uri.Port,
+		info: Info{
+			System: "rabbitmq", Host: uri.Host, Port: uri.Port,
+			Exchange: cfg.Exchange, Queue: cfg.Queue, DeadLetterQueue: cfg.deadLetterQueue(),
+		},
 		opts:    opts,
 		ready:   make(chan struct{}),
 		pubSem:  make(chan struct{}, 1),
@@ -307,16 +310,7 @@ func (r *Rabbit) Ready() error {
 }
 
 // Info describes the broker and its topology.
-func (r *Rabbit) Info() Info {
-	return Info{
-		System:          "rabbitmq",
-		Host:            r.host,
-		Port:            r.port,
-		Exchange:        r.cfg.Exchange,
-		Queue:           r.cfg.Queue,
-		DeadLetterQueue: r.cfg.deadLetterQueue(),
-	}
-}
+func (r *Rabbit) Info() Info { return r.info }
 
 // Close closes the connection and stops reconnecting. Consume returns ErrClosed and
 // the other methods fail with it afterwards. Close is idempotent.
