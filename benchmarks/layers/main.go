@@ -25,7 +25,10 @@
 // The expressions the README uses:
 //
 //	06: go\.opentelemetry\.io|httpsnoop|go-redis/extra|TracedRabbitBroker|amqpHeadersCarrier|messageAttributes|Destination|joinNonEmpty|traceResponse|edge\.|recordError
-//	03: jaeger|opentracing|otredis|TracedRabbitBroker|amqpHeadersCarrier|messageTags|traceResponse|serverSpans|main\.route
+//	03: jaeger|opentracing|otredis|TracedRabbitBroker|amqpHeadersCarrier|messageTags|traceResponse|traceresponse|serverSpans|main\.route
+//
+// With -split, each layer's CPU is split further: the collector's work done in its
+// goroutines (assists, write barriers), malloc, syscalls, and the rest.
 //
 // (03's callCheckout is left out: it is the innermost frame of the whole HTTP call, whose
 // own tracing calls are jaeger-client's frames.)
@@ -154,6 +157,23 @@ func instrumentationOf(frames []string, instr *regexp.Regexp) string {
 	return "runtime, standard library only"
 }
 
+// workOf is -split's suffix: what kind of work a CPU sample is, whichever layer asked
+// for it. A goroutine that allocates while the collector runs helps it mark (assists) and
+// pays write barriers: work a process does for its garbage that its own frames show.
+func workOf(frames []string) string {
+	all := strings.Join(frames, " ")
+	switch {
+	case strings.Contains(all, "runtime.gcAssistAlloc"), strings.Contains(all, "runtime.wbBuf"),
+		strings.Contains(all, "runtime.gcWriteBarrier"), strings.Contains(all, "runtime.bulkBarrier"):
+		return ": GC assists, write barriers"
+	case strings.Contains(all, "runtime.mallocgc"):
+		return ": malloc"
+	case strings.Contains(frames[0], "Syscall"):
+		return ": syscalls"
+	}
+	return ""
+}
+
 // stdlib reports whether fn is the standard library's or the runtime's: its package
 // path's first element has no dot.
 func stdlib(fn string) bool {
@@ -178,6 +198,7 @@ func main() {
 	orders := flag.Float64("orders", 0, "orders answered in the profiles' windows (workshop load's 'reserved M/N': N)")
 	reserved := flag.Float64("reserved", 0, "orders stock reserved in the windows ('reserved M/N': M); 0: the same as -orders")
 	instr := flag.String("instrumentation", "", "REGEXP: split the samples into instrumentation (innermost frame outside the standard library matches) and the rest")
+	split := flag.Bool("split", false, "split each layer's CPU into the collector's work in its goroutines (assists, write barriers), malloc, syscalls and the rest")
 	index := flag.String("sample_index", "", "pprof's -sample_index: alloc_space or alloc_objects for an allocation profile")
 	flag.Parse()
 	if *orders <= 0 || flag.NArg() != 1 {
@@ -202,6 +223,9 @@ func main() {
 		l := layerOf(s.frames)
 		if *instr != "" {
 			l = instrumentationOf(s.frames, regexp.MustCompile(*instr))
+		}
+		if *split && l != "garbage collection" {
+			l += workOf(s.frames)
 		}
 		total[l] += v
 		if strings.Contains(strings.Join(s.frames, " "), "runtime.mallocgc") {
