@@ -44,13 +44,21 @@ func Instrument(tracer opentracing.Tracer) func(redis.UniversalClient) error {
 // NewHook returns a hook that traces every command with tracer. addr and db name the
 // server and database the client talks to, for the spans' tags.
 func NewHook(tracer opentracing.Tracer, addr string, db int) redis.Hook {
-	return &hook{tracer: tracer, addr: addr, db: strconv.Itoa(db)}
+	return &hook{tracer: tracer, tags: opentracing.Tags{
+		string(ext.Component):   "go-redis",
+		"db.system":             "redis",
+		string(ext.DBType):      "redis",
+		string(ext.DBInstance):  strconv.Itoa(db),
+		string(ext.PeerAddress): addr,
+		string(ext.PeerService): "redis",
+	}}
 }
 
 type hook struct {
 	tracer opentracing.Tracer
-	addr   string
-	db     string
+	// tags are every span's, made once: a start option only reads them (into the span's
+	// own map), so the hook does not build a map per command.
+	tags opentracing.Tags
 }
 
 // DialHook does not trace: connecting is the pool's business, not a command's.
@@ -88,17 +96,8 @@ func (h *hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 }
 
 func (h *hook) start(ctx context.Context, operation, statement string) (opentracing.Span, context.Context) {
-	span, ctx := opentracing.StartSpanFromContextWithTracer(ctx, h.tracer, operation, ext.SpanKindRPCClient,
-		opentracing.Tags{
-			string(ext.Component):   "go-redis",
-			"db.system":             "redis",
-			string(ext.DBType):      "redis",
-			string(ext.DBInstance):  h.db,
-			string(ext.DBStatement): statement,
-			string(ext.PeerAddress): h.addr,
-			string(ext.PeerService): "redis",
-		})
-	return span, ctx
+	return opentracing.StartSpanFromContextWithTracer(ctx, h.tracer, operation, ext.SpanKindRPCClient,
+		h.tags, opentracing.Tag{Key: string(ext.DBStatement), Value: statement})
 }
 
 func (h *hook) finish(span opentracing.Span, err error) {
