@@ -95,10 +95,10 @@ func (h CorrelationHints) service(service string) string {
 // step, the order's trace, the public edge and the tracers' own logs.
 func Contract(t *testing.T, s Step) {
 	// A checkout that takes the call and never answers is a 504, after the gateway's
-	// 8 s timeout: the order is placed first, in the background (by Main, before the
-	// package's first test), on a fleet of its own (its own ports, exchange, queue and
-	// ledger, so nothing else sees it), and checked last, so that the wait overlaps the
-	// other checks.
+	// timeout (checkoutTimeout): the order is placed first, in the background (by Main,
+	// before the package's first test), on a fleet of its own (its own ports, exchange,
+	// queue and ledger, so nothing else sees it), and checked last, so that the wait
+	// overlaps the other checks.
 	timesOut := checkoutTimesOut(t, s.Run)
 	t.Run("OrderFlow", func(t *testing.T) {
 		f := Start(t, s.Run, nil)
