@@ -204,8 +204,21 @@ func Contract(t *testing.T, s Step) {
 	}
 	if len(s.TracerLogs) > 0 {
 		t.Run("TracerLogs", func(t *testing.T) {
+			// Each check runs in a process of its own (InOwnProcess), where it sets its
+			// variables and owns OpenTelemetry's error handler: here it only waits for
+			// that process, so it runs beside the other parallel subtests. In that
+			// process it is the only test, and must not be parallel (t.Setenv).
+			parallel := os.Getenv(ownProcessEnv) == ""
+			if parallel {
+				t.Parallel()
+			}
 			for _, c := range s.TracerLogs {
-				t.Run(c.Name, func(t *testing.T) { c.check(t, s.Run) })
+				t.Run(c.Name, func(t *testing.T) {
+					if parallel {
+						t.Parallel()
+					}
+					c.check(t, s.Run)
+				})
 			}
 		})
 	}

@@ -221,7 +221,8 @@ func mergeEnv(envs ...map[string]string) map[string]string {
 }
 
 // LogCheck is a check that a step's tracer reports its own errors to the services'
-// log, run by Contract as TestContract/TracerLogs/Name.
+// log, run by Contract as TestContract/TracerLogs/Name, in a process of its own
+// (InOwnProcess).
 type LogCheck struct {
 	Name  string
 	check func(t *testing.T, run fleet.RunFunc)
@@ -303,8 +304,13 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 // CheckJaegerLogs checks that jaeger-client's own errors reach the services' log as
 // structured records: with the collector down, each service says once that it cannot
 // report its spans; and JAEGER_REPORTER_LOG_SPANS=true logs each span. service is a
-// service that traces with jaeger-client; todo names what to look at.
+// service that traces with jaeger-client; todo names what to look at. It runs in a
+// process of its own, like CheckOTelErrorLogs, so that it can set its variables
+// (t.Setenv) while the test that runs it is parallel.
 func CheckJaegerLogs(t *testing.T, run fleet.RunFunc, service, todo string) {
+	if _, child := InOwnProcess(t); !child {
+		return
+	}
 	if !exportsAtAll(t, run, "JAEGER_ENDPOINT", "/api/traces", map[string]string{"JAEGER_REPORTER_FLUSH_INTERVAL": "50ms"}, service) {
 		t.Fatalf("one order and a shutdown, which flushes every tracer, left no span of %s at a collector that takes them all "+
 			"(JAEGER_ENDPOINT): %s reports no spans. Look at %s", service, service, todo)
