@@ -57,8 +57,12 @@ func orderTraceID(t *testing.T, resp fleet.Response) string {
 // TestLogsOnTheTrace: every line an order logs, in every service, carries the order's
 // trace ID and a span ID, in JSON and in text.
 func TestLogsOnTheTrace(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	for _, format := range []string{"json", "text"} {
 		t.Run(format, func(t *testing.T) {
+			t.Parallel() // a fleet of its own, as above
 			f := workshoptest.Start(t, run, map[string]string{"LOG_FORMAT": format})
 			requestID := fmt.Sprintf("logs-%s-%d", format, time.Now().UnixNano())
 			resp := f.PlaceDemoOrder(http.Header{"X-Request-ID": {requestID}})
@@ -134,6 +138,9 @@ func checkOnTrace(t *testing.T, records []map[string]any, requestID, orderID, tr
 // TestSpanErrorsAreLogs: an error recorded on a span is also a log record on the span's
 // trace: stock's failure to reserve an order it cannot fill.
 func TestSpanErrorsAreLogs(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, nil)
 	resp := f.PlaceOrder(shop.Order{CustomerID: "c-too-many", Items: []shop.Item{{SKU: workshoptest.DemoSKU, Quantity: 1000}}}, nil)
 	traceID := orderTraceID(t, resp)
@@ -222,6 +229,9 @@ func names(families map[string]*dto.MetricFamily) string {
 // status, the messaging durations, Redis's, and the orders reserved by SKU; the
 // gateway's histogram has an exemplar naming the order's trace.
 func TestMetrics(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, nil)
 	resp := f.PlaceDemoOrder(nil)
 	traceID := orderTraceID(t, resp)
@@ -299,6 +309,9 @@ func grepLines(text, prefix string) string {
 // names an order, a customer, a request or a trace: each value of an attribute is a
 // time series of its own, and Prometheus keeps every one.
 func TestMetricsCardinality(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, nil)
 	var ids []string
 	for i := range 3 {
@@ -536,6 +549,9 @@ func TestUnreachableCollector(t *testing.T) {
 // TestScrapeDuringShutdown: Prometheus scraping while the services stop gets either
 // the metrics or a refused connection, never an error page.
 func TestScrapeDuringShutdown(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, nil)
 	f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
