@@ -242,3 +242,50 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(p []byte) (int, error) { return r.body.Write(p) }
 func (r *recorder) WriteHeader(s int)           { r.status = s }
+
+// TestWithRequestTimeout checks that a Serve whose context carries WithRequestTimeout
+// gives each handler that deadline, not RequestTimeout, and refuses at start, naming
+// the option, a deadline it cannot honour.
+func TestWithRequestTimeout(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	left := make(chan time.Duration, 1)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deadline, _ := r.Context().Deadline()
+		left <- time.Until(deadline)
+	})
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		max, min time.Duration
+	}{
+		{"default", context.Background(), RequestTimeout, RequestTimeout - time.Second},
+		{"2s", WithRequestTimeout(context.Background(), 2*time.Second), 2 * time.Second, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(tc.ctx)
+			running, done := serveFree(t, ctx, logger, nil, Service{Name: "web", Handler: handler})
+			resp, err := http.Get("http://" + running[0].Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			// What is left of the deadline when the handler looks: the deadline is set
+			// just before the handler runs, so all of it less scheduling delays, a
+			// second at most on a loaded machine.
+			if got := <-left; got > tc.max || got < tc.min {
+				t.Errorf("the handler's deadline is %s away, want at most %s and at least %s", got, tc.max, tc.min)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	for _, d := range []time.Duration{0, -time.Second, RequestTimeout + time.Nanosecond} {
+		err := Serve(WithRequestTimeout(context.Background(), d), logger, nil,
+			Service{Name: "web", Addr: "127.0.0.1:0", Handler: handler})
+		if err == nil || !strings.Contains(err.Error(), "app.WithRequestTimeout") {
+			t.Errorf("Serve with WithRequestTimeout(%s) = %v, want an error at start naming app.WithRequestTimeout", d, err)
+		}
+	}
+}

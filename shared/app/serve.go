@@ -25,7 +25,7 @@ const (
 	// RequestTimeout is the deadline of every handler's context: what the handler waits
 	// for (checkout, the broker) gives up then, and it answers with an error. It is
 	// shorter than the gateway's 10 s client timeout, so checkout answers before the
-	// gateway gives up on it.
+	// gateway gives up on it. WithRequestTimeout shortens it for one Serve.
 	RequestTimeout = 8 * time.Second
 	// WriteTimeout bounds a request from the end of its headers to the end of its
 	// answer: reading the body, the handler and writing the answer. It must leave room
@@ -46,6 +46,34 @@ const (
 	drainTimeout = ShutdownTimeout / 2
 	abortGrace   = time.Second
 )
+
+// requestTimeoutKey is the context key of WithRequestTimeout's deadline.
+type requestTimeoutKey struct{}
+
+// WithRequestTimeout returns ctx carrying d, the deadline Serve, called with it, gives
+// each handler in place of RequestTimeout. It is a test's knob: the workshop's tests
+// wait for a gateway to give up on a checkout that never answers, and 8 s of that wait
+// is most of a step's test time. It travels in the context run passes to Serve because
+// no step's code hands Serve a configuration, and the services a test starts in its own
+// process share that process's environment. Serve refuses, at start, a d that is not
+// above 0 and at most RequestTimeout: a longer one would outlast the gateway's 10 s
+// client timeout and the servers' WriteTimeout.
+func WithRequestTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, requestTimeoutKey{}, d)
+}
+
+// requestTimeout returns the handlers' deadline for a Serve called with ctx:
+// WithRequestTimeout's, or RequestTimeout.
+func requestTimeout(ctx context.Context) (time.Duration, error) {
+	d, ok := ctx.Value(requestTimeoutKey{}).(time.Duration)
+	if !ok {
+		return RequestTimeout, nil
+	}
+	if d <= 0 || d > RequestTimeout {
+		return 0, fmt.Errorf("app.WithRequestTimeout(%s): want a deadline above 0 and at most app.RequestTimeout (%s)", d, RequestTimeout)
+	}
+	return d, nil
+}
 
 // Service is one of the shop's services as Serve runs it.
 type Service struct {
@@ -81,13 +109,17 @@ type running struct {
 //
 // Every service's HTTP server has the timeouts above, answers 404 and 405 in JSON (for
 // a *mux.Router, see ErrorsInJSON), and gives each handler a context with a deadline
-// of RequestTimeout.
+// of RequestTimeout (WithRequestTimeout's, when ctx carries one).
 func Serve(ctx context.Context, logger *slog.Logger, b broker.Broker, services ...Service) (err error) {
 	errc := make(chan error, 2*len(services))
 	var started []*running
 	defer func() {
 		err = errors.Join(err, shutdown(logger, b, started))
 	}()
+	timeout, err := requestTimeout(ctx)
+	if err != nil {
+		return err
+	}
 	// The profiler, when WORKSHOP_PPROF_ADDR asks for it: a process's setting, read
 	// here like exportsSpans below, on a loopback listener of its own.
 	prof, err := startPprof(logger, os.Getenv(PprofAddrVar))
@@ -103,7 +135,7 @@ func Serve(ctx context.Context, logger *slog.Logger, b broker.Broker, services .
 		}
 		base, abort := context.WithCancel(context.Background())
 		r := &running{Service: s, abort: abort, srv: &http.Server{
-			Handler:           withDeadline(ErrorsInJSON(s.Handler)),
+			Handler:           withDeadline(ErrorsInJSON(s.Handler), timeout),
 			ReadHeaderTimeout: ReadHeaderTimeout,
 			ReadTimeout:       ReadTimeout,
 			WriteTimeout:      WriteTimeout,
@@ -145,10 +177,10 @@ func Serve(ctx context.Context, logger *slog.Logger, b broker.Broker, services .
 	}
 }
 
-// withDeadline gives each request's context a deadline of RequestTimeout.
-func withDeadline(h http.Handler) http.Handler {
+// withDeadline gives each request's context a deadline of timeout.
+func withDeadline(h http.Handler, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -3,6 +3,7 @@ package workshoptest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/ot2otel/workshop/shared/broker"
@@ -19,6 +20,10 @@ type ConsumerWatch struct {
 	mu     sync.Mutex
 	calls  map[string]*handlerCalls // by message ID, for a wrapper that drops the context
 	faults chan string
+	// settled is what the wrapper returned to the broker for each message's latest
+	// delivery, by message ID: the broker acks on nil, and delivers the message again
+	// (or dead-letters it) on an error.
+	settled map[string]error
 }
 
 // handlerCalls counts the handler's calls for one delivery, and its failures.
@@ -29,7 +34,22 @@ type watchKey struct{}
 // WatchConsumer watches the consume wrappers that wrap b. Wrap the test's handler with
 // Handler, and wait on Faults beside the messages it expects.
 func WatchConsumer(b broker.Broker) *ConsumerWatch {
-	return &ConsumerWatch{Broker: b, calls: map[string]*handlerCalls{}, faults: make(chan string, 16)}
+	return &ConsumerWatch{Broker: b, calls: map[string]*handlerCalls{}, faults: make(chan string, 16), settled: map[string]error{}}
+}
+
+// Unacked lists, sorted, the messages whose latest delivery the wrapper settled with an
+// error, which the broker does not ack: they are back in the queue. ok is false when
+// the watch saw no delivery at all (no consumer over it).
+func (w *ConsumerWatch) Unacked() (ids []string, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, err := range w.settled {
+		if err != nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, len(w.settled) > 0
 }
 
 // Faults receives one line for each delivery a wrapper lost, saying how.
@@ -44,6 +64,7 @@ func (w *ConsumerWatch) Consume(ctx context.Context, h broker.Handler) error {
 		err := h(context.WithValue(ctx, watchKey{}, mine), msg)
 		after := w.byID(msg.MessageID)
 		w.mu.Lock()
+		w.settled[msg.MessageID] = err
 		got := *mine
 		if got.calls == 0 {
 			// The wrapper may have handed the handler a context not derived from its own.

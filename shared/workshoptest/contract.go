@@ -95,12 +95,21 @@ func (h CorrelationHints) service(service string) string {
 // step, the order's trace, the public edge and the tracers' own logs.
 func Contract(t *testing.T, s Step) {
 	// A checkout that takes the call and never answers is a 504, after the gateway's
-	// 8 s timeout: the order is placed first, in the background (by Main, before the
-	// package's first test), on a fleet of its own (its own ports, exchange, queue and
-	// ledger, so nothing else sees it), and checked last, so that the wait overlaps the
-	// other checks.
+	// timeout (checkoutTimeout): the order is placed first, in the background (by Main,
+	// before the package's first test), on a fleet of its own (its own ports, exchange,
+	// queue and ledger, so nothing else sees it), and checked last, so that the wait
+	// overlaps the other checks.
 	timesOut := checkoutTimesOut(t, s.Run)
+	// The subtests marked parallel run at once, after the others, which go one at a
+	// time: each of them starts a fleet of its own (its own ports, exchange, queue and
+	// Redis keys) and reads only that fleet's answers, ledger and log; none sets an
+	// environment variable (t.Setenv forbids it), installs a process-wide global or
+	// reads OpenTelemetry's error handler, whose records go to the latest fleet's log.
+	// Those that do (the order's trace, sampling, the edge, the propagators, the
+	// tracers' own logs, the globals) stay in the sequence; so does CheckoutUnreachable,
+	// whose closed port a fleet started meanwhile could take.
 	t.Run("OrderFlow", func(t *testing.T) {
+		t.Parallel() // see above: a fleet of its own
 		f := Start(t, s.Run, nil)
 		resp := f.PlaceDemoOrder(nil)
 		if !strings.HasPrefix(resp.OrderID(), "ord_") {
@@ -117,7 +126,7 @@ func Contract(t *testing.T, s Step) {
 		checkLedgerInRedis(t, f.Fleet, DemoSKU, 2)
 		t.Run("ErrorsAreJSON", func(t *testing.T) { ErrorsAreJSON(t, f) })
 	})
-	t.Run("BadOrders", func(t *testing.T) { badOrders(t, s.Run) })
+	t.Run("BadOrders", func(t *testing.T) { t.Parallel(); badOrders(t, s.Run) }) // a fleet of its own
 	t.Run("CheckoutUnreachable", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -133,8 +142,9 @@ func Contract(t *testing.T, s Step) {
 	})
 	// A 200 KB X-Request-ID neither fails the order nor closes checkout's connection to the broker.
 	t.Run("OversizedRequestID", func(t *testing.T) { t.Parallel(); OversizedRequestID(t, s.Run) })
-	t.Run("RedeliveryReservesOnce", func(t *testing.T) { redeliveryReservesOnce(t, s) })
-	t.Run("Correlation", func(t *testing.T) { Correlation(t, s) })
+	// A topology and a ledger of its own, and stock's handler, no fleet.
+	t.Run("RedeliveryReservesOnce", func(t *testing.T) { t.Parallel(); redeliveryReservesOnce(t, s) })
+	t.Run("Correlation", func(t *testing.T) { t.Parallel(); Correlation(t, s) }) // see Correlation
 	t.Run("Usage", func(t *testing.T) {
 		for _, args := range [][]string{{"shop"}, {"shop", "nope"}, {"shop", "all", "extra"}} {
 			err := s.Run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{})
@@ -144,6 +154,9 @@ func Contract(t *testing.T, s Step) {
 		}
 	})
 	t.Run("SeparateProcesses", func(t *testing.T) {
+		// Processes of their own, with the environment the tests in the sequence left
+		// (parallel subtests start after the last of them has restored its variables).
+		t.Parallel()
 		f := StartProcesses(t, nil)
 		f.PlaceDemoOrder(nil)
 		f.WaitReserved(DemoSKU, 2)
@@ -191,8 +204,21 @@ func Contract(t *testing.T, s Step) {
 	}
 	if len(s.TracerLogs) > 0 {
 		t.Run("TracerLogs", func(t *testing.T) {
+			// Each check runs in a process of its own (InOwnProcess), where it sets its
+			// variables and owns OpenTelemetry's error handler: here it only waits for
+			// that process, so it runs beside the other parallel subtests. In that
+			// process it is the only test, and must not be parallel (t.Setenv).
+			parallel := os.Getenv(ownProcessEnv) == ""
+			if parallel {
+				t.Parallel()
+			}
 			for _, c := range s.TracerLogs {
-				t.Run(c.Name, func(t *testing.T) { c.check(t, s.Run) })
+				t.Run(c.Name, func(t *testing.T) {
+					if parallel {
+						t.Parallel()
+					}
+					c.check(t, s.Run)
+				})
 			}
 		})
 	}
@@ -201,6 +227,9 @@ func Contract(t *testing.T, s Step) {
 	}
 	if s.Demo != nil {
 		t.Run("Demo", func(t *testing.T) {
+			// A fleet of its own; what the demo prints is checked for lines it must
+			// have, which another fleet's OpenTelemetry errors cannot take away.
+			t.Parallel()
 			CheckBroker(t)
 			pinTestExporter()
 			var out bytes.Buffer
@@ -215,6 +244,7 @@ func Contract(t *testing.T, s Step) {
 		})
 	}
 	t.Run("CheckoutTimesOut", func(t *testing.T) {
+		t.Parallel() // the order's fleet is its own (see above); this waits for its answer
 		if timesOut == nil {
 			timesOut = StartCheckoutTimesOut(t, s.Run)
 		}
@@ -301,8 +331,12 @@ func redeliveryReservesOnce(t *testing.T, s Step) {
 // Correlation runs the checks of step 01's exercise, which every later step keeps: one
 // correlation ID, carried by hand through HTTP and AMQP headers, on every log line of
 // one checkout in all three services, and on no line of the next one.
+//
+// Its subtests run at once: each has a fleet, or a broker's topology, of its own, and
+// reads only its own fleet's log or a logger of its own.
 func Correlation(t *testing.T, s Step) {
 	t.Run("IDFromCaller", func(t *testing.T) {
+		t.Parallel()
 		f := Start(t, s.Run, nil)
 		first := fmt.Sprintf("test-%d", time.Now().UnixNano())
 		second := first + "-next"
@@ -316,6 +350,7 @@ func Correlation(t *testing.T, s Step) {
 		checkNotCarriedOver(t, s.Hints, f.LogText(), first)
 	})
 	t.Run("IDMadeByGateway", func(t *testing.T) {
+		t.Parallel()
 		f := Start(t, s.Run, nil)
 		resp := f.PlaceDemoOrder(nil)
 		id := resp.Header.Get("X-Request-ID")
@@ -328,6 +363,7 @@ func Correlation(t *testing.T, s Step) {
 		checkCorrelated(t, s.Hints, f.Logs(), id)
 	})
 	t.Run("IDTooLong", func(t *testing.T) {
+		t.Parallel()
 		// An ID goes into every log line and AMQP header: one longer than
 		// shop.MaxRequestIDBytes is replaced by the gateway's own, which it returns.
 		f := Start(t, s.Run, nil)
@@ -339,8 +375,8 @@ func Correlation(t *testing.T, s Step) {
 				len(long), id, len(id), shop.MaxRequestIDBytes, s.Hints.service("gateway"))
 		}
 	})
-	t.Run("CheckoutPutsIDOnTheMessage", func(t *testing.T) { checkoutPutsID(t, s) })
-	t.Run("StockReadsIDFromHeaders", func(t *testing.T) { stockReadsID(t, s) })
+	t.Run("CheckoutPutsIDOnTheMessage", func(t *testing.T) { t.Parallel(); checkoutPutsID(t, s) })
+	t.Run("StockReadsIDFromHeaders", func(t *testing.T) { t.Parallel(); stockReadsID(t, s) })
 }
 
 // checkCorrelated checks that each service logged at least one line with the ID.

@@ -44,6 +44,15 @@ func StartDownCollector(t *testing.T) *DownCollector {
 	return startDownCollector(t)
 }
 
+// StartUpCollector starts a collector that is up: it answers every export 200, and
+// counts the attempts by path as StartDownCollector's does. A check of what a failed
+// export logs first makes sure, against it, that the services export at all: one order
+// and a stop, which flushes every provider, decide that without a clock.
+func StartUpCollector(t *testing.T) *DownCollector {
+	t.Helper()
+	return startCollector(t, true)
+}
+
 // AttemptsAt returns how many exports to path (/v1/logs, say) reached the collector.
 func (d *downCollector) AttemptsAt(path string) int {
 	d.mu.Lock()
@@ -160,10 +169,10 @@ func failUntil(t *testing.T, f *Fleet, what, todo string, done func() bool) {
 // exportsAtAll reports whether the services of run (service's, when not "") send any
 // span to r, a collector that takes them all, so that a check of what a failed export
 // logs can fail at once, naming its TODO, for a step whose tracers export nothing yet,
-// instead of placing orders until a clock runs out. One order; then up to 2 s for an
-// export (env, set for the rest of the test, sets the short flush interval: it comes
-// within milliseconds), and a stop, which flushes every tracer whatever the machine's
-// load. The caller points endpointVar elsewhere (t.Setenv) before its next fleet. A collector that
+// instead of placing orders until a clock runs out. One order, reserved by stock, then
+// a stop, which flushes every tracer whatever the machine's load (env, set for the rest
+// of the test, sets the short flush interval the check needs next). The caller points
+// endpointVar elsewhere (t.Setenv) before its next fleet. A collector that
 // accepts leaves no failure in OpenTelemetry's error handler, which is one per process
 // and says a failure once per outage: the check's own outage starts clean.
 func exportsAtAll(t *testing.T, run fleet.RunFunc, endpointVar, path string, env map[string]string, service string) bool {
@@ -193,12 +202,10 @@ func sendsAtAll(t *testing.T, run fleet.RunFunc, vars func(url string) map[strin
 	for k, v := range vars(up.URL("")) {
 		t.Setenv(k, v)
 	}
-	f := Start(t, run, nil)
-	f.PlaceDemoOrder(nil)
-	for deadline := time.Now().Add(2 * time.Second); !got() && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	f.Stop()
+	// Once stock has reserved the order, every span of it has ended, in every service
+	// (service's too, whichever it is); the stop flushes them. No clock decides: a step
+	// that exports nothing is told so as soon as its fleet has stopped.
+	Start(t, run, nil).OrderAndStop()
 	return got()
 }
 
@@ -214,7 +221,8 @@ func mergeEnv(envs ...map[string]string) map[string]string {
 }
 
 // LogCheck is a check that a step's tracer reports its own errors to the services'
-// log, run by Contract as TestContract/TracerLogs/Name.
+// log, run by Contract as TestContract/TracerLogs/Name, in a process of its own
+// (InOwnProcess).
 type LogCheck struct {
 	Name  string
 	check func(t *testing.T, run fleet.RunFunc)
@@ -296,8 +304,13 @@ func CheckOTelErrorLogs(t *testing.T, run fleet.RunFunc, todo string) {
 // CheckJaegerLogs checks that jaeger-client's own errors reach the services' log as
 // structured records: with the collector down, each service says once that it cannot
 // report its spans; and JAEGER_REPORTER_LOG_SPANS=true logs each span. service is a
-// service that traces with jaeger-client; todo names what to look at.
+// service that traces with jaeger-client; todo names what to look at. It runs in a
+// process of its own, like CheckOTelErrorLogs, so that it can set its variables
+// (t.Setenv) while the test that runs it is parallel.
 func CheckJaegerLogs(t *testing.T, run fleet.RunFunc, service, todo string) {
+	if _, child := InOwnProcess(t); !child {
+		return
+	}
 	if !exportsAtAll(t, run, "JAEGER_ENDPOINT", "/api/traces", map[string]string{"JAEGER_REPORTER_FLUSH_INTERVAL": "50ms"}, service) {
 		t.Fatalf("one order and a shutdown, which flushes every tracer, left no span of %s at a collector that takes them all "+
 			"(JAEGER_ENDPOINT): %s reports no spans. Look at %s", service, service, todo)

@@ -17,6 +17,9 @@ import (
 // TestBroker checks the TracedRabbitBroker and its header carrier on their own (see
 // otsuite.RunBroker), with checkout's and stock's jaeger-client tracers recording in memory.
 func TestBroker(t *testing.T) {
+	// Parallel: the decorator against topologies of its own, with tracers that record in
+	// memory (otsuite.RunBroker); no environment variable, no global tracer.
+	t.Parallel()
 	otsuite.RunBroker(t, otsuite.Broker{
 		Wrap: func(b broker.Broker, tr opentracing.Tracer) broker.Broker { return NewTracedRabbitBroker(b, tr) },
 		Tracers: func(t *testing.T) (opentracing.Tracer, opentracing.Tracer, func() []tracecheck.Span) {

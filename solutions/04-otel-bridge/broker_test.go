@@ -20,6 +20,9 @@ import (
 // decorator is step 03's, unchanged; under the bridge, what it carries is W3C traceparent,
 // and a trace context it cannot read never stops a message, it only starts a new trace.
 func TestBroker(t *testing.T) {
+	// Parallel: the decorator against topologies of its own, with tracers that record in
+	// memory (otsuite.RunBroker); no environment variable, no global tracer.
+	t.Parallel()
 	otsuite.RunBroker(t, otsuite.Broker{
 		Wrap: func(b broker.Broker, tr opentracing.Tracer) broker.Broker { return NewTracedRabbitBroker(b, tr) },
 		Tracers: func(t *testing.T) (opentracing.Tracer, opentracing.Tracer, func() []tracecheck.Span) {

@@ -39,12 +39,19 @@ var brokerSuite = otsuite.Broker{
 
 // TestBroker checks the decorator and its header carrier on their own (see
 // otsuite.RunBroker); TestConsumeBadHeaders is the mixed fleet's own.
-func TestBroker(t *testing.T) { otsuite.RunBroker(t, brokerSuite) }
+func TestBroker(t *testing.T) {
+	// Parallel: the decorator against topologies of its own, with tracers that record in
+	// memory (otsuite.RunBroker); no environment variable, no global tracer.
+	t.Parallel()
+	otsuite.RunBroker(t, brokerSuite)
+}
 
 // TestConsumeBadHeaders sends stock every kind of header step 03 did, in both formats of
 // the mixed fleet, with stock's bridge speaking newPropagator: a trace context it cannot
 // read never stops a message, it only starts a new trace.
 func TestConsumeBadHeaders(t *testing.T) {
+	// Parallel: as TestBroker; each case has a topology of its own.
+	t.Parallel()
 	inject := otsuite.Inject
 	type upstreams struct{ legacy, otel opentracing.Tracer }
 	for _, tc := range []struct {

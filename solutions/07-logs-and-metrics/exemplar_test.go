@@ -16,6 +16,9 @@ import (
 // person can open; an order whose trace was not sampled (the caller's traceparent says
 // -00 and the gateway trusts it) is counted in the histograms, but no exemplar names it.
 func TestExemplarsOnlyForSampledTraces(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, map[string]string{"GATEWAY_CALLER_SAMPLING": "trust"})
 	unsampled := fmt.Sprintf("%032x", time.Now().UnixNano())
 	sampled := fmt.Sprintf("%032x", time.Now().UnixNano()+1)

@@ -19,6 +19,8 @@ var openTracing = []string{
 // TestNoOpenTracingLeft checks the step builds, tests included, without a package of
 // OpenTracing, jaeger-client or the bridge, and that go.mod no longer requires them.
 func TestNoOpenTracingLeft(t *testing.T) {
+	// Parallel: go list and go.mod, nothing of the process.
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "-test", "-f", "{{.ImportPath}}", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps -test .: %v\n%s", err, out)

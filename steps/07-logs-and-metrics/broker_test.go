@@ -21,7 +21,10 @@ import (
 // recording in memory: what a publish sends, what a consumer makes of every kind of
 // header, what a failure looks like, and the two bugs of the talk's decorator, which
 // must never come back. The checks are otelsuite's broker suite, which steps 06 and 07
-// share; the TODOs they name are this step's.
+// share; the TODOs they name are this step's. They run in parallel (t.Parallel), with
+// each other and the step's other parallel tests: each owns its topology (its exchange
+// and quorum queue) and providers that record in memory, and none sets an environment
+// variable or an OpenTelemetry global.
 
 // brokerSuite is this step's TracedRabbitBroker, carrier and stock handler as the suite
 // sees them.
@@ -39,14 +42,21 @@ var brokerSuite = otelsuite.Broker{
 	Todo:         "TODO(06.2)", ReserveTodo: "TODO(06.3)",
 }
 
-func TestCarrier(t *testing.T) { otelsuite.Carrier(t, brokerSuite) }
+func TestCarrier(t *testing.T) {
+	t.Parallel()
+	otelsuite.Carrier(t, brokerSuite)
+}
 
-func TestPublishStartsProducerSpan(t *testing.T) { otelsuite.PublishStartsProducerSpan(t, brokerSuite) }
+func TestPublishStartsProducerSpan(t *testing.T) {
+	t.Parallel()
+	otelsuite.PublishStartsProducerSpan(t, brokerSuite)
+}
 
 // TestTalkBugProducerTaggedAsConsumer pins the first bug of the talk's decorator: it
 // tagged its producer span as a consumer. With OTel the kind can only be given at the
 // start (trace.WithSpanKind), and it must be the right one on each side.
 func TestTalkBugProducerTaggedAsConsumer(t *testing.T) {
+	t.Parallel()
 	otelsuite.TalkBugProducerTaggedAsConsumer(t, brokerSuite)
 }
 
@@ -56,20 +66,26 @@ func TestTalkBugProducerTaggedAsConsumer(t *testing.T) {
 // through. A traced message must be handled, in a consumer span that is a child of the
 // producer's span.
 func TestTalkBugExtractSuccessDropsMessage(t *testing.T) {
+	t.Parallel()
 	otelsuite.TalkBugExtractSuccessDropsMessage(t, brokerSuite)
 }
 
 // TestConsumeBadHeaders sends the consumer every kind of header it must survive, each case
 // on a topology of its own (they run at once).
-func TestConsumeBadHeaders(t *testing.T) { otelsuite.ConsumeBadHeaders(t, brokerSuite) }
+func TestConsumeBadHeaders(t *testing.T) {
+	t.Parallel()
+	otelsuite.ConsumeBadHeaders(t, brokerSuite)
+}
 
 func TestHandlerErrorMarksConsumerSpan(t *testing.T) {
+	t.Parallel()
 	otelsuite.HandlerErrorMarksConsumerSpan(t, brokerSuite)
 }
 
 // TestHandlerPanicMarksConsumerSpan checks that a handler's panic, which the broker
 // turns into a failed delivery, leaves a consumer span that says so.
 func TestHandlerPanicMarksConsumerSpan(t *testing.T) {
+	t.Parallel()
 	otelsuite.HandlerPanicMarksConsumerSpan(t, brokerSuite)
 }
 
@@ -77,6 +93,7 @@ func TestHandlerPanicMarksConsumerSpan(t *testing.T) {
 // wrapped Publish returns, which it does once RabbitMQ confirmed the message (or did
 // not): the span's duration is the publish's, and a failed confirm can still mark it.
 func TestProducerSpanEndsAfterConfirm(t *testing.T) {
+	t.Parallel()
 	otelsuite.ProducerSpanEndsAfterConfirm(t, brokerSuite)
 }
 
@@ -84,17 +101,24 @@ func TestProducerSpanEndsAfterConfirm(t *testing.T) {
 // ledger refuses it, and both the consumer span and stock's business span under it say
 // why.
 func TestFailedReservationIsAnError(t *testing.T) {
+	t.Parallel()
 	otelsuite.FailedReservationIsAnError(t, brokerSuite)
 }
 
-func TestRejectedPublishIsAnError(t *testing.T) { otelsuite.RejectedPublishIsAnError(t, brokerSuite) }
+func TestRejectedPublishIsAnError(t *testing.T) {
+	t.Parallel()
+	otelsuite.RejectedPublishIsAnError(t, brokerSuite)
+}
 
 // TestDestinations pins messaging.destination.name, and the span names made of it, in
 // the RabbitMQ conventions' edge cases: a delivery names its own exchange, which need
 // not be the one the consumer declared; the default exchange is "amq.default" when
 // nothing else names the destination; a queue equal to the routing key (a message sent
 // to a queue by name) is named once.
-func TestDestinations(t *testing.T) { otelsuite.Destinations(t, brokerSuite) }
+func TestDestinations(t *testing.T) {
+	t.Parallel()
+	otelsuite.Destinations(t, brokerSuite)
+}
 
 // TestMessagingDurations checks the broker's own metrics, on meter providers of the test's
 // own (so it does not wait on the services' readers, TODO(07.2)): one publish and one
@@ -102,6 +126,7 @@ func TestDestinations(t *testing.T) { otelsuite.Destinations(t, brokerSuite) }
 // a process duration in stock's messaging.process.duration, each with the messaging
 // conventions' attributes and never the message's ID.
 func TestMessagingDurations(t *testing.T) {
+	t.Parallel()
 	f := otelsuite.NewBrokerFixture(t, brokerSuite)
 	checkoutReader, stockReader := sdkmetric.NewManualReader(), sdkmetric.NewManualReader()
 	f.Checkout = NewTracedRabbitBroker(f.Base, f.CheckoutProvider, sdkmetric.NewMeterProvider(sdkmetric.WithReader(checkoutReader)), newPropagator())

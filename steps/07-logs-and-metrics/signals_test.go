@@ -57,8 +57,12 @@ func orderTraceID(t *testing.T, resp fleet.Response) string {
 // TestLogsOnTheTrace: every line an order logs, in every service, carries the order's
 // trace ID and a span ID, in JSON and in text.
 func TestLogsOnTheTrace(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	for _, format := range []string{"json", "text"} {
 		t.Run(format, func(t *testing.T) {
+			t.Parallel() // a fleet of its own, as above
 			f := workshoptest.Start(t, run, map[string]string{"LOG_FORMAT": format})
 			requestID := fmt.Sprintf("logs-%s-%d", format, time.Now().UnixNano())
 			resp := f.PlaceDemoOrder(http.Header{"X-Request-ID": {requestID}})
@@ -134,6 +138,9 @@ func checkOnTrace(t *testing.T, records []map[string]any, requestID, orderID, tr
 // TestSpanErrorsAreLogs: an error recorded on a span is also a log record on the span's
 // trace: stock's failure to reserve an order it cannot fill.
 func TestSpanErrorsAreLogs(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, nil)
 	resp := f.PlaceOrder(shop.Order{CustomerID: "c-too-many", Items: []shop.Item{{SKU: workshoptest.DemoSKU, Quantity: 1000}}}, nil)
 	traceID := orderTraceID(t, resp)
@@ -222,6 +229,9 @@ func names(families map[string]*dto.MetricFamily) string {
 // status, the messaging durations, Redis's, and the orders reserved by SKU; the
 // gateway's histogram has an exemplar naming the order's trace.
 func TestMetrics(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, nil)
 	resp := f.PlaceDemoOrder(nil)
 	traceID := orderTraceID(t, resp)
@@ -299,6 +309,9 @@ func grepLines(text, prefix string) string {
 // names an order, a customer, a request or a trace: each value of an attribute is a
 // time series of its own, and Prometheus keeps every one.
 func TestMetricsCardinality(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, nil)
 	var ids []string
 	for i := range 3 {
@@ -471,14 +484,28 @@ func TestOTLPLogsAndMetrics(t *testing.T) {
 // TestUnreachableCollector: a log and metrics collector that cannot be reached is said
 // once, and no order waits for it.
 func TestUnreachableCollector(t *testing.T) {
-	// A collector that takes each export and hangs up: a port of the test's own, which no
-	// other process can take meanwhile, as one can a closed port; it counts the attempts.
-	collector := workshoptest.StartDownCollector(t)
-	for k, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL(""), "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+	// autoexport reads the process's environment.
+	for k, v := range map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
 		"OTEL_LOGS_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp", "OTEL_TRACES_EXPORTER": "none",
 		"OTEL_METRIC_EXPORT_INTERVAL": "100", "OTEL_BLRP_SCHEDULE_DELAY": "50"} {
 		t.Setenv(k, v)
 	}
+	// Whether the services export both signals at all is decided first, without a
+	// clock: one order against a collector that is up, and a stop, which flushes every
+	// provider. A collector that accepts leaves no failure in OpenTelemetry's error
+	// handler (one per process, saying a failure once per outage).
+	up := workshoptest.StartUpCollector(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", up.URL(""))
+	workshoptest.Start(t, run, nil).OrderAndStop()
+	if up.AttemptsAt("/v1/logs") == 0 || up.AttemptsAt("/v1/metrics") == 0 {
+		t.Fatalf("one order and a shutdown, which flushes every provider, left %d export(s) of log records and %d of metrics "+
+			"at a collector that takes them all: the services export nothing yet.\nLook at %s; and %s",
+			up.AttemptsAt("/v1/logs"), up.AttemptsAt("/v1/metrics"), todoLogger, todoMeter)
+	}
+	// A collector that takes each export and hangs up: a port of the test's own, which no
+	// other process can take meanwhile, as one can a closed port; it counts the attempts.
+	collector := workshoptest.StartDownCollector(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL(""))
 	f := workshoptest.Start(t, run, nil)
 	for i := range 3 {
 		start := time.Now()
@@ -491,19 +518,6 @@ func TestUnreachableCollector(t *testing.T) {
 		}
 	}
 	f.WaitReserved(workshoptest.DemoSKU, 6)
-	// Exports fail every 50 and 100 ms. Whether the services export both signals at
-	// all is decided without a clock: when none has reached the collector within 2 s,
-	// the services stop, which flushes every provider, so an export they make at all
-	// is made then.
-	exported := func() bool { return collector.AttemptsAt("/v1/logs") > 0 && collector.AttemptsAt("/v1/metrics") > 0 }
-	for deadline := time.Now().Add(2 * time.Second); !exported() && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	stopped := false
-	if !exported() {
-		f.Stop()
-		stopped = true
-	}
 	counts := map[string]int{}
 	said := func() bool {
 		clear(counts)
@@ -514,15 +528,15 @@ func TestUnreachableCollector(t *testing.T) {
 		}
 		return len(counts) == 2
 	}
-	// Each signal's failure is said once: wait for both records (a condition; the bound
-	// only ends the wait for a step that does not say them).
-	for deadline := time.Now().Add(10 * time.Second); !said() && !stopped && exported() && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
+	// Exports fail every 50 and 100 ms. Each signal's failure is said once: wait for
+	// both records (a condition; the bound only ends the wait for a step that exports
+	// and does not say them, and is many times what a working one needs on any machine).
+	for deadline := time.Now().Add(20 * time.Second); !said() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if len(counts) != 2 {
 		t.Fatalf("with the collector down (%d export(s) of log records and %d of metrics reached it), the log says %v, "+
-			"want one \"exporting log records failed\" and one \"exporting metrics failed\": "+
-			"the services export nothing yet.\nLook at %s; and %s",
+			"want one \"exporting log records failed\" and one \"exporting metrics failed\".\nLook at %s; and %s",
 			collector.AttemptsAt("/v1/logs"), collector.AttemptsAt("/v1/metrics"), counts, todoLogger, todoMeter)
 	}
 	for msg, n := range counts {
@@ -535,6 +549,9 @@ func TestUnreachableCollector(t *testing.T) {
 // TestScrapeDuringShutdown: Prometheus scraping while the services stop gets either
 // the metrics or a refused connection, never an error page.
 func TestScrapeDuringShutdown(t *testing.T) {
+	// Parallel: a fleet of its own, read through its own answers, log and /metrics; no
+	// environment variable, no global.
+	t.Parallel()
 	f := workshoptest.Start(t, run, nil)
 	f.PlaceDemoOrder(nil)
 	f.WaitReserved(workshoptest.DemoSKU, 2)
