@@ -23,9 +23,10 @@ const (
 	// declares a body and sends it slowly gets 408 when it runs out.
 	ReadTimeout = 10 * time.Second
 	// RequestTimeout is the deadline of every handler's context: what the handler waits
-	// for (checkout, the broker) gives up then, and it answers with an error. It is
-	// shorter than the gateway's 10 s client timeout, so checkout answers before the
-	// gateway gives up on it. WithRequestTimeout shortens it for one Serve.
+	// for (checkout, the broker) gives up then, and it answers with an error. The
+	// gateway's call to checkout carries its request's context, so this deadline bounds
+	// that call too, before any client timeout (steps 01-05 keep a 10 s one; 06 and 07
+	// drop it, see their gateway). WithRequestTimeout shortens it for one Serve.
 	RequestTimeout = 8 * time.Second
 	// WriteTimeout bounds a request from the end of its headers to the end of its
 	// answer: reading the body, the handler and writing the answer. It must leave room
