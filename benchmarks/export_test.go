@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/uber/jaeger-client-go"
 	"github.com/uber/jaeger-client-go/transport"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -113,15 +112,7 @@ func BenchmarkExportSpan(b *testing.B) {
 		})
 	}
 	b.Run("jaeger-http", func(b *testing.B) {
-		rep := jaeger.NewInMemoryReporter()
-		tracer, closer := sampledJaegerTracer(b, rep)
-		serveOrder(b, checkoutRouter(nethttpMiddleware(tracer)), "uber-trace-id", sampledJaegerParent)
-		spans := rep.GetSpans() // before the close, which empties rep
-		_ = closer.Close()
-		if len(spans) != 1 {
-			b.Fatalf("recorded %d spans, want 1", len(spans))
-		}
-		span := spans[0].(*jaeger.Span)
+		span := recordedJaegerServerSpan(b)
 		// What step 03's reporter sends through: JAEGER_ENDPOINT's transport, which
 		// posts every 100 spans.
 		t := transport.NewHTTPTransport(collector.URL + "/api/traces")

@@ -103,15 +103,6 @@ func BenchmarkTraceResponse03(b *testing.B) {
 			return string(out)
 		}},
 	} {
-		if got, want := c.value(), "00-00000000000000004bf92f3577b34da6-a3ce929d0e0e4736-00"; got != want {
-			b.Fatalf("%s: %q, want %q", c.name, got, want)
-		}
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			h := http.Header{}
-			for b.Loop() {
-				h.Set("traceresponse", c.value())
-			}
-		})
+		benchHeaderValue(b, c.name, c.value, "00-00000000000000004bf92f3577b34da6-a3ce929d0e0e4736-00")
 	}
 }

@@ -173,15 +173,7 @@ func BenchmarkEncodeSpan(b *testing.B) {
 		}
 	})
 	b.Run("thrift", func(b *testing.B) {
-		rep := jaeger.NewInMemoryReporter()
-		tracer, closer := sampledJaegerTracer(b, rep)
-		serveOrder(b, checkoutRouter(nethttpMiddleware(tracer)), "uber-trace-id", sampledJaegerParent)
-		spans := rep.GetSpans() // before the close, which empties rep
-		_ = closer.Close()
-		if len(spans) != 1 {
-			b.Fatalf("recorded %d spans, want 1", len(spans))
-		}
-		span := spans[0].(*jaeger.Span)
+		span := recordedJaegerServerSpan(b)
 		const batchSize = 100
 		process := jaeger.BuildJaegerProcessThrift(span)
 		batch := make([]*jaegerthrift.Span, 0, batchSize)
@@ -329,4 +321,19 @@ func (c *marshalClient) UploadTraces(_ context.Context, rs []*tracepb.ResourceSp
 		}
 	}
 	return nil
+}
+
+// recordedJaegerServerSpan is checkout's server span as step 03 records it: one sampled
+// request through nethttp's middleware and jaeger-client.
+func recordedJaegerServerSpan(b *testing.B) *jaeger.Span {
+	b.Helper()
+	rep := jaeger.NewInMemoryReporter()
+	tracer, closer := sampledJaegerTracer(b, rep)
+	serveOrder(b, checkoutRouter(nethttpMiddleware(tracer)), "uber-trace-id", sampledJaegerParent)
+	spans := rep.GetSpans() // before the close, which empties rep
+	_ = closer.Close()
+	if len(spans) != 1 {
+		b.Fatalf("recorded %d spans, want 1", len(spans))
+	}
+	return spans[0].(*jaeger.Span)
 }
