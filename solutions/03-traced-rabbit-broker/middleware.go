@@ -1,8 +1,7 @@
 package main
 
 import (
-	"encoding/binary"
-	"encoding/hex"
+	"fmt"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -50,33 +49,15 @@ func traceResponse(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if span := opentracing.SpanFromContext(r.Context()); span != nil {
 			if sc, ok := span.Context().(jaeger.SpanContext); ok {
-				w.Header().Set("traceresponse", traceresponse(sc))
+				flags := 0
+				if sc.IsSampled() {
+					flags = 1
+				}
+				// jaeger's 64-bit trace IDs are padded to W3C's 128 bits.
+				w.Header().Set("traceresponse", fmt.Sprintf("00-%016x%016x-%016x-%02x",
+					sc.TraceID().High, sc.TraceID().Low, uint64(sc.SpanID()), flags))
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// traceresponse is the header's value for sc: "00-{trace id}-{span id}-{flags}", the IDs
-// zero-padded hex of fixed width (jaeger's 64-bit trace IDs padded to W3C's 128 bits).
-// It is on every answer of the gateway: appended into a buffer on the stack, it costs one
-// allocation where fmt.Sprintf("00-%016x%016x-%016x-%02x", ...) makes three (it boxes
-// the IDs), and a third of the CPU (BenchmarkTraceResponse03 in benchmarks). Step 02's
-// answer to exercise 02.2 uses fmt.Sprintf, the plainest way to say the format.
-func traceresponse(sc jaeger.SpanContext) string {
-	var ids [24]byte
-	binary.BigEndian.PutUint64(ids[0:8], sc.TraceID().High)
-	binary.BigEndian.PutUint64(ids[8:16], sc.TraceID().Low)
-	binary.BigEndian.PutUint64(ids[16:24], uint64(sc.SpanID()))
-	var buf [55]byte
-	b := append(buf[:0], "00-"...)
-	b = hex.AppendEncode(b, ids[0:16])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, ids[16:24])
-	if sc.IsSampled() {
-		b = append(b, "-01"...)
-	} else {
-		b = append(b, "-00"...)
-	}
-	return string(b)
 }
