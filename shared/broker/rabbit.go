@@ -178,9 +178,10 @@ func (r *Rabbit) connectLoop(ctx context.Context, stopOnPermanent bool, firstFai
 		if stopOnPermanent && isPermanent(err) {
 			return nil, nil, attempt, err
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || deadlinePassed(ctx) {
 			// An attempt the deadline cut short says only that; the one before it says
-			// why RabbitMQ could not be reached.
+			// why RabbitMQ could not be reached. The dial's own timer can fire a moment
+			// before the context's, so the deadline is read from the clock too.
 			var netErr net.Error
 			if previous != nil && (errors.Is(err, ctx.Err()) || errors.As(err, &netErr) && netErr.Timeout()) {
 				err = previous
@@ -200,6 +201,13 @@ func (r *Rabbit) connectLoop(ctx context.Context, stopOnPermanent bool, firstFai
 			return nil, nil, attempt, err
 		}
 	}
+}
+
+// deadlinePassed reports whether ctx has a deadline that is already behind us, even if
+// ctx's timer has not yet said so.
+func deadlinePassed(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // supervise waits for the connection to close and, unless Close closed it,
