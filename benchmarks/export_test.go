@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -27,19 +26,7 @@ import (
 // real collector pays elsewhere, so compare the protocols, not the absolute figures.
 func BenchmarkExportSpan(b *testing.B) {
 	ctx := context.Background()
-	rec := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSyncer(rec))
-	serveOrder(b, checkoutRouter(otelmuxMiddleware(tp)), "traceparent", sampledParent)
-	stubs := rec.GetSpans() // before the shutdown, which empties rec
-	_ = tp.Shutdown(ctx)
-	if len(stubs) != 1 {
-		b.Fatalf("recorded %d spans, want 1", len(stubs))
-	}
-	const batchSize = 512
-	batch := make([]sdktrace.ReadOnlySpan, batchSize)
-	for i := range batch {
-		batch[i] = stubs.Snapshots()[0]
-	}
+	batch := otlpBatch(recordedOTelServerSpan(b))
 
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -98,17 +85,7 @@ func BenchmarkExportSpan(b *testing.B) {
 			if err := exp.ExportSpans(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			defer reportCPU(b)()
-			n := 0
-			for b.Loop() {
-				if n++; n == batchSize {
-					if err := exp.ExportSpans(ctx, batch); err != nil {
-						b.Fatal(err)
-					}
-					n = 0
-				}
-			}
+			benchExports(b, exp, batch)
 		})
 	}
 	b.Run("jaeger-http", func(b *testing.B) {

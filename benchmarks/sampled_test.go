@@ -138,36 +138,13 @@ func BenchmarkSampledClient(b *testing.B) {
 // An op is one span; wire-B/span is the size of the request body per span.
 func BenchmarkEncodeSpan(b *testing.B) {
 	b.Run("otlp", func(b *testing.B) {
-		rec := tracetest.NewInMemoryExporter()
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSyncer(rec))
-		serveOrder(b, checkoutRouter(otelmuxMiddleware(tp)), "traceparent", sampledParent)
-		stubs := rec.GetSpans() // before the shutdown, which empties rec
-		_ = tp.Shutdown(context.Background())
-		if len(stubs) != 1 {
-			b.Fatalf("recorded %d spans, want 1", len(stubs))
-		}
-		span := stubs.Snapshots()[0]
-		const batchSize = 512
-		batch := make([]sdktrace.ReadOnlySpan, batchSize)
-		for i := range batch {
-			batch[i] = span
-		}
+		batch := otlpBatch(recordedOTelServerSpan(b))
 		client := &marshalClient{}
 		exp, err := otlptrace.New(context.Background(), client)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportAllocs()
-		defer reportCPU(b)()
-		n := 0
-		for b.Loop() {
-			if n++; n == batchSize {
-				if err := exp.ExportSpans(context.Background(), batch); err != nil {
-					b.Fatal(err)
-				}
-				n = 0
-			}
-		}
+		benchExports(b, exp, batch)
 		if spans := client.spans.Load(); spans > 0 {
 			b.ReportMetric(float64(client.bytes.Load())/float64(spans), "wire-B/span")
 		}
@@ -336,4 +313,48 @@ func recordedJaegerServerSpan(b *testing.B) *jaeger.Span {
 		b.Fatalf("recorded %d spans, want 1", len(spans))
 	}
 	return spans[0].(*jaeger.Span)
+}
+
+// recordedOTelServerSpan is checkout's server span as step 06 records it: one sampled
+// request through otelmux and the SDK.
+func recordedOTelServerSpan(b *testing.B) sdktrace.ReadOnlySpan {
+	b.Helper()
+	rec := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSyncer(rec))
+	serveOrder(b, checkoutRouter(otelmuxMiddleware(tp)), "traceparent", sampledParent)
+	stubs := rec.GetSpans() // before the shutdown, which empties rec
+	_ = tp.Shutdown(context.Background())
+	if len(stubs) != 1 {
+		b.Fatalf("recorded %d spans, want 1", len(stubs))
+	}
+	return stubs.Snapshots()[0]
+}
+
+// otlpBatchSize is the SDK batch processor's default OTEL_BSP_MAX_EXPORT_BATCH_SIZE.
+const otlpBatchSize = 512
+
+// otlpBatch is span otlpBatchSize times: one batch as the processor would export it.
+func otlpBatch(span sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	batch := make([]sdktrace.ReadOnlySpan, otlpBatchSize)
+	for i := range batch {
+		batch[i] = span
+	}
+	return batch
+}
+
+// benchExports counts one span per iteration and exports batch through exp every
+// len(batch) iterations, so that ns/op and allocs/op are per span.
+func benchExports(b *testing.B, exp sdktrace.SpanExporter, batch []sdktrace.ReadOnlySpan) {
+	b.Helper()
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	n := 0
+	for b.Loop() {
+		if n++; n == len(batch) {
+			if err := exp.ExportSpans(context.Background(), batch); err != nil {
+				b.Fatal(err)
+			}
+			n = 0
+		}
+	}
 }
